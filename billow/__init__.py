@@ -1,0 +1,1 @@
+"""Billow: subscription billing and payments, wire-compatible with Kill Bill."""

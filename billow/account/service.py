@@ -1,0 +1,274 @@
+"""The account service: create, read, update, list and search accounts of a tenant.
+
+Rules follow Kill Bill's `DefaultAccountUserApi` and `AccountModelDao`:
+external key unique per tenant and defaulting to the account id; currency,
+time zone and external key immutable once set; the bill cycle day settable
+once (from 0) and then immutable; reference time immutable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from billow.account import store
+from billow.account.events import AccountChangeEvent, AccountCreationEvent
+from billow.account.model import ACCOUNT_DATA_FIELDS, DEFAULT_BILL_CYCLE_DAY_LOCAL, Account, AccountData
+from billow.core.context import CallContext
+from billow.core.db import Database
+from billow.core.db.audit_read import AuditLogEntry, audit_logs
+from billow.core.errors import Conflict, InvalidInput, NotFound
+from billow.core.money import is_currency
+
+ACCOUNT_EXCEPTION = "org.killbill.billing.account.api.AccountApiException"
+ACCOUNT_ALREADY_EXISTS = 3000
+ACCOUNT_DOES_NOT_EXIST_FOR_ID = 3002
+ACCOUNT_DOES_NOT_EXIST_FOR_KEY = 3003
+
+_OFFSET_TZ = re.compile(r"^[+-](0\d|1\d|2[0-3]):[0-5]\d$")
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Account]
+    offset: int
+    limit: int
+    total: int  # matching records
+    max_records: int  # all records of the kind in the tenant
+
+
+def account_not_found(account_id: str) -> NotFound:
+    return NotFound(f"Account does not exist for id {account_id}", code=ACCOUNT_DOES_NOT_EXIST_FOR_ID,
+                    class_name=ACCOUNT_EXCEPTION)
+
+
+def is_time_zone(tz: str) -> bool:
+    if _OFFSET_TZ.match(tz):
+        return True
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError):
+        return False
+    return True
+
+
+def validate_account_data(data: AccountData) -> None:
+    """Field checks shared by create and update; each message names the field."""
+    if data.currency is not None and not is_currency(data.currency):
+        raise InvalidInput(f"currency: '{data.currency}' is not an ISO 4217 currency code")
+    if data.time_zone is not None and not is_time_zone(data.time_zone):
+        raise InvalidInput(f"timeZone: '{data.time_zone}' is not a known time zone id")
+    if data.bill_cycle_day_local is not None and not 0 <= data.bill_cycle_day_local <= 31:
+        raise InvalidInput(f"billCycleDayLocal: {data.bill_cycle_day_local} is not between 0 and 31")
+    if data.locale is not None and data.locale != "" and not _LOCALE.match(data.locale):
+        raise InvalidInput(f"locale: '{data.locale}' is not a locale (expected e.g. en_US)")
+    if data.first_name_length is not None and data.first_name_length < 0:
+        raise InvalidInput("firstNameLength: must not be negative")
+    if data.name is not None and data.first_name_length is not None and data.first_name_length > len(data.name):
+        raise InvalidInput("firstNameLength: longer than name")
+    if data.external_key is not None and len(data.external_key) > 255:
+        raise InvalidInput("externalKey: longer than 255 characters")
+    for name, limit in (("email", 128), ("name", 100), ("company_name", 100), ("address1", 100),
+                        ("address2", 100), ("city", 50), ("state_or_province", 50), ("country", 50),
+                        ("postal_code", 16), ("phone", 25), ("notes", 4096)):
+        value = getattr(data, name)
+        if value is not None and len(value) > limit:
+            raise InvalidInput(f"{_json_name(name)}: longer than {limit} characters")
+    if data.parent_account_id is not None:
+        _check_uuid(data.parent_account_id, "parentAccountId")
+    if data.payment_method_id is not None:
+        _check_uuid(data.payment_method_id, "paymentMethodId")
+
+
+_JSON_NAMES = {"company_name": "company", "state_or_province": "state", "bill_cycle_day_local": "billCycleDayLocal",
+               "migrated": "isMigrated", "is_payment_delegated_to_parent": "isPaymentDelegatedToParent"}
+
+
+def _json_name(field: str) -> str:
+    if field in _JSON_NAMES:
+        return _JSON_NAMES[field]
+    head, *rest = field.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _check_uuid(value: str, field: str) -> None:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise InvalidInput(f"{field}: '{value}' is not a UUID") from None
+
+
+def _row_values(data: AccountData) -> dict[str, Any]:
+    d = dataclasses.asdict(data)
+    d["billing_cycle_day_local"] = d.pop("bill_cycle_day_local")
+    return d
+
+
+class AccountService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- reads --------------------------------------------------------------------------------
+    def get(self, ctx: CallContext, account_id: str) -> Account:
+        with self.db.read() as conn:
+            account = store.by_id(conn, ctx.tenant, account_id)
+        if account is None:
+            raise account_not_found(account_id)
+        return account
+
+    def get_by_record_id(self, ctx: CallContext, record_id: int) -> Account:
+        with self.db.read() as conn:
+            account = store.by_record_id(conn, ctx.tenant, record_id)
+        if account is None:
+            raise NotFound(f"Account does not exist for record id {record_id}",
+                           code=ACCOUNT_DOES_NOT_EXIST_FOR_ID, class_name=ACCOUNT_EXCEPTION)
+        return account
+
+    def get_by_key(self, ctx: CallContext, external_key: str) -> Account:
+        with self.db.read() as conn:
+            account = store.by_external_key(conn, ctx.tenant, external_key)
+        if account is None:
+            raise NotFound(f"Account does not exist for key {external_key}",
+                           code=ACCOUNT_DOES_NOT_EXIST_FOR_KEY, class_name=ACCOUNT_EXCEPTION)
+        return account
+
+    def list(self, ctx: CallContext, offset: int = 0, limit: int = 100) -> Page:
+        with self.db.read() as conn:
+            total = store.count(conn, ctx.tenant)
+            items = store.page(conn, ctx.tenant, offset, limit)
+        return Page(items, offset, limit, total, total)
+
+    def search(self, ctx: CallContext, search_key: str, offset: int = 0, limit: int = 100) -> Page:
+        with self.db.read() as conn:
+            items, matches = store.search(conn, ctx.tenant, search_key, offset, limit)
+            total = store.count(conn, ctx.tenant)
+        return Page(items, offset, limit, matches, total)
+
+    def audit_logs(self, ctx: CallContext, account_id: str, *, with_history: bool = False
+                   ) -> list[AuditLogEntry]:
+        account = self.get(ctx, account_id)
+        with self.db.read() as conn:
+            logs = audit_logs(conn, ctx.tenant, "accounts", [account.record_id], with_history=with_history)
+        return logs[account.record_id]
+
+    def audit_logs_of(self, ctx: CallContext, accounts: list[Account], level: str) -> dict[int, list[AuditLogEntry]]:
+        with self.db.read() as conn:
+            return audit_logs(conn, ctx.tenant, "accounts", [a.record_id for a in accounts], level=level)
+
+    # -- writes -------------------------------------------------------------------------------
+    def create(self, ctx: CallContext, data: AccountData) -> Account:
+        validate_account_data(data)
+        account_id = str(uuid.uuid4())
+        values = _row_values(data)
+        values["id"] = account_id
+        if not values.get("external_key"):
+            values["external_key"] = account_id  # Kill Bill defaults the key to the id
+        if values["billing_cycle_day_local"] is None:
+            values["billing_cycle_day_local"] = DEFAULT_BILL_CYCLE_DAY_LOCAL
+        if values["time_zone"] is None:
+            values["time_zone"] = "UTC"
+        if values["is_payment_delegated_to_parent"] is None:
+            values["is_payment_delegated_to_parent"] = False
+        with self.db.transaction(ctx) as uow:
+            if values["reference_time"] is None:
+                values["reference_time"] = uow.now
+            if store.by_external_key(uow.conn, ctx.tenant, values["external_key"]) is not None:
+                raise Conflict(f"Account already exists for key {values['external_key']}",
+                               code=ACCOUNT_ALREADY_EXISTS, class_name=ACCOUNT_EXCEPTION)
+            if data.parent_account_id is not None and store.by_id(
+                    uow.conn, ctx.tenant, data.parent_account_id) is None:
+                raise account_not_found(data.parent_account_id)
+            row = uow.insert("accounts", values)
+            account = store.to_account(row)
+            uow.post(AccountCreationEvent(
+                tenant_record_id=ctx.tenant, account_record_id=account.record_id, account_id=account.id,
+                object_id=account.id, user_token=ctx.user_token))
+        return account
+
+    def update(self, ctx: CallContext, account_id: str, data: AccountData, *,
+               treat_null_as_reset: bool = False) -> Account:
+        validate_account_data(data)
+        with self.db.transaction(ctx) as uow:
+            current = store.by_id(uow.conn, ctx.tenant, account_id)
+            if current is None:
+                raise account_not_found(account_id)
+            uow.lock_account(current.record_id)
+            _check_immutables(current, data, ignore_null_input=treat_null_as_reset)
+            if data.parent_account_id is not None:
+                if data.parent_account_id == current.id:
+                    raise InvalidInput("parentAccountId: an account cannot be its own parent")
+                if store.by_id(uow.conn, ctx.tenant, data.parent_account_id) is None:
+                    raise account_not_found(data.parent_account_id)
+            new_values = _merge(current, data, treat_null_as_reset)
+            old_values = _row_values(_as_data(current))
+            changes = {k: v for k, v in new_values.items() if old_values.get(k) != v}
+            if not changes:
+                return current
+            row = uow.update("accounts", current.record_id, changes)
+            account = store.to_account(row)
+            uow.post(AccountChangeEvent(
+                tenant_record_id=ctx.tenant, account_record_id=account.record_id, account_id=account.id,
+                object_id=account.id, user_token=ctx.user_token,
+                changed_fields=tuple(
+                    {"changedField": _json_name(k), "oldValue": _str(old_values.get(k)), "newValue": _str(v)}
+                    for k, v in changes.items())))
+        return account
+
+
+def _str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def _as_data(a: Account) -> AccountData:
+    return AccountData(**{f: getattr(a, f) for f in ACCOUNT_DATA_FIELDS})
+
+
+def _check_immutables(current: Account, data: AccountData, *, ignore_null_input: bool) -> None:
+    """Kill Bill's `AccountModelDao.validateAccountUpdateInput`, with its messages."""
+    def changed(new: Any, old: Any) -> bool:
+        return (ignore_null_input or new is not None) and old is not None and old != new
+
+    if changed(data.external_key, current.external_key):
+        raise InvalidInput("externalKey: Killbill doesn't support updating the account external key: "
+                           f"new={data.external_key}, current={current.external_key}")
+    if changed(data.currency, current.currency):
+        raise InvalidInput("currency: Killbill doesn't support updating the account currency: "
+                           f"new={data.currency}, current={current.currency}")
+    bcd = data.bill_cycle_day_local
+    if ((ignore_null_input or (bcd is not None and bcd != DEFAULT_BILL_CYCLE_DAY_LOCAL))
+            and current.bill_cycle_day_local != DEFAULT_BILL_CYCLE_DAY_LOCAL
+            and current.bill_cycle_day_local != bcd):
+        raise InvalidInput("billCycleDayLocal: Killbill doesn't support updating the account BCD: "
+                           f"new={bcd}, current={current.bill_cycle_day_local}")
+    if changed(data.time_zone, current.time_zone):
+        raise InvalidInput("timeZone: Killbill doesn't support updating the account timeZone: "
+                           f"new={data.time_zone}, current={current.time_zone}")
+    if data.reference_time is not None and data.reference_time.date() != current.reference_time.date():
+        raise InvalidInput("referenceTime: Killbill doesn't support updating the account referenceTime: "
+                           f"new={data.reference_time.isoformat()}, current={current.reference_time.isoformat()}")
+
+
+def _merge(current: Account, data: AccountData, treat_null_as_reset: bool) -> dict[str, Any]:
+    new = _row_values(data)
+    old = _row_values(_as_data(current))
+    out: dict[str, Any] = {}
+    for k, old_v in old.items():
+        v = new[k]
+        if k in ("external_key", "currency", "time_zone", "reference_time"):
+            out[k] = old_v  # immutable once set (checked above)
+            if old_v is None and v is not None:
+                out[k] = v
+        elif k == "billing_cycle_day_local":
+            out[k] = v if (old_v == DEFAULT_BILL_CYCLE_DAY_LOCAL and v) else old_v
+        elif k == "is_payment_delegated_to_parent":
+            out[k] = bool(v) if (v is not None or treat_null_as_reset) else old_v
+        elif treat_null_as_reset:
+            out[k] = v
+        else:
+            out[k] = v if v is not None else old_v
+    return out

@@ -1,0 +1,69 @@
+"""Bus events: one frozen dataclass per event type, serialised as versioned JSON.
+
+Every event carries the tenant, the account (record id and UUID), the object it
+is about and the user token of the call that caused it, so that handlers can
+act in the same tenant and audit rows can be tied back to the request.
+`event_type` is Kill Bill's `ExtBusEventType` name where Kill Bill has one:
+that is the name push notifications carry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+_REGISTRY: dict[str, type[BusEvent]] = {}
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, datetime):
+        return o.isoformat()
+    if isinstance(o, date):
+        return o.isoformat()
+    if isinstance(o, Decimal):
+        return str(o)
+    raise TypeError(f"cannot serialise {type(o).__name__}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BusEvent:
+    event_type: ClassVar[str] = ""
+    object_type: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+
+    tenant_record_id: int
+    account_record_id: int | None = None
+    account_id: str | None = None
+    object_id: str | None = None
+    user_token: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.class_name()] = cls
+
+    @classmethod
+    def class_name(cls) -> str:
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def meta_data(self) -> dict[str, Any] | None:
+        """What a push notification carries in `metaData` (None when Kill Bill sends none)."""
+        return None
+
+    def to_json(self) -> str:
+        body = dataclasses.asdict(self)
+        body["_v"] = self.version
+        return json.dumps(body, default=_default, separators=(",", ":"))
+
+    @staticmethod
+    def from_json(class_name: str, payload: str) -> BusEvent:
+        cls = _REGISTRY.get(class_name)
+        if cls is None:
+            raise LookupError(f"unknown event class {class_name}")
+        data = json.loads(payload)
+        data.pop("_v", None)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in fields}
+        return cls(**kwargs)

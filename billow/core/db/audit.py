@@ -1,0 +1,129 @@
+"""Audit and history: the one place that writes `audit_log` and `<table>_history` rows.
+
+Services call `insert`, `insert_many`, `update` and `delete` on their unit of
+work; these write the row, a copy of its new state into the history twin, and
+an audit row carrying the call context, all in the caller's transaction.
+Kill Bill does the same in its `EntitySqlDaoWrapperInvocationHandler`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Row, insert
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import update as sa_update
+
+from billow.core.db.schema import AUDITED, AuditedTable, audit_log
+
+if TYPE_CHECKING:
+    from billow.core.db.uow import UnitOfWork
+
+
+def _entry(table_name: str) -> AuditedTable:
+    try:
+        return AUDITED[table_name]
+    except KeyError:  # pragma: no cover - programming error
+        raise RuntimeError(f"table {table_name} is not audited") from None
+
+
+def _account_of(entry: AuditedTable, row: Mapping[str, Any]) -> int | None:
+    if entry.account_column is None:
+        return None
+    if entry.account_column == "self":
+        return row["record_id"]
+    return row.get(entry.account_column)
+
+
+def _write_history(uow: UnitOfWork, entry: AuditedTable, rows: Sequence[Mapping[str, Any]],
+                   change_type: str) -> None:
+    ctx = uow.ctx
+    history_rows = []
+    for row in rows:
+        h = {k: v for k, v in row.items() if k != "record_id"}
+        h["target_record_id"] = row["record_id"]
+        h["change_type"] = change_type
+        history_rows.append(h)
+    stmt = insert(entry.history).returning(entry.history.c.record_id, sort_by_parameter_order=True)
+    history_ids = [r[0] for r in uow.conn.execute(stmt, history_rows)]
+    now = uow.now
+    audits = [
+        {
+            "id": str(uuid.uuid4()),
+            "target_record_id": row["record_id"],
+            "table_name": entry.table.name,
+            "history_record_id": hid,
+            "change_type": change_type,
+            "created_date": now,
+            "created_by": ctx.user_name,
+            "reason_code": ctx.reason_code,
+            "comments": ctx.comments,
+            "user_token": ctx.user_token,
+            "account_record_id": _account_of(entry, row),
+            "tenant_record_id": row["record_id"] if entry.tenant_self
+            else row.get("tenant_record_id", ctx.tenant_record_id),
+        }
+        for row, hid in zip(rows, history_ids, strict=True)
+    ]
+    uow.conn.execute(insert(audit_log), audits)
+
+
+def _stamp(uow: UnitOfWork, values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    now: datetime = uow.now
+    out = dict(values)
+    if creating:
+        out.setdefault("id", str(uuid.uuid4()))
+        out.setdefault("created_date", now)
+        out.setdefault("created_by", uow.ctx.user_name)
+        if "tenant_record_id" not in out:
+            out["tenant_record_id"] = uow.ctx.tenant_record_id
+    out.setdefault("updated_date", now)
+    out.setdefault("updated_by", uow.ctx.user_name)
+    return out
+
+
+def insert_many(uow: UnitOfWork, table_name: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Insert rows (stamped with ids, dates and users), with history and audit. Returns the rows."""
+    if not rows:
+        return []
+    entry = _entry(table_name)
+    stamped = [_stamp(uow, r, creating=True) for r in rows]
+    stmt = insert(entry.table).returning(entry.table.c.record_id, sort_by_parameter_order=True)
+    ids = [r[0] for r in uow.conn.execute(stmt, stamped)]
+    for row, rid in zip(stamped, ids, strict=True):
+        row["record_id"] = rid
+    _write_history(uow, entry, stamped, "INSERT")
+    return stamped
+
+
+def insert_one(uow: UnitOfWork, table_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    return insert_many(uow, table_name, [values])[0]
+
+
+def update(uow: UnitOfWork, table_name: str, record_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Update one row by record id, with history and audit. Returns the new state."""
+    entry = _entry(table_name)
+    t = entry.table
+    stamped = _stamp(uow, values, creating=False)
+    stmt = sa_update(t).where(t.c.record_id == record_id).values(**stamped).returning(*t.c)
+    row: Row[Any] | None = uow.conn.execute(stmt).first()
+    if row is None:
+        raise LookupError(f"{table_name} record {record_id} not found")
+    new_state = dict(row._mapping)
+    _write_history(uow, entry, [new_state], "UPDATE")
+    return new_state
+
+
+def delete(uow: UnitOfWork, table_name: str, record_id: int) -> dict[str, Any]:
+    """Delete one row by record id; its last state goes to history as DELETE."""
+    entry = _entry(table_name)
+    t = entry.table
+    row = uow.conn.execute(sa_delete(t).where(t.c.record_id == record_id).returning(*t.c)).first()
+    if row is None:
+        raise LookupError(f"{table_name} record {record_id} not found")
+    state = dict(row._mapping)
+    _write_history(uow, entry, [state], "DELETE")
+    return state

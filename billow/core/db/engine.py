@@ -1,0 +1,163 @@
+"""The database: one SQLAlchemy engine, transactions as units of work, and migrations.
+
+SQLite is the embedded default (WAL, foreign keys, write transactions begun
+IMMEDIATE so that concurrent writers queue instead of failing); PostgreSQL
+through psycopg 3 for production and for several nodes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.pool import NullPool
+
+from billow.core.clock import Clock, SystemClock
+from billow.core.context import CallContext
+
+if TYPE_CHECKING:
+    from billow.core.db.uow import UnitOfWork
+
+DEFAULT_URL = "sqlite:///billow.db"
+MIGRATION_LOCK_KEY = 0x62696C6C6F77  # "billow"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URLs people write and pick our drivers (psycopg 3 for PostgreSQL)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Database:
+    def __init__(self, url: str | None = None, clock: Clock | None = None, *, pool_size: int = 10,
+                 echo: bool = False) -> None:
+        self.url = normalize_url(url or DEFAULT_URL)
+        self.clock: Clock = clock or SystemClock()
+        self.is_sqlite = self.url.startswith("sqlite")
+        # Set by the bus (billow.core.bus) when wired: writes posted events in the caller's
+        # transaction and wakes the dispatcher after commit.
+        self.bus: Any = None
+        self._sqlite_write_lock = threading.RLock()
+        self.engine: Engine = self._make_engine(pool_size, echo)
+
+    # -- engine -------------------------------------------------------------------------------
+    def _make_engine(self, pool_size: int, echo: bool) -> Engine:
+        if self.is_sqlite:
+            in_memory = self.url in ("sqlite://", "sqlite:///:memory:")
+            engine = create_engine(
+                self.url,
+                echo=echo,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                poolclass=None if in_memory else NullPool,
+            )
+
+            @event.listens_for(engine, "connect")
+            def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+                dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+
+            @event.listens_for(engine, "begin")
+            def _on_begin(conn: Connection) -> None:
+                if conn.get_execution_options().get("billow_read_only"):
+                    conn.exec_driver_sql("BEGIN")
+                else:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+            return engine
+        return create_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size,
+                             pool_pre_ping=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self, ctx: CallContext) -> Iterator[UnitOfWork]:
+        """A read-write unit of work: commits on success, rolls back on any exception."""
+        from billow.core.db.uow import UnitOfWork
+
+        lock = self._sqlite_write_lock if self.is_sqlite else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.engine.connect() as conn:
+                uow = UnitOfWork(self, conn, ctx)
+                with conn.begin():
+                    yield uow
+                    uow.flush_events()
+                uow.run_after_commit()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection (no write lock taken on SQLite)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(billow_read_only=True)
+            with conn.begin():
+                yield conn
+
+    # -- migrations ---------------------------------------------------------------------------
+    def _alembic_config(self, conn: Connection) -> Any:
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["connection"] = conn
+        return cfg
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply the Alembic migrations (the only way the schema is created)."""
+        from alembic import command
+
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                # several nodes may start at once: one migrates, the others wait for it
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                conn.commit()
+            try:
+                command.upgrade(self._alembic_config(conn), revision)
+                if conn.in_transaction():
+                    conn.commit()
+            finally:
+                if not self.is_sqlite:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                    conn.commit()
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
