@@ -29,9 +29,9 @@ from billow.catalog.model import (
     CURRENCIES,
     MINUS_ONE,
     UTC,
+    BillingActionPolicy,
     BillingAlignment,
     BillingAlignmentCase,
-    BillingActionPolicy,
     BillingMode,
     BillingPeriod,
     Block,
@@ -102,7 +102,9 @@ class _Ctx:
             return None
         return s
 
-    def enum(self, cls: type[E], d: Mapping[str, Any], key: str, path: str, required: bool = True) -> E | None:
+    def enum(
+        self, cls: type[E], d: Mapping[str, Any], key: str, path: str, required: bool = True
+    ) -> E | None:
         s = self.string(d, key, path, required)
         if s is None:
             return None
@@ -431,8 +433,20 @@ RULE_KINDS: dict[str, tuple[str, tuple[tuple[str, str, Any], ...], str, Any, typ
         PlanAlignmentChange,
         ChangeAlignmentCase,
     ),
-    "cancelPolicy": ("cancelPolicyCase", _STD_KEYS + _PHASE_KEY, "policy", BillingActionPolicy, CancelPolicyCase),
-    "createAlignment": ("createAlignmentCase", _STD_KEYS, "alignment", PlanAlignmentCreate, CreateAlignmentCase),
+    "cancelPolicy": (
+        "cancelPolicyCase",
+        _STD_KEYS + _PHASE_KEY,
+        "policy",
+        BillingActionPolicy,
+        CancelPolicyCase,
+    ),
+    "createAlignment": (
+        "createAlignmentCase",
+        _STD_KEYS,
+        "alignment",
+        PlanAlignmentCreate,
+        CreateAlignmentCase,
+    ),
     "billingAlignment": (
         "billingAlignmentCase",
         _STD_KEYS + _PHASE_KEY,
@@ -572,7 +586,9 @@ def build_version(doc: Mapping[str, Any], root: str = "catalog") -> CatalogVersi
             lists[key] = _sorted_names(names)
         limits = _limits(ctx, m, pp)
         if pname is not None and cat is not None:
-            products.append(Product(pname, pretty or pname, cat, lists["included"], lists["available"], limits))
+            products.append(
+                Product(pname, pretty or pname, cat, lists["included"], lists["available"], limits)
+            )
 
     rules = _rules(ctx, doc.get("rules"), f"{p}/rules")
 
@@ -658,10 +674,14 @@ def build_version(doc: Mapping[str, Any], root: str = "catalog") -> CatalogVersi
     for ref_name, ref_path, kind in ctx.refs:
         target = ctx.ids.get(ref_name)
         if target is None:
-            ctx.err(ref_path, f"'{ref_name}' does not name any {kind} (no unit, product, plan, price list or "
-                              "usage has that name)")
-        elif target[0] != kind and not (kind == "product" and ref_path.endswith("]/product")
-                                          and "/plans/plan[" in ref_path):
+            ctx.err(
+                ref_path,
+                f"'{ref_name}' does not name any {kind} (no unit, product, plan, price list or "
+                "usage has that name)",
+            )
+        elif target[0] != kind and not (
+            kind == "product" and ref_path.endswith("]/product") and "/plans/plan[" in ref_path
+        ):
             ctx.err(ref_path, f"'{ref_name}' names a {target[0]}, not a {kind}")
 
     if ctx.errors or effective is None or name is None or default_pl is None:

@@ -135,11 +135,15 @@ def find_plan_by_product(
     pl = version.find_price_list(pl_name)
     plans = version.plans_by_listing.get((pl.name, product_name, billing_period), ())
     if not plans:
-        plans = version.plans_by_listing.get((version.default_price_list.name, product_name, billing_period), ())
+        plans = version.plans_by_listing.get(
+            (version.default_price_list.name, product_name, billing_period), ()
+        )
     if len(plans) == 1:
         return plans[0]
     if not plans:
-        raise CatalogApiError(ErrorCode.CAT_PLAN_NOT_FOUND, None, product_name, billing_period.value, price_list_name)
+        raise CatalogApiError(
+            ErrorCode.CAT_PLAN_NOT_FOUND, None, product_name, billing_period.value, price_list_name
+        )
     raise CatalogApiError(
         ErrorCode.CAT_MULTIPLE_MATCHING_PLANS_FOR_PRICELIST, pl_name, product_name, billing_period.value
     )
@@ -227,7 +231,9 @@ def date_of_first_recurring_non_zero_charge(
                 continue
             skipping = False
         rec = ph.recurring
-        if ph.duration.unit is not TimeUnit.UNLIMITED and (rec is None or rec.price is None or rec.price.is_zero()):
+        if ph.duration.unit is not TimeUnit.UNLIMITED and (
+            rec is None or rec.price is None or rec.price.is_zero()
+        ):
             result = ph.duration.add_to(result)
         else:
             break
@@ -250,7 +256,9 @@ def product_limits(version: CatalogVersion, plan: Plan) -> tuple[Limit, ...]:
     return product.limits if product is not None else ()
 
 
-def complies_with_limits(version: CatalogVersion, plan: Plan, phase: PlanPhase, unit: str, value: Decimal) -> bool:
+def complies_with_limits(
+    version: CatalogVersion, plan: Plan, phase: PlanPhase, unit: str, value: Decimal
+) -> bool:
     """Kill Bill's ``PlanPhase.compliesWithLimits``: usage limits of the phase, then the product's limits."""
     for u in phase.usages:
         lim = _find_limit(u.limits, unit)
@@ -355,7 +363,11 @@ def _std_match(case: StandardCase, ctx: _Ctx) -> bool:
 
 
 def _std_result(
-    version: CatalogVersion, kind: str, cases: Sequence[Any], spec: PlanSpecifier, phase_type: PhaseType | None,
+    version: CatalogVersion,
+    kind: str,
+    cases: Sequence[Any],
+    spec: PlanSpecifier,
+    phase_type: PhaseType | None,
     attr: str,
 ) -> Any:
     key = (kind, spec.plan_name, spec.product_name, spec.billing_period, spec.price_list_name, phase_type)
@@ -413,7 +425,11 @@ def _change_ctx(version: CatalogVersion, spec: PlanSpecifier) -> _Ctx:
 
 
 def _change_result(
-    version: CatalogVersion, kind: str, cases: Sequence[ChangeCase], frm: PlanPhaseSpecifier, to: PlanSpecifier,
+    version: CatalogVersion,
+    kind: str,
+    cases: Sequence[ChangeCase],
+    frm: PlanPhaseSpecifier,
+    to: PlanSpecifier,
     attr: str,
 ) -> Any:
     key = (kind, frm, to)
@@ -442,12 +458,17 @@ def _change_result(
 
 
 def change_policy(version: CatalogVersion, frm: PlanPhaseSpecifier, to: PlanSpecifier) -> BillingActionPolicy:
-    """Raw change policy for (from plan + phase, target) (default END_OF_TERM); see :func:`plan_change_result`."""
+    """Raw change policy for (from plan + phase, target), default END_OF_TERM.
+
+    See :func:`plan_change_result`.
+    """
     res = _change_result(version, "change_policy", version.rules.change_policy, frm, to, "policy")
     return res if res is not None else BillingActionPolicy.END_OF_TERM
 
 
-def change_alignment(version: CatalogVersion, frm: PlanPhaseSpecifier, to: PlanSpecifier) -> PlanAlignmentChange:
+def change_alignment(
+    version: CatalogVersion, frm: PlanPhaseSpecifier, to: PlanSpecifier
+) -> PlanAlignmentChange:
     """Raw change alignment (default START_OF_BUNDLE)."""
     res = _change_result(version, "change_alignment", version.rules.change_alignment, frm, to, "alignment")
     return res if res is not None else PlanAlignmentChange.START_OF_BUNDLE
@@ -472,7 +493,9 @@ def price_list_for_change(version: CatalogVersion, frm: PlanSpecifier) -> PriceL
     return version.find_price_list(frm.price_list_name)
 
 
-def plan_change_result(version: CatalogVersion, frm: PlanPhaseSpecifier, to: PlanSpecifier) -> PlanChangeResult:
+def plan_change_result(
+    version: CatalogVersion, frm: PlanPhaseSpecifier, to: PlanSpecifier
+) -> PlanChangeResult:
     """Kill Bill's ``getPlanChangeResult``: new price list, policy and alignment of a plan change.
 
     The new price list is the request's one, else the ``priceList`` rules' answer
@@ -480,7 +503,8 @@ def plan_change_result(version: CatalogVersion, frm: PlanPhaseSpecifier, to: Pla
     given as (product, billing period).  ILLEGAL -> :class:`IllegalPlanChange`.
     """
     new_pl = (
-        version.find_price_list(to.price_list_name) if to.price_list_name is not None
+        version.find_price_list(to.price_list_name)
+        if to.price_list_name is not None
         else price_list_for_change(version, frm)
     )
     target = to
@@ -500,4 +524,3 @@ def plan_change_result(version: CatalogVersion, frm: PlanPhaseSpecifier, to: Pla
 def spec_for_plan(plan: Plan, phase_type: PhaseType | None = None) -> PlanPhaseSpecifier:
     """Specifier naming a plan (and a phase type), as the subscription code builds them."""
     return PlanPhaseSpecifier(plan_name=plan.name, phase_type=phase_type)
-

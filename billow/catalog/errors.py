@@ -58,7 +58,8 @@ class ErrorCode(Enum):
     CAT_ILLEGAL_CHANGE_REQUEST = (
         2001,
         "Attempting to change plan from (product: '%s', billing period: '%s', pricelist '%s') to "
-        "(product: '%s', billing period: '%s', pricelist '%s'). This transition is not allowed by catalog rules",
+        "(product: '%s', billing period: '%s', pricelist '%s'). "
+        "This transition is not allowed by catalog rules",
     )
     CAT_MULTIPLE_MATCHING_PLANS_FOR_PRICELIST = (
         2002,
@@ -76,7 +77,8 @@ class ErrorCode(Enum):
     CAT_NULL_BILLING_PERIOD = (2015, "Billing period name was null")
     CAT_PLAN_NOT_FOUND = (
         2020,
-        "Could not find a plan matching spec: (plan: '%s', product: '%s', billing period: '%s', pricelist '%s')",
+        "Could not find a plan matching spec: "
+        "(plan: '%s', product: '%s', billing period: '%s', pricelist '%s')",
     )
     CAT_NO_SUCH_PLAN = (2021, "Could not find any plans named '%s'")
     CAT_NO_SUCH_PRODUCT = (2030, "Could not find any product named '%s'")

@@ -22,29 +22,29 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
 from billow.catalog.errors import CatalogApiError, ErrorCode
 
-UTC = timezone.utc
 MINUS_ONE = Decimal(-1)
 DEFAULT_PRICE_LIST_NAME = "DEFAULT"
 
 # Kill Bill's Currency enum (ISO 4217 codes as of Kill Bill 0.24, plus BTC).
-CURRENCIES: frozenset[str] = frozenset(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYR BZD
-    CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GGP GHS
-    GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS IMP INR IQD IRR ISK JEP JMD JOD JPY KES KGS KHR KMF
-    KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LTL LVL LYD MAD MDL MGA MKD MMK MNT MOP MRO MUR MVR MWK MXN
-    MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG
-    SEK SGD SHP SLL SOS SPL SRD STD SVC SYP SZL THB TJS TMT TND TOP TRY TTD TVD TWD TZS UAH UGX USD UYU
-    UZS VEF VND VUV WST XAF XCD XDR XOF XPF YER ZAR ZMW ZWD BTC""".split()
+_CURRENCY_CODES = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYR "
+    "BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL "
+    "GGP GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS IMP INR IQD IRR ISK JEP JMD JOD JPY KES "
+    "KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LTL LVL LYD MAD MDL MGA MKD MMK MNT MOP MRO "
+    "MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB "
+    "RWF SAR SBD SCR SDG SEK SGD SHP SLL SOS SPL SRD STD SVC SYP SZL THB TJS TMT TND TOP TRY TTD TVD "
+    "TWD TZS UAH UGX USD UYU UZS VEF VND VUV WST XAF XCD XDR XOF XPF YER ZAR ZMW ZWD BTC"
 )
+CURRENCIES: frozenset[str] = frozenset(_CURRENCY_CODES.split())
 
 
 def java_sort_key(name: str) -> bytes:
@@ -62,7 +62,7 @@ def to_instant(value: datetime | date) -> datetime:
 # --------------------------------------------------------------------------- enums
 
 
-class TimeUnit(str, Enum):
+class TimeUnit(StrEnum):
     DAYS = "DAYS"
     WEEKS = "WEEKS"
     MONTHS = "MONTHS"
@@ -70,7 +70,7 @@ class TimeUnit(str, Enum):
     UNLIMITED = "UNLIMITED"
 
 
-class BillingPeriod(str, Enum):
+class BillingPeriod(StrEnum):
     """Kill Bill's ``BillingPeriod``; :attr:`period` is ``(TimeUnit, count)``."""
 
     DAILY = "DAILY"
@@ -161,64 +161,64 @@ def _add(when: Any, unit: TimeUnit, n: int) -> Any:
     raise CatalogApiError(ErrorCode.CAT_UNDEFINED_DURATION, unit.value)
 
 
-class PhaseType(str, Enum):
+class PhaseType(StrEnum):
     TRIAL = "TRIAL"
     DISCOUNT = "DISCOUNT"
     FIXEDTERM = "FIXEDTERM"
     EVERGREEN = "EVERGREEN"
 
 
-class ProductCategory(str, Enum):
+class ProductCategory(StrEnum):
     BASE = "BASE"
     ADD_ON = "ADD_ON"
     STANDALONE = "STANDALONE"
 
 
-class BillingMode(str, Enum):
+class BillingMode(StrEnum):
     IN_ADVANCE = "IN_ADVANCE"
     IN_ARREAR = "IN_ARREAR"
 
 
-class UsageType(str, Enum):
+class UsageType(StrEnum):
     CONSUMABLE = "CONSUMABLE"
     CAPACITY = "CAPACITY"
 
 
-class TierBlockPolicy(str, Enum):
+class TierBlockPolicy(StrEnum):
     ALL_TIERS = "ALL_TIERS"
     TOP_TIER = "TOP_TIER"
 
 
-class BlockType(str, Enum):
+class BlockType(StrEnum):
     VANILLA = "VANILLA"
     TOP_UP = "TOP_UP"
     TIERED = "TIERED"
 
 
-class FixedType(str, Enum):
+class FixedType(StrEnum):
     ONE_TIME = "ONE_TIME"
 
 
-class BillingActionPolicy(str, Enum):
+class BillingActionPolicy(StrEnum):
     START_OF_TERM = "START_OF_TERM"
     END_OF_TERM = "END_OF_TERM"
     IMMEDIATE = "IMMEDIATE"
     ILLEGAL = "ILLEGAL"
 
 
-class PlanAlignmentChange(str, Enum):
+class PlanAlignmentChange(StrEnum):
     START_OF_BUNDLE = "START_OF_BUNDLE"
     START_OF_SUBSCRIPTION = "START_OF_SUBSCRIPTION"
     CHANGE_OF_PLAN = "CHANGE_OF_PLAN"
     CHANGE_OF_PRICELIST = "CHANGE_OF_PRICELIST"
 
 
-class PlanAlignmentCreate(str, Enum):
+class PlanAlignmentCreate(StrEnum):
     START_OF_BUNDLE = "START_OF_BUNDLE"
     START_OF_SUBSCRIPTION = "START_OF_SUBSCRIPTION"
 
 
-class BillingAlignment(str, Enum):
+class BillingAlignment(StrEnum):
     ACCOUNT = "ACCOUNT"
     BUNDLE = "BUNDLE"
     SUBSCRIPTION = "SUBSCRIPTION"
@@ -291,7 +291,7 @@ class Limit:
     min: Decimal = MINUS_ONE
 
     def complies_with(self, value: Decimal) -> bool:
-        """Kill Bill's ``DefaultLimit.compliesWith`` -- including its quirk: ``min`` acts as an upper bound."""
+        """Kill Bill's ``DefaultLimit.compliesWith``, quirk included: ``min`` acts as an upper bound."""
         if self.max != MINUS_ONE and value > self.max:
             return False
         return self.min == MINUS_ONE or value <= self.min
@@ -588,9 +588,10 @@ class CatalogVersion:
         listing: dict[tuple[str, str, BillingPeriod], list[Plan]] = {}
         for pl in self.price_lists:
             for plan_name in pl.plans:
-                plan = self.plans_by_name.get(plan_name)
-                if plan is not None:
-                    listing.setdefault((pl.name, plan.product, plan.recurring_billing_period), []).append(plan)
+                listed = self.plans_by_name.get(plan_name)
+                if listed is not None:
+                    key = (pl.name, listed.product, listed.recurring_billing_period)
+                    listing.setdefault(key, []).append(listed)
         s(self, "plans_by_listing", {k: tuple(v) for k, v in listing.items()})
         s(self, "currency_set", frozenset(self.currencies))
         s(self, "cache", {})
@@ -665,7 +666,7 @@ class CatalogVersion:
 
 @dataclass(frozen=True)
 class Catalog:
-    """A tenant's versioned catalog: versions sorted by effective date (Kill Bill ``DefaultVersionedCatalog``).
+    """A tenant's versioned catalog, versions sorted by effective date (``DefaultVersionedCatalog``).
 
     Build it with :meth:`of` (sorts).  Lookups by date live here and in
     :mod:`billow.catalog.versions`.
@@ -685,7 +686,7 @@ class Catalog:
         return cls(tuple(vs))
 
     def add(self, version: CatalogVersion) -> Catalog:
-        """A new catalog with ``version`` inserted in date order (no validation; see ``versions.add_version``)."""
+        """A new catalog with ``version`` inserted in date order (no validation: ``versions.add_version``)."""
         return Catalog.of((*self.versions, version))
 
     @property
@@ -702,14 +703,14 @@ class Catalog:
         return self._dates
 
     def index_for_date(self, when: datetime | date) -> int:
-        """Index of the latest version whose effective date <= ``when``; 0 if ``when`` precedes them all."""
+        """Index of the latest version effective on or before ``when``; 0 if ``when`` precedes them all."""
         if not self.versions:
             raise CatalogApiError(ErrorCode.CAT_NO_CATALOG_FOR_GIVEN_DATE, when)
         i = bisect.bisect_right(self._dates, to_instant(when)) - 1
         return max(i, 0)
 
     def version_for_date(self, when: datetime | date) -> CatalogVersion:
-        """Kill Bill's ``getVersion(date)`` (the first version if ``when`` precedes every version, see #760)."""
+        """Kill Bill's ``getVersion(date)``; the first version if ``when`` precedes every version (#760)."""
         return self.versions[self.index_for_date(when)]
 
     def __len__(self) -> int:

@@ -72,7 +72,8 @@ def _validate_phase(
         errors.append(
             ValidationMessage(
                 path,
-                f"Phase {t} of plan {plan.name} need to define at least either a fixed or recurrring or usage "
+                f"Phase {t} of plan {plan.name} need to define at least either a fixed or recurrring "
+                "or usage "
                 "section.",
             )
         )
@@ -85,7 +86,9 @@ def _validate_phase(
                 if price.currency not in version.currency_set:
                     errors.append(ValidationMessage(ppath, f"Unsupported currency: {price.currency}"))
                 if price.value is not None and price.value < 0:
-                    errors.append(ValidationMessage(ppath, f"Negative value for price in currency: {price.currency}"))
+                    errors.append(
+                        ValidationMessage(ppath, f"Negative value for price in currency: {price.currency}")
+                    )
             if rec.billing_period is BillingPeriod.NO_BILLING_PERIOD:
                 errors.append(
                     ValidationMessage(
@@ -98,41 +101,53 @@ def _validate_phase(
             errors.append(
                 ValidationMessage(
                     rpath,
-                    f"Recurring section of Phase {t} of plan {plan.name} has no recurring price but does have a "
+                    f"Recurring section of Phase {t} of plan {plan.name} has no recurring price "
+                    "but does have a "
                     "billing period. The billing period should be set to 'NO_BILLING_PERIOD'",
                 )
             )
     d = phase.duration
     if d.unit is TimeUnit.UNLIMITED and d.number != -1:
         errors.append(
-            ValidationMessage(f"{path}/duration", "Duration can only have 'UNLIMITED' unit if the number is omitted")
+            ValidationMessage(
+                f"{path}/duration", "Duration can only have 'UNLIMITED' unit if the number is omitted"
+            )
         )
     elif d.unit is not TimeUnit.UNLIMITED and d.number == -1:
-        errors.append(ValidationMessage(f"{path}/duration", "Finite Duration must have a well defined length"))
+        errors.append(
+            ValidationMessage(f"{path}/duration", "Finite Duration must have a well defined length")
+        )
     for i, u in enumerate(phase.usages):
         upath = f"{path}/usages/usage[{i + 1}]"
         if u.billing_mode is BillingMode.IN_ADVANCE and u.usage_type is UsageType.CAPACITY and not u.limits:
             errors.append(
                 ValidationMessage(
-                    upath, f"Usage [IN_ADVANCE CAPACITY] section of phase {phase.name} needs to define some limits"
+                    upath,
+                    f"Usage [IN_ADVANCE CAPACITY] section of phase {phase.name} needs to define some limits",
                 )
             )
         if u.billing_mode is BillingMode.IN_ADVANCE and u.usage_type is UsageType.CONSUMABLE and not u.blocks:
             errors.append(
                 ValidationMessage(
-                    upath, f"Usage [IN_ADVANCE CONSUMABLE] section of phase {phase.name} needs to define some blocks"
+                    upath,
+                    f"Usage [IN_ADVANCE CONSUMABLE] section of phase {phase.name} "
+                    "needs to define some blocks",
                 )
             )
         if u.billing_mode is BillingMode.IN_ARREAR and not u.tiers:
             errors.append(
-                ValidationMessage(upath, f"Usage [IN_ARREAR] section of phase {phase.name} needs to define some tiers")
+                ValidationMessage(
+                    upath, f"Usage [IN_ARREAR] section of phase {phase.name} needs to define some tiers"
+                )
             )
         _validate_limits(u.limits, upath, errors)
         for j, tier in enumerate(u.tiers):
             _validate_limits(tier.limits, f"{upath}/tiers/tier[{j + 1}]", errors)
 
 
-def validate_version(version: CatalogVersion, *, ignore_self_referencing_products: bool = False) -> list[ValidationMessage]:
+def validate_version(
+    version: CatalogVersion, *, ignore_self_referencing_products: bool = False
+) -> list[ValidationMessage]:
     """Every validation error of one version, in Kill Bill's order (empty list = valid)."""
     errors: list[ValidationMessage] = []
     # 1. products (sorted by name)
@@ -140,9 +155,13 @@ def validate_version(version: CatalogVersion, *, ignore_self_referencing_product
         path = f"catalog/products/product[@name='{p.name}']"
         if not ignore_self_referencing_products:
             if p.name in p.included:
-                errors.append(ValidationMessage(f"{path}/included", "Product refers to itself in included section"))
+                errors.append(
+                    ValidationMessage(f"{path}/included", "Product refers to itself in included section")
+                )
             if p.name in p.available:
-                errors.append(ValidationMessage(f"{path}/available", "Product refers to itself in available section"))
+                errors.append(
+                    ValidationMessage(f"{path}/available", "Product refers to itself in available section")
+                )
     # 2. plans (sorted by name)
     for plan in version.plans:
         path = _plan_path(plan)
@@ -155,7 +174,10 @@ def validate_version(version: CatalogVersion, *, ignore_self_referencing_product
                     f"'{java_date(version.effective_date)}'",
                 )
             )
-        if plan.recurring_billing_period is not BillingPeriod.NO_BILLING_PERIOD and plan.recurring_billing_mode is None:
+        if (
+            plan.recurring_billing_period is not BillingPeriod.NO_BILLING_PERIOD
+            and plan.recurring_billing_mode is None
+        ):
             errors.append(ValidationMessage(path, f"Invalid recurring billingMode for plan '{plan.name}'"))
         if plan.product not in version.products_by_name:
             errors.append(ValidationMessage(f"{path}/product", f"Invalid product for plan '{plan.name}'"))
@@ -165,7 +187,8 @@ def validate_version(version: CatalogVersion, *, ignore_self_referencing_product
             if ph.type is PhaseType.EVERGREEN:
                 errors.append(
                     ValidationMessage(
-                        ppath, f"Initial Phase {ph.name} of plan {plan.name} cannot be of type {ph.type.value}"
+                        ppath,
+                        f"Initial Phase {ph.name} of plan {plan.name} cannot be of type {ph.type.value}",
                     )
                 )
         fp = plan.final_phase
@@ -173,7 +196,9 @@ def validate_version(version: CatalogVersion, *, ignore_self_referencing_product
         _validate_phase(version, plan, fp, fpath, errors)
         if fp.type in (PhaseType.TRIAL, PhaseType.DISCOUNT):
             errors.append(
-                ValidationMessage(fpath, f"Final Phase {fp.name} of plan {plan.name} cannot be of type {fp.type.value}")
+                ValidationMessage(
+                    fpath, f"Final Phase {fp.name} of plan {plan.name} cannot be of type {fp.type.value}"
+                )
             )
     # 3. price lists
     for i, pl in enumerate(version.child_price_lists):
@@ -222,14 +247,31 @@ def validate_version(version: CatalogVersion, *, ignore_self_referencing_product
             )
         catch_all = catch_all or cc.is_catch_all()
     if not catch_all:
-        errors.append(ValidationMessage(f"{rp}/cancelPolicy", "Missing default rule case for plan cancellation"))
+        errors.append(
+            ValidationMessage(f"{rp}/cancelPolicy", "Missing default rule case for plan cancellation")
+        )
     for wrapper, case_tag, cases, label, kind in (
-        ("changeAlignment", "changeAlignmentCase", r.change_alignment, "plan change alignment",
-         "DefaultCaseChangePlanAlignment"),
-        ("createAlignment", "createAlignmentCase", r.create_alignment, "create plan alignment",
-         "DefaultCaseCreateAlignment"),
-        ("billingAlignment", "billingAlignmentCase", r.billing_alignment, "billing alignment",
-         "DefaultCaseBillingAlignment"),
+        (
+            "changeAlignment",
+            "changeAlignmentCase",
+            r.change_alignment,
+            "plan change alignment",
+            "DefaultCaseChangePlanAlignment",
+        ),
+        (
+            "createAlignment",
+            "createAlignmentCase",
+            r.create_alignment,
+            "create plan alignment",
+            "DefaultCaseCreateAlignment",
+        ),
+        (
+            "billingAlignment",
+            "billingAlignmentCase",
+            r.billing_alignment,
+            "billing alignment",
+            "DefaultCaseBillingAlignment",
+        ),
         ("priceList", "priceListCase", r.price_list, "price list transition", "DefaultCasePriceList"),
     ):
         seen = set()
@@ -237,7 +279,8 @@ def validate_version(version: CatalogVersion, *, ignore_self_referencing_product
             if case in seen:
                 errors.append(
                     ValidationMessage(
-                        f"{rp}/{wrapper}/{case_tag}[{i + 1}]", f"Duplicate rule for {label} {_case_dump(kind, case)}"
+                        f"{rp}/{wrapper}/{case_tag}[{i + 1}]",
+                        f"Duplicate rule for {label} {_case_dump(kind, case)}",
                     )
                 )
             seen.add(case)
@@ -257,14 +300,17 @@ def validate_version(version: CatalogVersion, *, ignore_self_referencing_product
                 errors.append(
                     ValidationMessage(
                         f"{_phase_path(plan, i)}/duration",
-                        f"'{ph.type.value}' Phase '{ph.name}' for plan '{plan.name}' in version '{when}' must not "
+                        f"'{ph.type.value}' Phase '{ph.name}' for plan '{plan.name}' "
+                        f"in version '{when}' must not "
                         "have duration as UNLIMITED'",
                     )
                 )
     return errors
 
 
-def validate_catalog(catalog: Catalog | list[CatalogVersion] | tuple[CatalogVersion, ...]) -> list[ValidationMessage]:
+def validate_catalog(
+    catalog: Catalog | list[CatalogVersion] | tuple[CatalogVersion, ...],
+) -> list[ValidationMessage]:
     """Kill Bill's versioned validation: every version, duplicate dates, names, and plan shapes."""
     versions = list(catalog.versions if isinstance(catalog, Catalog) else catalog)
     errors: list[ValidationMessage] = []
@@ -276,12 +322,15 @@ def validate_catalog(catalog: Catalog | list[CatalogVersion] | tuple[CatalogVers
             errors.append(
                 ValidationMessage(
                     vpath,
-                    f"Catalog effective date '{java_date(v.effective_date)}' already exists for a previous version",
+                    f"Catalog effective date '{java_date(v.effective_date)}' "
+                    "already exists for a previous version",
                 )
             )
         dates.add(v.effective_date)
         if v.name != first_name:
-            errors.append(ValidationMessage(vpath, f"Catalog name '{v.name}' is not consistent across versions "))
+            errors.append(
+                ValidationMessage(vpath, f"Catalog name '{v.name}' is not consistent across versions ")
+            )
         for e in validate_version(v):
             errors.append(ValidationMessage(f"{vpath}/{e.path}" if e.path else vpath, e.description))
     for i, v in enumerate(versions):
@@ -291,7 +340,9 @@ def validate_catalog(catalog: Catalog | list[CatalogVersion] | tuple[CatalogVers
                 if target is None:
                     continue
                 a, b = plan.all_phases, target.all_phases
-                path = f"catalog[effectiveDate={v.effective_date.isoformat()}]/plans/plan[@name='{plan.name}']"
+                path = (
+                    f"catalog[effectiveDate={v.effective_date.isoformat()}]/plans/plan[@name='{plan.name}']"
+                )
                 if len(a) != len(b):
                     errors.append(
                         ValidationMessage(
@@ -306,7 +357,8 @@ def validate_catalog(catalog: Catalog | list[CatalogVersion] | tuple[CatalogVers
                         errors.append(
                             ValidationMessage(
                                 path,
-                                f"Phase '{pa.name}'for plan '{plan.name}' in version '{java_date(v.effective_date)}' "
+                                f"Phase '{pa.name}'for plan '{plan.name}' "
+                                f"in version '{java_date(v.effective_date)}' "
                                 f"does not exist in version '{java_date(nxt.effective_date)}'",
                             )
                         )

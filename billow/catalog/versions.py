@@ -39,7 +39,8 @@ def add_version(catalog: Catalog | None, version: CatalogVersion) -> Catalog:
             [
                 ValidationMessage(
                     "catalog/catalogName",
-                    f"Catalog name '{version.name}' is different from existing catalog name '{existing.name}'",
+                    f"Catalog name '{version.name}' is different from existing catalog name "
+                    f"'{existing.name}'",
                 )
             ]
         )
@@ -114,7 +115,9 @@ def plan_for_subscription(
     )
 
 
-def plan_for_new_subscription(catalog: Catalog, spec: PlanSpecifier | str, when: datetime | date) -> PlanEntry:
+def plan_for_new_subscription(
+    catalog: Catalog, spec: PlanSpecifier | str, when: datetime | date
+) -> PlanEntry:
     """Version in effect at ``when`` and the plan found in it (retired plans cannot be bought)."""
     if isinstance(spec, str):
         spec = PlanSpecifier(plan_name=spec)
@@ -136,7 +139,9 @@ def next_plan_version(catalog: Catalog, version: CatalogVersion, plan_name: str)
     return PlanEntry(nxt, plan) if plan is not None else None
 
 
-def price_change_dates(catalog: Catalog, version: CatalogVersion, plan_name: str) -> list[tuple[datetime, PlanEntry]]:
+def price_change_dates(
+    catalog: Catalog, version: CatalogVersion, plan_name: str
+) -> list[tuple[datetime, PlanEntry]]:
     """Newer versions of ``plan_name`` that apply to existing subscriptions, with the date they do.
 
     Each newer copy of the plan that

@@ -142,7 +142,9 @@ def _text(el: Element, path: str) -> str:
             raise _SchemaError(path, f"unexpected attribute @{key} on <{el.tag}>")
     for c in el:
         if isinstance(c.tag, str):
-            raise _SchemaError(f"{path}/{c.tag}", f"unexpected element <{c.tag}> inside <{el.tag}> (text expected)")
+            raise _SchemaError(
+                f"{path}/{c.tag}", f"unexpected element <{c.tag}> inside <{el.tag}> (text expected)"
+            )
     return "".join(el.itertext()).strip()
 
 
@@ -178,7 +180,7 @@ def _prices(el: Element, path: str) -> list[dict[str, Any]]:
         nil = vel.attrib.get(f"{XSI}nil", "false").strip() in ("true", "1")
         value = None if nil else _text(vel, f"{pp}/value")
         if not nil and value == "":
-            raise _SchemaError(f"{pp}/value", "empty <value> (write xsi:nil=\"true\" for no price)")
+            raise _SchemaError(f"{pp}/value", 'empty <value> (write xsi:nil="true" for no price)')
         out.append({"currency": cur, "value": value})
     seq.end()
     return out
@@ -204,7 +206,9 @@ def _limits(el: Element, path: str) -> list[dict[str, Any]]:
 
 def _usage(el: Element, path: str) -> dict[str, Any]:
     _check_attrs(
-        el, path, ("name", "prettyName", "billingMode", "usageType", "tierBlockPolicy"),
+        el,
+        path,
+        ("name", "prettyName", "billingMode", "usageType", "tierBlockPolicy"),
         ("name", "billingMode", "usageType"),
     )
     d: dict[str, Any] = {k: v for k, v in el.attrib.items() if not k.startswith(XSI)}
@@ -325,8 +329,15 @@ def _phase(el: Element, path: str) -> dict[str, Any]:
 
 
 _CHANGE_ORDER = (
-    "phaseType", "fromProduct", "fromProductCategory", "fromBillingPeriod", "fromPriceList",
-    "toProduct", "toProductCategory", "toBillingPeriod", "toPriceList",
+    "phaseType",
+    "fromProduct",
+    "fromProductCategory",
+    "fromBillingPeriod",
+    "fromPriceList",
+    "toProduct",
+    "toProductCategory",
+    "toBillingPeriod",
+    "toPriceList",
 )
 _STD_ORDER = ("product", "productCategory", "billingPeriod", "priceList")
 _FROM_ORDER = ("fromProduct", "fromProductCategory", "fromBillingPeriod", "fromPriceList")
@@ -383,9 +394,19 @@ def _catalog(root: Element) -> dict[str, Any]:
         raise _SchemaError(root.tag, f"the root element must be <catalog>, not <{root.tag}>")
     _check_attrs(root, path, ())
     seq = _Seq(
-        root, path,
-        ("effectiveDate", "catalogName", "recurringBillingMode", "currencies", "units", "products", "rules",
-         "plans", "priceLists"),
+        root,
+        path,
+        (
+            "effectiveDate",
+            "catalogName",
+            "recurringBillingMode",
+            "currencies",
+            "units",
+            "products",
+            "rules",
+            "plans",
+            "priceLists",
+        ),
     )
     d: dict[str, Any] = {}
     _req_text(seq, "effectiveDate", d)
@@ -434,9 +455,16 @@ def _catalog(root: Element) -> dict[str, Any]:
         pp = f"{path}/plans/plan[@name='{p.attrib['name']}']"
         plan: dict[str, Any] = {k: v for k, v in p.attrib.items() if not k.startswith(XSI)}
         s = _Seq(
-            p, pp,
-            ("effectiveDateForExistingSubscriptions", "product", "recurringBillingMode", "initialPhases",
-             "finalPhase", "plansAllowedInBundle"),
+            p,
+            pp,
+            (
+                "effectiveDateForExistingSubscriptions",
+                "product",
+                "recurringBillingMode",
+                "initialPhases",
+                "finalPhase",
+                "plansAllowedInBundle",
+            ),
         )
         _opt_text(s, "effectiveDateForExistingSubscriptions", plan)
         _req_text(s, "product", plan)
@@ -478,15 +506,23 @@ def parse_catalog_xml(data: bytes | str, *, max_bytes: int = MAX_CATALOG_BYTES) 
     raw = _as_bytes(data)
     if len(raw) > max_bytes:
         raise CatalogValidationError(
-            [ValidationMessage("", f"catalog document is {len(raw)} bytes; the limit is {max_bytes} bytes "
-                                   f"({max_bytes / 1048576:g} MiB)")]
+            [
+                ValidationMessage(
+                    "",
+                    f"catalog document is {len(raw)} bytes; the limit is {max_bytes} bytes "
+                    f"({max_bytes / 1048576:g} MiB)",
+                )
+            ]
         )
     try:
         root = DET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DTDForbidden:
         raise CatalogValidationError(
-            [ValidationMessage("", "DOCTYPE declarations are not allowed in a catalog (DTDs and entities are "
-                                   "refused)")]
+            [
+                ValidationMessage(
+                    "", "DOCTYPE declarations are not allowed in a catalog (DTDs and entities are refused)"
+                )
+            ]
         ) from None
     except defusedxml.EntitiesForbidden:
         raise CatalogValidationError(
@@ -504,7 +540,9 @@ def parse_catalog_xml(data: bytes | str, *, max_bytes: int = MAX_CATALOG_BYTES) 
         raise CatalogValidationError([ValidationMessage(e.path, e.message)]) from None
 
 
-def load_version_xml(data: bytes | str, *, max_bytes: int = MAX_CATALOG_BYTES, validate: bool = True) -> CatalogVersion:
+def load_version_xml(
+    data: bytes | str, *, max_bytes: int = MAX_CATALOG_BYTES, validate: bool = True
+) -> CatalogVersion:
     """Parse, build (defaults filled) and validate one catalog version from Kill Bill XML."""
     version = build_version(parse_catalog_xml(data, max_bytes=max_bytes))
     if validate:
@@ -590,9 +628,14 @@ def _w_limits(w: _W, limits: tuple[Limit, ...]) -> None:
 
 def _w_usage(w: _W, u: Usage) -> None:
     w.open(
-        "usage", name=u.name, prettyName=_pretty(u.pretty_name, u.name), billingMode=u.billing_mode.value,
+        "usage",
+        name=u.name,
+        prettyName=_pretty(u.pretty_name, u.name),
+        billingMode=u.billing_mode.value,
         usageType=u.usage_type.value,
-        tierBlockPolicy=None if u.tier_block_policy is TierBlockPolicy.ALL_TIERS else u.tier_block_policy.value,
+        tierBlockPolicy=None
+        if u.tier_block_policy is TierBlockPolicy.ALL_TIERS
+        else u.tier_block_policy.value,
     )
     w.text("billingPeriod", u.billing_period.value)
     _w_limits(w, u.limits)
@@ -677,14 +720,22 @@ def _w_case(w: _W, tag: str, case: Any) -> None:
 
 def _case_fields(case: Any) -> tuple[tuple[str, str], ...]:
     change = (
-        ("phaseType", "phase_type"), ("fromProduct", "from_product"),
-        ("fromProductCategory", "from_product_category"), ("fromBillingPeriod", "from_billing_period"),
-        ("fromPriceList", "from_price_list"), ("toProduct", "to_product"),
-        ("toProductCategory", "to_product_category"), ("toBillingPeriod", "to_billing_period"),
+        ("phaseType", "phase_type"),
+        ("fromProduct", "from_product"),
+        ("fromProductCategory", "from_product_category"),
+        ("fromBillingPeriod", "from_billing_period"),
+        ("fromPriceList", "from_price_list"),
+        ("toProduct", "to_product"),
+        ("toProductCategory", "to_product_category"),
+        ("toBillingPeriod", "to_billing_period"),
         ("toPriceList", "to_price_list"),
     )
-    std = (("product", "product"), ("productCategory", "product_category"),
-           ("billingPeriod", "billing_period"), ("priceList", "price_list"))
+    std = (
+        ("product", "product"),
+        ("productCategory", "product_category"),
+        ("billingPeriod", "billing_period"),
+        ("priceList", "price_list"),
+    )
     if isinstance(case, ChangeCase):
         result = ("policy", "policy") if hasattr(case, "policy") else ("alignment", "alignment")
         return (*change, result)
@@ -695,9 +746,14 @@ def _case_fields(case: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(case, CreateAlignmentCase):
         return (*std, ("alignment", "alignment"))
     if isinstance(case, PriceListCase):
-        return (*std, ("fromProduct", "from_product"), ("fromProductCategory", "from_product_category"),
-                ("fromBillingPeriod", "from_billing_period"), ("fromPriceList", "from_price_list"),
-                ("toPriceList", "to_price_list"))
+        return (
+            *std,
+            ("fromProduct", "from_product"),
+            ("fromProductCategory", "from_product_category"),
+            ("fromBillingPeriod", "from_billing_period"),
+            ("fromPriceList", "from_price_list"),
+            ("toPriceList", "to_price_list"),
+        )
     raise TypeError(f"not a rule case: {case!r}")  # pragma: no cover
 
 
@@ -721,7 +777,8 @@ def dump_xml(version: CatalogVersion) -> str:
     """
     w = _W()
     w.open(
-        "catalog", xmlns__xsi="http://www.w3.org/2001/XMLSchema-instance",
+        "catalog",
+        xmlns__xsi="http://www.w3.org/2001/XMLSchema-instance",
         xsi__noNamespaceSchemaLocation="CatalogSchema.xsd",
     )
     w.text("effectiveDate", fmt_instant(version.effective_date))
@@ -765,18 +822,23 @@ def dump_xml(version: CatalogVersion) -> str:
     ):
         if cases:
             w.open(wrapper)
-            for c in cases:
-                _w_case(w, case_tag, c)
+            for case in cases:
+                _w_case(w, case_tag, case)
             w.close(wrapper)
     w.close("rules")
     w.open("plans")
     for plan in version.plans:
         w.open("plan", name=plan.name, prettyName=_pretty(plan.pretty_name, plan.name))
         if plan.effective_date_for_existing_subscriptions is not None:
-            w.text("effectiveDateForExistingSubscriptions",
-                   fmt_instant(plan.effective_date_for_existing_subscriptions))
+            w.text(
+                "effectiveDateForExistingSubscriptions",
+                fmt_instant(plan.effective_date_for_existing_subscriptions),
+            )
         w.text("product", plan.product)
-        if plan.recurring_billing_mode is not None and plan.recurring_billing_mode != version.recurring_billing_mode:
+        if (
+            plan.recurring_billing_mode is not None
+            and plan.recurring_billing_mode != version.recurring_billing_mode
+        ):
             w.text("recurringBillingMode", plan.recurring_billing_mode.value)
         if plan.initial_phases:
             w.open("initialPhases")

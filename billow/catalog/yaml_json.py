@@ -188,23 +188,57 @@ def _phase(ph: PlanPhase) -> dict[str, Any]:
 
 
 _CASE_KEYS = {
-    "phase_type": "phaseType", "from_product": "fromProduct", "from_product_category": "fromProductCategory",
-    "from_billing_period": "fromBillingPeriod", "from_price_list": "fromPriceList", "to_product": "toProduct",
-    "to_product_category": "toProductCategory", "to_billing_period": "toBillingPeriod",
-    "to_price_list": "toPriceList", "product": "product", "product_category": "productCategory",
-    "billing_period": "billingPeriod", "price_list": "priceList", "policy": "policy", "alignment": "alignment",
+    "phase_type": "phaseType",
+    "from_product": "fromProduct",
+    "from_product_category": "fromProductCategory",
+    "from_billing_period": "fromBillingPeriod",
+    "from_price_list": "fromPriceList",
+    "to_product": "toProduct",
+    "to_product_category": "toProductCategory",
+    "to_billing_period": "toBillingPeriod",
+    "to_price_list": "toPriceList",
+    "product": "product",
+    "product_category": "productCategory",
+    "billing_period": "billingPeriod",
+    "price_list": "priceList",
+    "policy": "policy",
+    "alignment": "alignment",
 }
 # XML order of each case kind's elements (predicates then result)
 _CASE_ORDER = {
-    "changePolicy": ("phase_type", "from_product", "from_product_category", "from_billing_period",
-                     "from_price_list", "to_product", "to_product_category", "to_billing_period", "to_price_list",
-                     "policy"),
+    "changePolicy": (
+        "phase_type",
+        "from_product",
+        "from_product_category",
+        "from_billing_period",
+        "from_price_list",
+        "to_product",
+        "to_product_category",
+        "to_billing_period",
+        "to_price_list",
+        "policy",
+    ),
     "cancelPolicy": ("product", "product_category", "billing_period", "price_list", "phase_type", "policy"),
     "createAlignment": ("product", "product_category", "billing_period", "price_list", "alignment"),
-    "billingAlignment": ("product", "product_category", "billing_period", "price_list", "phase_type",
-                         "alignment"),
-    "priceList": ("product", "product_category", "billing_period", "price_list", "from_product",
-                  "from_product_category", "from_billing_period", "from_price_list", "to_price_list"),
+    "billingAlignment": (
+        "product",
+        "product_category",
+        "billing_period",
+        "price_list",
+        "phase_type",
+        "alignment",
+    ),
+    "priceList": (
+        "product",
+        "product_category",
+        "billing_period",
+        "price_list",
+        "from_product",
+        "from_product_category",
+        "from_billing_period",
+        "from_price_list",
+        "to_price_list",
+    ),
 }
 _CASE_ORDER["changeAlignment"] = (*_CASE_ORDER["changePolicy"][:-1], "alignment")
 
@@ -248,9 +282,12 @@ def to_dict(version: CatalogVersion) -> dict[str, Any]:
     rules: dict[str, Any] = {}
     r = version.rules
     for key, cases in (
-        ("changePolicy", r.change_policy), ("changeAlignment", r.change_alignment),
-        ("cancelPolicy", r.cancel_policy), ("createAlignment", r.create_alignment),
-        ("billingAlignment", r.billing_alignment), ("priceList", r.price_list),
+        ("changePolicy", r.change_policy),
+        ("changeAlignment", r.change_alignment),
+        ("cancelPolicy", r.cancel_policy),
+        ("createAlignment", r.create_alignment),
+        ("billingAlignment", r.billing_alignment),
+        ("priceList", r.price_list),
     ):
         if not cases:
             continue
@@ -269,9 +306,14 @@ def to_dict(version: CatalogVersion) -> dict[str, Any]:
         pd = {"name": plan.name}
         _pretty(pd, plan.pretty_name, plan.name)
         if plan.effective_date_for_existing_subscriptions is not None:
-            pd["effectiveDateForExistingSubscriptions"] = fmt_instant(plan.effective_date_for_existing_subscriptions)
+            pd["effectiveDateForExistingSubscriptions"] = fmt_instant(
+                plan.effective_date_for_existing_subscriptions
+            )
         pd["product"] = plan.product
-        if plan.recurring_billing_mode is not None and plan.recurring_billing_mode != version.recurring_billing_mode:
+        if (
+            plan.recurring_billing_mode is not None
+            and plan.recurring_billing_mode != version.recurring_billing_mode
+        ):
             pd["recurringBillingMode"] = plan.recurring_billing_mode.value
         if plan.initial_phases:
             pd["initialPhases"] = [_phase(ph) for ph in plan.initial_phases]
@@ -355,7 +397,9 @@ def _from_tree(tree: Any, validate: bool) -> CatalogVersion:
     return version
 
 
-def load_version_yaml(text: str | bytes, *, validate: bool = True, max_bytes: int = MAX_CATALOG_BYTES) -> CatalogVersion:
+def load_version_yaml(
+    text: str | bytes, *, validate: bool = True, max_bytes: int = MAX_CATALOG_BYTES
+) -> CatalogVersion:
     """One version from YAML (Billow's schema); raises :class:`CatalogValidationError`."""
     _check_size(text, max_bytes)
     try:
@@ -365,7 +409,9 @@ def load_version_yaml(text: str | bytes, *, validate: bool = True, max_bytes: in
     return _from_tree(tree, validate)
 
 
-def load_version_json(text: str | bytes, *, validate: bool = True, max_bytes: int = MAX_CATALOG_BYTES) -> CatalogVersion:
+def load_version_json(
+    text: str | bytes, *, validate: bool = True, max_bytes: int = MAX_CATALOG_BYTES
+) -> CatalogVersion:
     """One version from JSON (Billow's schema); raises :class:`CatalogValidationError`."""
     _check_size(text, max_bytes)
     try:
@@ -407,7 +453,11 @@ def load_catalog_file(path: str | Path, *, validate: bool = True) -> CatalogVers
     size = p.stat().st_size
     if size > MAX_CATALOG_BYTES:
         raise CatalogValidationError(
-            [ValidationMessage("", f"catalog document is {size} bytes; the limit is {MAX_CATALOG_BYTES} bytes")]
+            [
+                ValidationMessage(
+                    "", f"catalog document is {size} bytes; the limit is {MAX_CATALOG_BYTES} bytes"
+                )
+            ]
         )
     return load_version_text(p.read_bytes(), fmt, validate=validate)
 
@@ -419,7 +469,9 @@ def load_catalog_files(paths: Iterable[str | Path]) -> Catalog:
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            files.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in (".xml", ".yaml", ".yml", ".json")))
+            files.extend(
+                sorted(f for f in p.iterdir() if f.suffix.lower() in (".xml", ".yaml", ".yml", ".json"))
+            )
         else:
             files.append(p)
     versions = [load_catalog_file(f, validate=False) for f in files]
