@@ -1,0 +1,106 @@
+"""The `billow` command: serve the API, migrate the database, run the demo."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(no_args_is_help=True, help="Billow: subscription billing, wire-compatible with Kill Bill.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(db_app, name="db")
+console = Console()
+
+DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="BILLOW_DATABASE_URL",
+                                                  help="SQLAlchemy URL; default sqlite:///billow.db")]
+
+
+def _mount_optional() -> None:
+    """Sub-commands of services that ship their own (catalog, invoice, ...)."""
+    import importlib
+
+    for module_name, attr, name in (("billow.catalog.cli", "catalog_app", "catalog"),):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        sub = getattr(module, attr, None)
+        if sub is not None:
+            app.add_typer(sub, name=name)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl = None,
+          test_mode: Annotated[bool, typer.Option("--test-mode", help="allow /1.0/kb/test/clock to set the time")]
+          = False,
+          demo: Annotated[bool, typer.Option("--demo", help="create the demo tenant and accounts first")] = False,
+          workers: Annotated[int, typer.Option(help="bus worker threads")] = 2,
+          admin_password: Annotated[str | None, typer.Option(envvar="BILLOW_ADMIN_PASSWORD",
+                                                             help="password of the first admin user")] = None,
+          log_level: str = "INFO") -> None:
+    """Serve Kill Bill's REST API (default port 8080, as Kill Bill)."""
+    import uvicorn
+
+    from billow.app import Billow
+    from billow.core.clock import TestClock
+    from billow.core.logs import configure
+    from billow.rest.app import create_app
+    from billow.security.service import DEFAULT_PASSWORD
+
+    configure(log_level)
+    log = logging.getLogger("billow")
+    billow = Billow(database_url, TestClock() if test_mode else None, worker_threads=workers)
+    billow.security.ensure_default_admin(password=admin_password or DEFAULT_PASSWORD)
+    if billow.security.uses_default_password():
+        log.warning("the default admin/password user is in use: set BILLOW_ADMIN_PASSWORD or change it")
+    if demo:
+        from billow.cli.demo import run_demo
+
+        run_demo(billow, console)
+    billow.start()
+    log.info("Billow serving on http://%s:%d (database %s%s)", host, port, _safe_url(billow.db.url),
+             ", test mode" if test_mode else "")
+    try:
+        uvicorn.run(create_app(billow), host=host, port=port, log_config=None, access_log=False)
+    finally:
+        billow.close()
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for logs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Apply the migrations."""
+    from billow.core.db import Database
+
+    db = Database(database_url or os.environ.get("BILLOW_DATABASE_URL"))
+    db.upgrade()
+    console.print(f"database at revision [bold]{db.current_revision()}[/bold]")
+
+
+@app.command()
+def demo(database_url: DatabaseUrl = None) -> None:
+    """Create a demo tenant and accounts through the service API and print them."""
+    from billow.app import Billow
+    from billow.cli.demo import run_demo
+
+    billow = Billow(database_url)
+    try:
+        billow.security.ensure_default_admin()
+        run_demo(billow, console)
+    finally:
+        billow.close()
+
+
+_mount_optional()
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

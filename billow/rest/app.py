@@ -1,0 +1,111 @@
+"""The FastAPI application: Kill Bill's `/1.0/kb` API over the services of one `Billow`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from billow import __version__
+from billow.rest import errors
+from billow.rest.context import make_middleware
+from billow.rest.jsonio import KBJSONResponse
+from billow.rest.routes import accounts, tenants, test_clock
+
+if TYPE_CHECKING:
+    from billow.app import Billow
+
+log = logging.getLogger("billow.rest")
+
+
+def create_app(billow: Billow) -> FastAPI:
+    app = FastAPI(title="Billow", version=__version__, default_response_class=KBJSONResponse,
+                  description="Kill Bill-compatible billing API (/1.0/kb)")
+    app.state.billow = billow
+    errors.install(app)
+
+    registry = CollectorRegistry()
+    requests = Counter("billow_http_requests_total", "HTTP requests", ["method", "route", "status"],
+                       registry=registry)
+    latency = Histogram("billow_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+                        registry=registry)
+    app.state.metrics_registry = registry
+
+    auth = make_middleware(billow)
+
+    @app.middleware("http")
+    async def _metrics_and_auth(request: Request, call_next):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        response = await auth(request, call_next)
+        template = _route_template(app, request)
+        elapsed = time.perf_counter() - start
+        requests.labels(request.method, template, str(response.status_code)).inc()
+        latency.labels(request.method, template).observe(elapsed)
+        log.info("%s %s -> %s in %.1f ms", request.method, template, response.status_code, elapsed * 1000)
+        return response
+
+    routers = [m.router for m in (tenants, accounts, test_clock)] + billow_extra_routers()
+    for router in routers:
+        app.include_router(router)
+    # flat list of routes, for naming metrics of calls refused before routing
+    app.state.flat_routes = [r for router in routers for r in router.routes]
+
+    @app.get("/1.0/healthcheck", tags=["Operations"])
+    async def healthcheck() -> Response:
+        def check() -> dict[str, dict[str, object]]:
+            out: dict[str, dict[str, object]] = {}
+            try:
+                billow.db.ping()
+                out["database"] = {"healthy": True, "message": None}
+            except Exception as exc:  # noqa: BLE001 - the check reports any failure
+                out["database"] = {"healthy": False, "message": f"{type(exc).__name__}: {exc}"}
+                return out
+            current, head = billow.db.current_revision(), billow.db.head_revision()
+            out["migrations"] = {"healthy": current == head,
+                                 "message": f"at {current}, head {head}"}
+            return out
+
+        result = await run_in_threadpool(check)
+        healthy = all(v["healthy"] for v in result.values())
+        return KBJSONResponse(result, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", tags=["Operations"])
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _route_template(app: FastAPI, request: Request) -> str:
+    """The matched route's path template (also for calls refused before routing), for metric labels."""
+    route = request.scope.get("route")
+    if route is None:
+        from starlette.routing import Match
+
+        for candidate in app.state.flat_routes:
+            match, _ = candidate.matches(request.scope)
+            if match == Match.FULL:
+                route = candidate
+                break
+    return getattr(route, "path", None) or "unmatched"
+
+
+def billow_extra_routers() -> list:  # type: ignore[type-arg]
+    """Routers of services that are installed (bus admin, push, catalog, ...), found by module name."""
+    import importlib
+
+    routers = []
+    for name in ("catalog", "push", "admin", "nodes"):
+        try:
+            module = importlib.import_module(f"billow.rest.routes.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"billow.rest.routes.{name}":
+                raise
+            continue
+        routers.append(module.router)
+    return routers

@@ -1,0 +1,108 @@
+"""Small helpers every route uses: Location headers, pagination headers, query parsing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Depends, Query, Request
+from starlette.responses import Response
+
+from billow.core.context import CallContext
+from billow.core.db.audit_read import AuditLogEntry
+from billow.core.errors import InvalidInput
+from billow.rest.context import call_context
+from billow.rest.jsonio import format_instant
+
+Ctx = Annotated[CallContext, Depends(call_context)]
+
+
+def absolute_url(request: Request, path: str) -> str:
+    """An absolute URL on this server (Kill Bill's `org.killbill.jaxrs.location.full.url=true`)."""
+    base = str(request.base_url).rstrip("/")
+    return base + path
+
+
+def created(request: Request, path: str) -> Response:
+    """201 with an absolute Location and an empty body, as every Kill Bill create answers."""
+    return Response(status_code=201, headers={"Location": absolute_url(request, path)},
+                    media_type="application/json")
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def paginated_headers(path: str, offset: int, limit: int, total: int, max_records: int,
+                      extra: dict[str, str] | None = None) -> dict[str, str]:
+    """`X-Killbill-Pagination-*` headers (JaxRsResourceBase.buildStreamingPaginationResponse)."""
+    headers = {
+        "X-Killbill-Pagination-CurrentOffset": str(offset),
+        "X-Killbill-Pagination-TotalNbRecords": str(total),
+        "X-Killbill-Pagination-MaxNbRecords": str(max_records),
+    }
+    next_offset = offset + limit
+    if next_offset < total:
+        headers["X-Killbill-Pagination-NextOffset"] = str(next_offset)
+        query = {"offset": next_offset, "limit": limit, **(extra or {})}
+        headers["X-Killbill-Pagination-NextPageUri"] = f"{path}?{urlencode(query)}"
+    return headers
+
+
+AUDIT_LEVELS = ("NONE", "MINIMAL", "FULL")
+
+
+def audit_level(audit: str = Query("NONE")) -> str:
+    level = audit.upper()
+    if level not in AUDIT_LEVELS:
+        raise InvalidInput(f"audit: '{audit}' is not one of NONE, MINIMAL, FULL")
+    return level
+
+
+AuditLevel = Annotated[str, Depends(audit_level)]
+
+
+def check_paging(offset: int, limit: int) -> None:
+    if offset < 0:
+        raise InvalidInput("offset: must not be negative")
+    if limit < 0:
+        raise InvalidInput("limit: must not be negative")
+
+
+def parse_date(value: str | None, field: str) -> date | None:
+    """A `YYYY-MM-DD` query parameter; Kill Bill rejects datetimes in these."""
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{field}: '{value}' is not a date (expected YYYY-MM-DD)") from None
+
+
+def parse_date_or_datetime(value: str | None, field: str) -> datetime | date | None:
+    """A parameter that takes a date or an ISO datetime (Kill Bill accepts both on some calls)."""
+    if value is None or value == "":
+        return None
+    if "T" not in value:
+        return parse_date(value, field)
+    text = value.replace("Z", "+00:00") if value.endswith("Z") else value
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{field}: '{value}' is not an ISO-8601 date or datetime") from None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def audit_log_json(entry: AuditLogEntry) -> dict[str, object]:
+    return {
+        "changeType": entry.change_type,
+        "changeDate": format_instant(entry.change_date),
+        "objectType": entry.object_type,
+        "objectId": entry.object_id,
+        "changedBy": entry.changed_by,
+        "reasonCode": entry.reason_code,
+        "comments": entry.comments,
+        "userToken": entry.user_token,
+        "history": entry.history,
+    }

@@ -1,0 +1,119 @@
+"""Per-request context: authentication (basic + tenant headers), the call context for audit,
+and Kill Bill's header rules (`X-Killbill-CreatedBy` on writes), applied before any route runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextvars
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+from starlette.responses import Response
+
+from billow.core.context import CallContext
+from billow.rest.errors import error_response, unauthorized
+
+if TYPE_CHECKING:
+    from billow.app import Billow
+
+API_PREFIX = "/1.0/kb"
+user_token_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_token", default=None)
+
+
+def _needs_tenant(path: str, method: str) -> bool:
+    """Kill Bill's `TenantFilter` exemptions (KillBillApiDefinition.requiresTenantInformation)."""
+    if method == "OPTIONS":
+        return False
+    if path in (f"{API_PREFIX}/tenants", f"{API_PREFIX}/tenants/"):
+        return False
+    if path.startswith(f"{API_PREFIX}/security") or path.startswith(f"{API_PREFIX}/nodesInfo"):
+        return False
+    return True
+
+
+def _needs_created_by(path: str, method: str) -> bool:
+    if method not in ("POST", "PUT", "DELETE"):
+        return False
+    if path.startswith(f"{API_PREFIX}/test/"):
+        return False  # the hidden test endpoints take no CreatedBy
+    return not path.startswith(f"{API_PREFIX}/admin/cache") and not path.startswith(
+        f"{API_PREFIX}/admin/healthcheck")
+
+
+def _decode(value: str | None, base64_encoded: bool) -> str | None:
+    if value is None or not base64_encoded:
+        return value
+    try:
+        return base64.b64decode(value).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return value
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header or not header[:6].lower() == "basic ":
+        return None
+    try:
+        raw = base64.b64decode(header[6:].strip()).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = raw.partition(":")
+    return (user, password) if sep else None
+
+
+def _user_token(request: Request) -> str:
+    for name in ("X-Request-Id", "X-Killbill-Request-Id-Req"):
+        value = request.headers.get(name)
+        if value:
+            try:
+                return str(uuid.UUID(value))
+            except ValueError:
+                pass
+    return str(uuid.uuid4())
+
+
+def make_middleware(billow: Billow) -> Callable[[Request, Callable[[Request], Awaitable[Response]]],
+                                                 Awaitable[Response]]:
+    from starlette.concurrency import run_in_threadpool
+
+    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        path = request.url.path
+        token = _user_token(request)
+        user_token_var.set(token)
+        if not path.startswith(API_PREFIX):
+            return await call_next(request)
+        creds = _basic_credentials(request.headers.get("Authorization"))
+        if creds is None or not await run_in_threadpool(billow.security.authenticate, *creds):
+            return unauthorized()
+        encoded = request.headers.get("X-Killbill-Encoding", "").lower() == "base64"
+        ctx = CallContext(
+            user_name=_decode(request.headers.get("X-Killbill-CreatedBy"), encoded) or creds[0],
+            reason_code=_decode(request.headers.get("X-Killbill-Reason"), encoded),
+            comments=_decode(request.headers.get("X-Killbill-Comment"), encoded),
+            user_token=token,
+        )
+        if _needs_tenant(path, request.method):
+            api_key = request.headers.get("X-Killbill-ApiKey")
+            api_secret = request.headers.get("X-Killbill-ApiSecret")
+            if not api_key or not api_secret:
+                return unauthorized("Make sure to set the X-Killbill-ApiKey and X-Killbill-ApiSecret headers")
+            tenant = await run_in_threadpool(billow.tenants.authenticate, api_key, api_secret)
+            if tenant is None:
+                return unauthorized()
+            ctx = ctx.for_tenant(tenant.record_id, tenant.id)
+        if _needs_created_by(path, request.method) and not request.headers.get("X-Killbill-CreatedBy"):
+            return error_response(400, "Header X-Killbill-CreatedBy needs to be set")
+        request.state.ctx = ctx
+        response = await call_next(request)
+        return response
+
+    return middleware
+
+
+def call_context(request: Request) -> CallContext:
+    """FastAPI dependency: the call context built by the middleware."""
+    ctx: CallContext = request.state.ctx
+    return ctx

@@ -1,0 +1,198 @@
+"""`/1.0/kb/tenants`: tenants and their key/values (Kill Bill's TenantResource)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, ConfigDict
+from starlette.responses import Response
+
+from billow.core.errors import InvalidInput
+from billow.rest.common import Ctx, created, no_content
+from billow.rest.jsonio import KBJSONResponse
+from billow.tenant.model import Tenant, TenantKeyValue
+
+router = APIRouter(prefix="/1.0/kb/tenants", tags=["Tenant"])
+
+# Kill Bill's TenantKV.TenantKey names
+PER_TENANT_CONFIG = "PER_TENANT_CONFIG"
+PUSH_NOTIFICATION_CB = "PUSH_NOTIFICATION_CB"
+PLUGIN_CONFIG_ = "PLUGIN_CONFIG_"
+PLUGIN_PAYMENT_STATE_MACHINE_ = "PLUGIN_PAYMENT_STATE_MACHINE_"
+
+
+class TenantJson(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    tenantId: str | None = None
+    externalKey: str | None = None
+    apiKey: str | None = None
+    apiSecret: str | None = None
+
+
+def tenant_json(t: Tenant) -> dict[str, Any]:
+    return {"tenantId": t.id, "externalKey": t.external_key, "apiKey": t.api_key, "apiSecret": None,
+            "auditLogs": []}
+
+
+def kv_json(kv: TenantKeyValue) -> dict[str, Any]:
+    return {"key": kv.key, "values": kv.values, "auditLogs": []}
+
+
+@router.post("", status_code=201, operation_id="createTenant")
+def create_tenant(request: Request, ctx: Ctx, body: TenantJson = Body(...),
+                  useGlobalDefault: bool = Query(False)) -> Response:
+    billow = request.app.state.billow
+    tenant = billow.tenants.create(ctx, body.apiKey, body.apiSecret, body.externalKey)
+    if useGlobalDefault:
+        hook = getattr(billow, "on_tenant_created_with_default", None)
+        if hook is not None:
+            hook(ctx.for_tenant(tenant.record_id, tenant.id))
+    return created(request, f"/1.0/kb/tenants/{tenant.id}")
+
+
+@router.get("", operation_id="getTenantByApiKey")
+def get_tenant_by_api_key(request: Request, apiKey: str | None = Query(None)) -> Response:
+    if not apiKey:
+        raise InvalidInput("apiKey: query parameter needs to be set")
+    return KBJSONResponse(tenant_json(request.app.state.billow.tenants.get_by_api_key(apiKey)))
+
+
+@router.get("/uploadPerTenantConfig", operation_id="getPerTenantConfiguration")
+def get_per_tenant_config(request: Request, ctx: Ctx) -> Response:
+    return KBJSONResponse(kv_json(request.app.state.billow.tenants.get_values(ctx, PER_TENANT_CONFIG)))
+
+
+@router.post("/uploadPerTenantConfig", status_code=201, operation_id="uploadPerTenantConfiguration")
+async def upload_per_tenant_config(request: Request, ctx: Ctx) -> Response:
+    import json
+
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise InvalidInput("body: the per-tenant configuration must be a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput("body: the per-tenant configuration must be a JSON object")
+    from starlette.concurrency import run_in_threadpool
+
+    await run_in_threadpool(request.app.state.billow.tenants.add_value, ctx, PER_TENANT_CONFIG, raw,
+                            replace=True)
+    return created(request, "/1.0/kb/tenants/uploadPerTenantConfig")
+
+
+@router.delete("/uploadPerTenantConfig", status_code=204, operation_id="deletePerTenantConfiguration")
+def delete_per_tenant_config(request: Request, ctx: Ctx) -> Response:
+    request.app.state.billow.tenants.delete_key(ctx, PER_TENANT_CONFIG)
+    return no_content()
+
+
+@router.get("/uploadPerTenantConfig/{keyPrefix}/search", operation_id="getAllPluginConfiguration")
+def search_config(request: Request, ctx: Ctx, keyPrefix: str) -> Response:
+    kvs = request.app.state.billow.tenants.get_values_by_prefix(ctx, keyPrefix)
+    return KBJSONResponse([kv_json(kv) for kv in kvs])
+
+
+async def _upload(request: Request, ctx: Ctx, key: str, location: str) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    value = (await request.body()).decode("utf-8", errors="replace")
+    if not value.strip():
+        raise InvalidInput("body: needs to be set")
+    await run_in_threadpool(request.app.state.billow.tenants.add_value, ctx, key, value, replace=True)
+    return created(request, location)
+
+
+@router.get("/uploadPluginConfig/{pluginName}", operation_id="getPluginConfiguration")
+def get_plugin_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
+    return KBJSONResponse(kv_json(request.app.state.billow.tenants.get_values(ctx, PLUGIN_CONFIG_ + pluginName)))
+
+
+@router.post("/uploadPluginConfig/{pluginName}", status_code=201, operation_id="uploadPluginConfiguration")
+async def upload_plugin_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
+    return await _upload(request, ctx, PLUGIN_CONFIG_ + pluginName, f"/1.0/kb/tenants/uploadPluginConfig/{pluginName}")
+
+
+@router.delete("/uploadPluginConfig/{pluginName}", status_code=204, operation_id="deletePluginConfiguration")
+def delete_plugin_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
+    request.app.state.billow.tenants.delete_key(ctx, PLUGIN_CONFIG_ + pluginName)
+    return no_content()
+
+
+@router.get("/uploadPluginPaymentStateMachineConfig/{pluginName}",
+            operation_id="getPluginPaymentStateMachineConfig")
+def get_psm_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
+    kv = request.app.state.billow.tenants.get_values(ctx, PLUGIN_PAYMENT_STATE_MACHINE_ + pluginName)
+    return KBJSONResponse(kv_json(kv))
+
+
+@router.post("/uploadPluginPaymentStateMachineConfig/{pluginName}", status_code=201,
+             operation_id="uploadPluginPaymentStateMachineConfig")
+async def upload_psm_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
+    return await _upload(request, ctx, PLUGIN_PAYMENT_STATE_MACHINE_ + pluginName,
+                         f"/1.0/kb/tenants/uploadPluginPaymentStateMachineConfig/{pluginName}")
+
+
+@router.delete("/uploadPluginPaymentStateMachineConfig/{pluginName}", status_code=204,
+               operation_id="deletePluginPaymentStateMachineConfig")
+def delete_psm_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
+    request.app.state.billow.tenants.delete_key(ctx, PLUGIN_PAYMENT_STATE_MACHINE_ + pluginName)
+    return no_content()
+
+
+@router.get("/userKeyValue/{keyName}", operation_id="getUserKeyValue")
+def get_user_kv(request: Request, ctx: Ctx, keyName: str) -> Response:
+    return KBJSONResponse(kv_json(request.app.state.billow.tenants.get_values(ctx, keyName)))
+
+
+@router.post("/userKeyValue/{keyName}", status_code=201, operation_id="insertUserKeyValue")
+async def insert_user_kv(request: Request, ctx: Ctx, keyName: str) -> Response:
+    return await _upload(request, ctx, keyName, f"/1.0/kb/tenants/userKeyValue/{keyName}")
+
+
+@router.delete("/userKeyValue/{keyName}", status_code=204, operation_id="deleteUserKeyValue")
+def delete_user_kv(request: Request, ctx: Ctx, keyName: str) -> Response:
+    request.app.state.billow.tenants.delete_key(ctx, keyName)
+    return no_content()
+
+
+def validate_callback_url(url: str | None) -> str:
+    if not url:
+        raise InvalidInput("cb: query parameter needs to be set")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidInput(f"cb: '{url}' is not an http or https URL")
+    return url
+
+
+@router.post("/registerNotificationCallback", status_code=201, operation_id="registerPushNotificationCallback")
+def register_callback(request: Request, ctx: Ctx, cb: str | None = Query(None)) -> Response:
+    url = validate_callback_url(cb)
+    tenants = request.app.state.billow.tenants
+    if url not in tenants.get_values(ctx, PUSH_NOTIFICATION_CB).values:
+        tenants.add_value(ctx, PUSH_NOTIFICATION_CB, url, replace=False)
+    return created(request, "/1.0/kb/tenants/registerNotificationCallback")
+
+
+@router.get("/registerNotificationCallback", operation_id="getPushNotificationCallbacks")
+def get_callbacks(request: Request, ctx: Ctx) -> Response:
+    return KBJSONResponse(kv_json(request.app.state.billow.tenants.get_values(ctx, PUSH_NOTIFICATION_CB)))
+
+
+@router.delete("/registerNotificationCallback", status_code=204, operation_id="deletePushNotificationCallbacks")
+def delete_callbacks(request: Request, ctx: Ctx) -> Response:
+    request.app.state.billow.tenants.delete_key(ctx, PUSH_NOTIFICATION_CB)
+    return no_content()
+
+
+@router.get("/{tenantId}", operation_id="getTenant")
+def get_tenant(request: Request, ctx: Ctx, tenantId: str) -> Response:
+    # Kill Bill shows any tenant to any authenticated tenant; we show a tenant only itself.
+    if tenantId != ctx.tenant_id:
+        from billow.tenant.service import TENANT_DOES_NOT_EXIST_FOR_ID, TENANT_EXCEPTION
+        from billow.core.errors import NotFound
+
+        raise NotFound(f"{tenantId} does not exist", code=TENANT_DOES_NOT_EXIST_FOR_ID, class_name=TENANT_EXCEPTION)
+    tenant = request.app.state.billow.tenants.get(tenantId)
+    return KBJSONResponse(tenant_json(tenant))
