@@ -1,0 +1,128 @@
+// The official Kill Bill JavaScript client (npm `killbill` 0.24.0) against a Billow server.
+// Usage: node kb_compat.js BASE_URL   (NODE_PATH must reach the installed `killbill` package)
+// Prints one line per check; exits non-zero on the first failure.
+'use strict';
+const assert = require('assert');
+const killbill = require('killbill');
+const axios = require('axios');
+
+const BASE = process.argv[2];
+const KEY = 'compat-' + Date.now();
+const SECRET = 'lazar';
+const http = axios.create();  // no Location-following interceptor (it cannot follow createTenant)
+const cfg = new killbill.Configuration({ basePath: BASE, username: 'admin', password: 'password',
+                                         apiKey: killbill.apiKey(KEY, SECRET) });
+const idOf = (r) => new URL(r.headers.location).pathname.split('/').pop();
+const tenantHeaders = { 'X-Killbill-ApiKey': KEY, 'X-Killbill-ApiSecret': SECRET };
+const basic = { username: 'admin', password: 'password' };
+
+async function check(name, fn) {
+  try {
+    await fn();
+    console.log('ok   ' + name);
+  } catch (e) {
+    const detail = e.response ? `HTTP ${e.response.status} ${JSON.stringify(e.response.data)}` : (e.stack || e);
+    console.log('FAIL ' + name + ': ' + detail);
+    process.exit(1);
+  }
+}
+
+(async () => {
+  const tenantApi = new killbill.TenantApi(cfg, undefined, http);
+  const accountApi = new killbill.AccountApi(cfg, undefined, http);
+  let tenantId, accountId;
+
+  await check('TenantApi.createTenant answers 201 with an absolute Location', async () => {
+    const r = await tenantApi.createTenant({ apiKey: KEY, apiSecret: SECRET, externalKey: KEY }, 'compat');
+    assert.strictEqual(r.status, 201);
+    assert.ok(r.headers.location.startsWith(BASE + '/1.0/kb/tenants/'));
+    tenantId = idOf(r);
+  });
+  await check('TenantApi.getTenant and getTenantByApiKey', async () => {
+    const byId = await tenantApi.getTenant(tenantId);
+    assert.strictEqual(byId.data.tenantId, tenantId);
+    assert.strictEqual(byId.data.apiSecret, null);
+    const byKey = await tenantApi.getTenantByApiKey(KEY);
+    assert.strictEqual(byKey.data.tenantId, tenantId);
+  });
+  await check('TenantApi.createTenant with a taken apiKey is 409', async () => {
+    await assert.rejects(tenantApi.createTenant({ apiKey: KEY, apiSecret: 'x' }, 'compat'),
+                         (e) => e.response.status === 409 && e.response.data.code === 20000);
+  });
+  await check('AccountApi.createAccount', async () => {
+    const r = await accountApi.createAccount({ name: 'John Compat', firstNameLength: 4, externalKey: 'compat-acme',
+                                               currency: 'USD', email: 'john@compat.example',
+                                               timeZone: 'Europe/Paris', billCycleDayLocal: 0 }, 'compat',
+                                             'onboarding', 'created by the official client');
+    assert.strictEqual(r.status, 201);
+    assert.strictEqual(r.data, '');
+    accountId = idOf(r);
+  });
+  await check('AccountApi.getAccount', async () => {
+    const r = await accountApi.getAccount(accountId, true, true, 'FULL');
+    const a = r.data;
+    assert.strictEqual(a.accountId, accountId);
+    assert.strictEqual(a.name, 'John Compat');
+    assert.strictEqual(a.currency, 'USD');
+    assert.strictEqual(a.timeZone, 'Europe/Paris');
+    assert.strictEqual(a.billCycleDayLocal, 0);
+    assert.strictEqual(a.parentAccountId, null);
+    assert.match(a.referenceTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.strictEqual(a.auditLogs.length, 1);
+    assert.strictEqual(a.auditLogs[0].changeType, 'INSERT');
+    assert.strictEqual(a.auditLogs[0].reasonCode, 'onboarding');
+  });
+  await check('AccountApi.getAccountByKey', async () => {
+    const r = await accountApi.getAccountByKey('compat-acme');
+    assert.strictEqual(r.data.accountId, accountId);
+  });
+  await check('AccountApi.updateAccount', async () => {
+    const r = await accountApi.updateAccount({ name: 'John Compat II', city: 'Paris' }, accountId, 'compat');
+    assert.strictEqual(r.status, 204);
+    const a = (await accountApi.getAccount(accountId)).data;
+    assert.strictEqual(a.name, 'John Compat II');
+    assert.strictEqual(a.city, 'Paris');
+    assert.strictEqual(a.email, 'john@compat.example');
+  });
+  await check('AccountApi.updateAccount refuses a currency change with 400', async () => {
+    await assert.rejects(accountApi.updateAccount({ currency: 'EUR' }, accountId, 'compat'),
+                         (e) => e.response.status === 400 && /currency/.test(e.response.data.message));
+  });
+  await check('AccountApi.searchAccounts and getAccounts paginate', async () => {
+    const found = await accountApi.searchAccounts('Compat', 0, 10);
+    assert.deepStrictEqual(found.data.map((a) => a.accountId), [accountId]);
+    assert.strictEqual(found.headers['x-killbill-pagination-totalnbrecords'], '1');
+    const all = await accountApi.getAccounts(0, 100);
+    assert.strictEqual(all.data.length, 1);
+  });
+  await check('AccountApi.getAccountAuditLogs and getAccountAuditLogsWithHistory', async () => {
+    const logs = (await accountApi.getAccountAuditLogs(accountId)).data;
+    assert.deepStrictEqual(logs.map((l) => l.changeType), ['INSERT', 'UPDATE']);
+    assert.strictEqual(logs[0].changedBy, 'compat');
+    assert.strictEqual(logs[0].objectType, 'ACCOUNT');
+    const withHistory = (await accountApi.getAccountAuditLogsWithHistory(accountId)).data;
+    assert.strictEqual(withHistory[1].history.name, 'John Compat II');
+  });
+  await check('an unknown account is 404 with Kill Bill\'s error body', async () => {
+    await assert.rejects(accountApi.getAccount('00000000-0000-0000-0000-0000000000ff'),
+                         (e) => e.response.status === 404 && e.response.data.code === 3002 &&
+                                Array.isArray(e.response.data.stackTrace));
+  });
+  await check('TenantApi.registerPushNotificationCallback (body-less POST)', async () => {
+    const r = await tenantApi.registerPushNotificationCallback('compat', 'http://127.0.0.1:9/callback');
+    assert.strictEqual(r.status, 201);
+    const cbs = await tenantApi.getPushNotificationCallbacks();
+    assert.deepStrictEqual(cbs.data.values, ['http://127.0.0.1:9/callback']);
+  });
+  await check('test clock: set and move with plain HTTP', async () => {
+    const set = await axios.post(BASE + '/1.0/kb/test/clock', null,
+                                 { params: { requestedDate: '2024-02-01T00:00:00.000Z' }, auth: basic,
+                                   headers: tenantHeaders });
+    assert.strictEqual(set.data.currentUtcTime, '2024-02-01T00:00:00.000Z');
+    const moved = await axios.put(BASE + '/1.0/kb/test/clock', null,
+                                  { params: { days: 31 }, auth: basic, headers: tenantHeaders });
+    assert.strictEqual(moved.data.currentUtcTime, '2024-03-03T00:00:00.000Z');
+    assert.strictEqual(moved.data.localDate, '2024-03-03');
+  });
+  console.log('compat: all checks passed');
+})();

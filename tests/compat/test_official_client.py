@@ -1,0 +1,78 @@
+"""Kill Bill's own JavaScript client (npm `killbill` 0.24.0) is the judge of compatibility.
+
+The package is installed once into a cache folder; a real `billow serve --test-mode`
+runs on a free loopback port against a fresh database; `kb_compat.js` drives it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+HERE = Path(__file__).resolve().parent
+CLIENT_VERSION = "0.24.0"
+CACHE = Path(os.environ.get("BILLOW_COMPAT_CACHE", Path.home() / ".cache" / "billow-compat")) / CLIENT_VERSION
+
+pytestmark = pytest.mark.compat
+
+
+def _node_modules() -> Path:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("the official-client compat suite needs node and npm (apt-get install nodejs npm)")
+    modules = CACHE / "node_modules"
+    if not (modules / "killbill" / "package.json").exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        (CACHE / "package.json").write_text('{"name": "billow-compat", "private": true}\n')
+        result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", f"killbill@{CLIENT_VERSION}"],
+                                cwd=CACHE, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            pytest.fail(f"npm install killbill@{CLIENT_VERSION} failed:\n{result.stderr[-2000:]}")
+    return modules
+
+
+@pytest.fixture(scope="module")
+def billow_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    port = free_port()
+    db = tmp_path_factory.mktemp("compat") / "compat.db"
+    env = {**os.environ, "BILLOW_DATABASE_URL": f"sqlite:///{db}"}
+    log = (db.parent / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "billow.cli.main", "serve", "--test-mode", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/1.0/healthcheck", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"billow serve did not start:\n{(db.parent / 'server.log').read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_official_javascript_client(billow_server: str) -> None:
+    modules = _node_modules()
+    result = subprocess.run(["node", str(HERE / "kb_compat.js"), billow_server],
+                            env={**os.environ, "NODE_PATH": str(modules)}, capture_output=True, text=True,
+                            timeout=300)
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "compat: all checks passed" in result.stdout
