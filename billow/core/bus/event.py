@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -65,5 +66,34 @@ class BusEvent:
         data = json.loads(payload)
         data.pop("_v", None)
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in fields}
+        kwargs = {k: _coerce(cls, k, v) for k, v in data.items() if k in fields}
         return cls(**kwargs)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _coerce(cls: type, name: str, value: Any) -> Any:
+    """Turn the JSON text of dates, instants and amounts back into their types."""
+    if not isinstance(value, str):
+        return value
+    hints = _HINTS.get(cls)
+    if hints is None:
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:  # pragma: no cover - unresolvable annotation: leave values as they are
+            hints = {}
+        _HINTS[cls] = hints
+    hint = hints.get(name)
+    args = set(typing.get_args(hint)) if typing.get_args(hint) else {hint}
+    if datetime in args:
+        return datetime.fromisoformat(value)
+    if date in args:
+        return date.fromisoformat(value)
+    if Decimal in args:
+        return Decimal(value)
+    return value
+
+
+# The JSON encoder of event payloads (instants and dates ISO 8601, amounts as strings).
+json_default = _default

@@ -1,0 +1,425 @@
+"""The dispatcher: claim batches, run handlers in worker threads, heartbeat, reap, listen.
+
+Kill Bill: killbill-commons `queue/dispatching/Dispatcher.java` (claim then hand entries to
+a thread pool), `DBBackedQueue.java` (claims and completion), `DefaultReaper.java`, and
+`bus/DefaultPersistentBus.java` / `notificationq/NotificationQueueDispatcher.java`.
+
+One claimer thread per node claims *account groups* (the head of an account's stream and
+the ready rows behind it, see `billow.core.bus.store`) for idle workers only, so a node
+never sits on work another node could do. A worker runs a group's rows in order; if one
+fails, the rest of the group is released and the account waits for the retry. Bus events
+are claimed before notifications, so the events a notification posts run before the next
+notification. On PostgreSQL, claims use `FOR UPDATE SKIP LOCKED` and LISTEN/NOTIFY wakes
+the claimer; on SQLite (one writer at a time) the claim is a plain transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from billow.core.bus import store
+from billow.core.bus.event import BusEvent
+from billow.core.bus.store import Entry
+from billow.core.bus.tables import FAILED, PROCESSED
+from billow.core.context import internal_context
+
+if TYPE_CHECKING:
+    from billow.core.bus.bus import Bus, Notification
+    from billow.core.db.uow import UnitOfWork
+
+log = logging.getLogger("billow.bus")
+
+OK, RETRY, LOST = "ok", "retry", "lost"
+
+
+class _LostClaim(Exception):
+    pass
+
+
+class Dispatcher:
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.db = bus.db
+        self.cfg = bus.config
+        self.owner = bus.config.node_name
+        self.boot = bus.wall_clock.utcnow()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle_cv = threading.Condition()
+        self._inflight = 0
+        self._threads: list[threading.Thread] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: set[Future[None]] = set()
+        self._registered = False
+        self._last_beat = 0.0
+        self._listen_conn: Any = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._beat()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, self.cfg.workers),
+                                        thread_name_prefix="billow-bus-worker")
+        targets: list[tuple[str, Callable[[], None]]] = [("claimer", self._claim_loop),
+                                                         ("housekeeper", self._housekeeping_loop)]
+        if not self.db.is_sqlite and self.cfg.listen_notify:
+            targets.append(("listener", self._listen_loop))
+        for name, fn in targets:
+            t = threading.Thread(target=fn, name=f"billow-bus-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        """Stop claiming, let running groups finish (up to shutdownTimeout), release the rest."""
+        self._stop.set()
+        self._wake.set()
+        conn = self._listen_conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+        for t in self._threads:
+            t.join(timeout=self.cfg.shutdown_timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            deadline = time.monotonic() + self.cfg.shutdown_timeout
+            for f in list(self._futures):
+                with contextlib.suppress(Exception):  # logged by the worker
+                    f.result(timeout=max(0.0, deadline - time.monotonic()))
+        if not self._futures:
+            try:
+                with self.db.transaction(internal_context()) as uow:
+                    store.deactivate(uow.conn, self.owner)
+            except Exception:  # pragma: no cover - database gone at shutdown
+                log.exception("could not mark node %s inactive", self.owner)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- time ---------------------------------------------------------------------------------
+    def _now(self) -> datetime:
+        return self.db.clock.utcnow()
+
+    def _wall(self) -> datetime:
+        return self.bus.wall_clock.utcnow()
+
+    # -- claiming -----------------------------------------------------------------------------
+    def claim(self, groups: int, *, strict: bool = False) -> list[list[Entry]]:
+        """One claim round: bus events first, then notifications due, up to `groups` groups.
+
+        `strict` (drain in the calling thread): notifications are taken one at a time, so
+        that they fire in effective-date order across accounts too."""
+        if groups <= 0:
+            return []
+        out: list[list[Entry]] = []
+        skip_locked = not self.db.is_sqlite
+        with self.db.transaction(internal_context()) as uow:
+            now, wall = self._now(), self._wall()
+            if self.bus.subscriptions:
+                out += store.claim(uow.conn, store.BUS, owner=self.owner, now=now, wall=wall,
+                                   claim_time=self.cfg.claim_time, groups=groups,
+                                   group_size=self.cfg.claimed, skip_locked=skip_locked)
+            if self.bus.queues and (not out if strict else len(out) < groups):
+                out += store.claim(uow.conn, store.NOTIFICATIONS, owner=self.owner, now=now, wall=wall,
+                                   claim_time=self.cfg.claim_time, groups=1 if strict else groups - len(out),
+                                   group_size=1 if strict else self.cfg.claimed,
+                                   queue_names=list(self.bus.queues), skip_locked=skip_locked)
+        return out
+
+    def _claim_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            with self._idle_cv:
+                idle = self.cfg.workers - self._inflight
+            groups: list[list[Entry]] = []
+            if idle > 0:
+                try:
+                    groups = self.claim(idle)
+                except Exception:
+                    log.exception("claim failed on node %s", self.owner)
+                    self._stop.wait(self.cfg.poll_interval)
+                    continue
+                for g in groups:
+                    self._submit(g)
+            if groups and len(groups) == idle:
+                continue  # workers are full; a finishing worker wakes us
+            if groups:
+                continue  # there may be more ready work right away
+            self._wake.wait(self.cfg.poll_interval)
+
+    def _submit(self, group: list[Entry]) -> None:
+        assert self._pool is not None
+        with self._idle_cv:
+            self._inflight += 1
+        try:
+            fut = self._pool.submit(self._run_group_tracked, group)
+        except RuntimeError:  # pool shut down
+            self._release(group)
+            self._done()
+            return
+        self._futures.add(fut)
+        fut.add_done_callback(self._futures.discard)
+
+    def _done(self) -> None:
+        with self._idle_cv:
+            self._inflight -= 1
+            self._idle_cv.notify_all()
+        self._wake.set()
+
+    def _run_group_tracked(self, group: list[Entry]) -> None:
+        try:
+            self.run_group(group)
+        except Exception:  # pragma: no cover - run_group handles its own errors
+            log.exception("unexpected error in worker")
+        finally:
+            self._done()
+
+    # -- processing ---------------------------------------------------------------------------
+    def run_group(self, group: list[Entry]) -> None:
+        """Run one account group in order. Runs of transactional rows share one transaction
+        (each row still completes only with its handlers' writes); if anything in it fails,
+        it is rolled back and the rows are run again one transaction each, so the failing
+        row gets its retry and the rows after it wait."""
+        i = 0
+        while i < len(group):
+            j = i
+            while j < len(group) and self._batchable(group[j]):
+                j += 1
+            if j - i > 1 and not self._stop.is_set() and self._run_batch(group[i:j]):
+                i = j
+                continue
+            for k in range(i, max(j, i + 1)):
+                if self._stop.is_set():
+                    self._release(group[k:])
+                    return
+                if self.run_one(group[k]) != OK:
+                    self._release(group[k + 1:])
+                    return
+            i = max(j, i + 1)
+
+    def _batchable(self, entry: Entry) -> bool:
+        if entry.table == store.BUS:
+            return True
+        queue = self.bus.queues.get(entry.queue_name or "")
+        return queue is not None and queue.transactional
+
+    def _run_batch(self, batch: list[Entry]) -> bool:
+        first = batch[0]
+        try:
+            with self.db.transaction(internal_context(tenant_record_id=first.search_key2)) as uow:
+                if first.search_key1 is not None:
+                    uow.lock_account(first.search_key1)
+                for entry in batch:
+                    uow.ctx = internal_context(tenant_record_id=entry.search_key2,
+                                               user_token=entry.user_token)
+                    if not store.take(uow.conn, entry, self.owner):
+                        raise _LostClaim()
+                    if entry.table == store.BUS:
+                        event = BusEvent.from_json(entry.class_name, entry.event_json)
+                        for sub in self.bus.handlers_for(event):
+                            sub.handler(uow, event)
+                    else:
+                        self.bus.queues[entry.queue_name or ""].handler(uow, self._notification(entry))
+                    uow.flush_events()  # with this row's user token
+                    store.archive(uow.conn, entry, PROCESSED, self.owner, self._wall())
+            return True
+        except Exception:
+            log.debug("batch of %s rows rolled back; running them one by one", len(batch), exc_info=True)
+            return False
+
+    def _release(self, entries: list[Entry]) -> None:
+        if not entries:
+            return
+        try:
+            with self.db.transaction(internal_context()) as uow:
+                for table in (store.BUS, store.NOTIFICATIONS):
+                    ids = [e.record_id for e in entries if e.table == table]
+                    store.release(uow.conn, table, ids, self.owner)
+        except Exception:
+            log.exception("could not release claimed rows; the reaper will")
+
+    def run_one(self, entry: Entry) -> str:
+        ctx = internal_context(tenant_record_id=entry.search_key2, user_token=entry.user_token)
+        try:
+            if entry.table == store.BUS:
+                self._run_event(entry, ctx)
+            else:
+                queue = self.bus.queues.get(entry.queue_name or "")
+                if queue is None:
+                    raise LookupError(f"no handler for notification queue {entry.queue_name}")
+                if queue.transactional:
+                    self._run_notification(entry, ctx, queue.handler)
+                else:
+                    self._run_non_transactional(entry, ctx, queue.handler)
+            return OK
+        except _LostClaim:
+            log.warning("claim on %s %s lost (reaped?); skipping", entry.table, entry.record_id)
+            return LOST
+        except Exception as exc:
+            return self._on_error(entry, ctx, exc)
+
+    def _begin(self, uow: UnitOfWork, entry: Entry) -> None:
+        if entry.search_key1 is not None:
+            uow.lock_account(entry.search_key1)
+        if not store.take(uow.conn, entry, self.owner):
+            raise _LostClaim()
+
+    def _run_event(self, entry: Entry, ctx: Any) -> None:
+        event = BusEvent.from_json(entry.class_name, entry.event_json)
+        subs = self.bus.handlers_for(event)
+        with self.db.transaction(ctx) as uow:
+            self._begin(uow, entry)
+            for sub in subs:
+                sub.handler(uow, event)
+            store.archive(uow.conn, entry, PROCESSED, self.owner, self._wall())
+
+    def _notification(self, entry: Entry) -> Notification:
+        from billow.core.bus.bus import Notification
+
+        assert entry.queue_name is not None and entry.effective_date is not None
+        return Notification(
+            record_id=entry.record_id, queue_name=entry.queue_name, payload=json.loads(entry.event_json),
+            effective_date=entry.effective_date, created_date=entry.created_date,
+            tenant_record_id=entry.search_key2, account_record_id=entry.search_key1,
+            user_token=entry.user_token, future_user_token=entry.future_user_token,
+            error_count=entry.error_count or 0)
+
+    def _run_notification(self, entry: Entry, ctx: Any, handler: Callable[..., Any]) -> None:
+        notification = self._notification(entry)
+        with self.db.transaction(ctx) as uow:
+            self._begin(uow, entry)
+            handler(uow, notification)
+            store.archive(uow.conn, entry, PROCESSED, self.owner, self._wall())
+
+    def _run_non_transactional(self, entry: Entry, ctx: Any, handler: Callable[..., Any]) -> None:
+        notification = self._notification(entry)
+        with self.db.read() as conn:
+            if not store.still_owned(conn, entry, self.owner):
+                raise _LostClaim()
+        follow_up = handler(notification)
+        with self.db.transaction(ctx) as uow:
+            self._begin(uow, entry)
+            if follow_up is not None:
+                follow_up(uow)
+            store.archive(uow.conn, entry, PROCESSED, self.owner, self._wall())
+
+    def _on_error(self, entry: Entry, ctx: Any, exc: Exception) -> str:
+        try:
+            with self.db.transaction(ctx) as uow:
+                state = store.record_failure(uow.conn, entry, self.owner, self._wall(),
+                                             self.cfg.max_failure_retry, self.cfg.retry_delays)
+        except Exception:
+            log.exception("could not record the failure of %s %s", entry.table, entry.record_id)
+            return RETRY
+        if state == FAILED:
+            log.error("%s %s (%s) FAILED after %s attempts", entry.table, entry.record_id,
+                      entry.queue_name or entry.class_name, (entry.error_count or 0) + 1, exc_info=exc)
+        elif state is not None:
+            log.warning("%s %s (%s) failed, will retry: %r", entry.table, entry.record_id,
+                        entry.queue_name or entry.class_name, exc)
+        return RETRY
+
+    # -- heartbeat and reaper -----------------------------------------------------------------
+    def _beat(self) -> None:
+        from billow import __version__
+
+        with self.db.transaction(internal_context()) as uow:
+            store.heartbeat(uow.conn, self.owner, self._wall(), self.boot, {"version": __version__})
+        self._registered = True
+        self._last_beat = time.monotonic()
+
+    def reap(self) -> int:
+        total = 0
+        with self.db.transaction(internal_context()) as uow:
+            wall = self._wall()
+            for table in (store.BUS, store.NOTIFICATIONS):
+                total += store.reap(uow.conn, table, wall=wall, threshold=self.cfg.reap_threshold,
+                                    limit=self.cfg.max_redispatch_count, skip_locked=not self.db.is_sqlite)
+            store.mark_dead_nodes(uow.conn, wall, self.cfg.reap_threshold)
+        if total:
+            log.warning("reaped %s entries claimed by dead nodes", total)
+            self.wake()
+        return total
+
+    def _housekeeping_loop(self) -> None:
+        beat_every = self.cfg.heartbeat_interval.total_seconds()
+        reap_every = self.cfg.reap_schedule.total_seconds()
+        next_beat = time.monotonic() + beat_every
+        next_reap = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            try:
+                if now >= next_beat:
+                    self._beat()
+                    next_beat = now + beat_every
+                if now >= next_reap:
+                    self.reap()
+                    next_reap = now + reap_every
+            except Exception:
+                log.exception("housekeeping failed on node %s", self.owner)
+            self._stop.wait(max(0.01, min(next_beat, next_reap) - time.monotonic()))
+
+    # -- LISTEN/NOTIFY --------------------------------------------------------------------------
+    def _listen_loop(self) -> None:
+        import psycopg
+
+        from billow.core.bus.bus import NOTIFY_CHANNEL
+
+        dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    self._listen_conn = conn
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while not self._stop.is_set():
+                        for _n in conn.notifies(timeout=1.0):
+                            self._wake.set()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.warning("LISTEN connection lost; polling until it is back", exc_info=True)
+                self._stop.wait(1.0)
+            finally:
+                self._listen_conn = None
+
+    # -- drain ----------------------------------------------------------------------------------
+    def _pending(self, tenant_record_id: int | None) -> int:
+        with self.db.read() as conn:
+            return store.pending(conn, now=self._now(), tenant_record_id=tenant_record_id,
+                                 bus=bool(self.bus.subscriptions), queue_names=list(self.bus.queues))
+
+    def wait_idle(self, tenant_record_id: int | None, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        self.wake()
+        while True:
+            if self._pending(tenant_record_id) == 0:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._idle_cv:
+                self._idle_cv.wait(min(0.01, remaining))
+
+    def drain_inline(self, tenant_record_id: int | None, timeout_s: float) -> bool:
+        """No dispatcher threads: claim and run one group at a time in the calling thread."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            beat_due = time.monotonic() - self._last_beat > self.cfg.heartbeat_interval.total_seconds()
+            if not self._registered or beat_due:
+                self._beat()
+            groups = self.claim(max(1, self.cfg.workers), strict=True)
+            if groups:
+                for g in groups:
+                    self.run_group(g)
+            elif self._pending(tenant_record_id) == 0:
+                return True
+            if time.monotonic() >= deadline:
+                return self._pending(tenant_record_id) == 0
+            if not groups:
+                time.sleep(0.005)

@@ -1,0 +1,352 @@
+"""SQL of the queue tables: insert, claim, complete, retry/fail, release, reap, heartbeat.
+
+Nothing else touches `bus_events`, `notifications`, their histories or `node_infos`.
+The protocol follows killbill-commons (`queue/.../QueueSqlDao.sql.stg`,
+`notificationq/dao/NotificationSqlDao.sql.stg`, `bus/dao/PersistentBusSqlDao.sql.stg`,
+`DBBackedQueue.java`), with per-account ordering added:
+
+- A row is *ready* when AVAILABLE, past its `processing_available_date` (retry back-off;
+  wall-clock time) and, for notifications, `effective_date <= now` (business clock).
+- A ready row can be claimed only if it is the *head* of its account's stream: no other
+  row of the same account (bus) or of the same account and queue (notifications) comes
+  before it. Rows still in the main table are exactly the unfinished ones, so a head
+  cannot overtake an earlier row that is in processing, waiting for a retry or claimed
+  by another node. A claim takes heads (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and the
+  contiguous ready rows behind them; one worker then runs each account group in order.
+- A transactional handler's transaction starts by deleting its row (checking the claim is
+  still this node's) and ends by inserting the PROCESSED history row: the handler's own
+  writes and the completion commit together, or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from billow.core.bus.tables import (
+    AVAILABLE,
+    FAILED,
+    HISTORY,
+    IN_PROCESSING,
+    PROCESSED,
+    REAPED,
+    bus_events,
+    node_infos,
+    notifications,
+)
+
+BUS = "bus_events"
+NOTIFICATIONS = "notifications"
+TABLES: dict[str, Table] = {BUS: bus_events, NOTIFICATIONS: notifications}
+_ENTRY_COLUMNS = ("class_name", "event_json", "user_token", "created_date", "creating_owner",
+                  "processing_owner", "processing_available_date", "processing_state", "error_count",
+                  "search_key1", "search_key2")
+_NOTIFICATION_COLUMNS = ("queue_name", "effective_date", "future_user_token")
+
+
+@dataclass
+class Entry:
+    """One row of `bus_events` or `notifications` (Kill Bill's BusEventModelDao/NotificationEventModelDao)."""
+
+    table: str
+    record_id: int
+    class_name: str
+    event_json: str
+    user_token: str | None
+    created_date: datetime
+    creating_owner: str
+    processing_owner: str | None
+    processing_available_date: datetime | None
+    processing_state: str | None
+    error_count: int
+    search_key1: int | None
+    search_key2: int | None
+    queue_name: str | None = None
+    effective_date: datetime | None = None
+    future_user_token: str | None = None
+
+    @classmethod
+    def from_row(cls, table: str, row: Any) -> Entry:
+        m = row._mapping
+        extra = {c: m[c] for c in _NOTIFICATION_COLUMNS} if table == NOTIFICATIONS else {}
+        return cls(table=table, record_id=m["record_id"], **{c: m[c] for c in _ENTRY_COLUMNS}, **extra)
+
+    def values(self) -> dict[str, Any]:
+        out = {c: getattr(self, c) for c in _ENTRY_COLUMNS}
+        if self.table == NOTIFICATIONS:
+            out.update({c: getattr(self, c) for c in _NOTIFICATION_COLUMNS})
+        out["error_count"] = out["error_count"] or 0
+        return out
+
+
+# -- writes in the caller's transaction -------------------------------------------------------
+def insert_entries(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Multi-row insert (SQLAlchemy's insertmanyvalues batches the rows into one statement)."""
+    if rows:
+        conn.execute(insert(TABLES[table]), list(rows))
+
+
+# -- claims -------------------------------------------------------------------------------------
+def _ready(t: Table, now: datetime, wall: datetime) -> list[Any]:
+    cond = [
+        t.c.processing_state == AVAILABLE,
+        or_(t.c.processing_available_date.is_(None), t.c.processing_available_date <= wall),
+    ]
+    if t is notifications:
+        cond.append(t.c.effective_date <= now)
+    return cond
+
+
+def _earlier_exists(t: Table) -> Any:
+    p = t.alias("p")
+    if t is notifications:
+        cond = and_(
+            p.c.search_key1 == t.c.search_key1,
+            p.c.search_key2 == t.c.search_key2,
+            p.c.queue_name == t.c.queue_name,
+            or_(p.c.effective_date < t.c.effective_date,
+                and_(p.c.effective_date == t.c.effective_date, p.c.record_id < t.c.record_id)),
+        )
+    else:
+        cond = and_(p.c.search_key1 == t.c.search_key1, p.c.search_key2 == t.c.search_key2,
+                    p.c.record_id < t.c.record_id)
+    return exists(select(literal(1)).select_from(p).where(cond))
+
+
+def _order(t: Table) -> list[Any]:
+    if t is notifications:
+        return [t.c.effective_date, t.c.record_id]
+    return [t.c.record_id]
+
+
+def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: datetime, claim_time: timedelta,
+          groups: int, group_size: int, queue_names: Iterable[str] | None = None,
+          skip_locked: bool = False) -> list[list[Entry]]:
+    """Claim up to `groups` account groups of up to `group_size` rows each, in delivery order."""
+    t = TABLES[table]
+    cond = _ready(t, now, wall)
+    queues = list(queue_names) if queue_names is not None else None
+    if queues is not None:
+        if not queues:
+            return []
+        cond.append(t.c.queue_name.in_(queues))
+    heads_q = (select(t.c.record_id, t.c.search_key1, *( [t.c.queue_name] if t is notifications else []))
+               .where(*cond, ~_earlier_exists(t)).order_by(*_order(t)).limit(groups))
+    if skip_locked:
+        heads_q = heads_q.with_for_update(skip_locked=True, of=t)
+    heads = conn.execute(heads_q).all()
+    if not heads:
+        return []
+
+    # Account heads pull the contiguous ready rows of their stream behind them.
+    ordered: list[list[int]] = []
+    with_account = [h for h in heads if h.search_key1 is not None]
+    by_key: dict[tuple[Any, ...], list[int]] = {}
+    for h in heads:
+        ids = [h.record_id]
+        ordered.append(ids)
+        if h.search_key1 is not None:
+            by_key[(h.search_key1, getattr(h, "queue_name", None))] = ids
+    if with_account and group_size > 1:
+        part = [t.c.search_key1, t.c.queue_name] if t is notifications else [t.c.search_key1]
+        rn = func.row_number().over(partition_by=part, order_by=_order(t)).label("rn")
+        ready_expr = and_(*_ready(t, now, wall))
+        sub = (select(t.c.record_id, t.c.search_key1, *([t.c.queue_name] if t is notifications else []),
+                      ready_expr.label("ready"), rn)
+               .where(t.c.search_key1.in_({h.search_key1 for h in with_account}))
+               .subquery())
+        rows = conn.execute(
+            select(sub).where(sub.c.rn <= group_size).order_by(sub.c.search_key1, sub.c.rn)).all()
+        cut: set[tuple[Any, ...]] = set()
+        for r in rows:
+            key = (r.search_key1, getattr(r, "queue_name", None))
+            ids = by_key.get(key)
+            if ids is None or key in cut:
+                continue
+            if r.rn == 1:
+                if r.record_id != ids[0]:  # the stream changed under us: keep the head alone
+                    cut.add(key)
+                continue
+            if not r.ready:
+                cut.add(key)
+                continue
+            ids.append(r.record_id)
+
+    all_ids = [i for ids in ordered for i in ids]
+    claimed = conn.execute(
+        update(t)
+        .where(t.c.record_id.in_(all_ids), t.c.processing_state == AVAILABLE, t.c.processing_owner.is_(None))
+        .values(processing_state=IN_PROCESSING, processing_owner=owner,
+                processing_available_date=wall + claim_time)
+        .returning(*t.c)
+    ).all()
+    got = {r.record_id: Entry.from_row(table, r) for r in claimed}
+    out: list[list[Entry]] = []
+    orphans: list[int] = []
+    for ids in ordered:
+        group: list[Entry] = []
+        for i, rid in enumerate(ids):
+            e = got.get(rid)
+            if e is None:  # a gap: never run what follows it
+                orphans.extend(x for x in ids[i + 1:] if x in got)
+                break
+            group.append(e)
+        if group:
+            out.append(group)
+    if orphans:
+        release(conn, table, orphans, owner)
+    return out
+
+
+def release(conn: Connection, table: str, record_ids: Sequence[int], owner: str) -> None:
+    """Give claimed rows back untouched (shutdown, or an earlier row of the group failed)."""
+    if not record_ids:
+        return
+    t = TABLES[table]
+    conn.execute(
+        update(t)
+        .where(t.c.record_id.in_(list(record_ids)), t.c.processing_owner == owner,
+               t.c.processing_state == IN_PROCESSING)
+        .values(processing_state=AVAILABLE, processing_owner=None, processing_available_date=None)
+    )
+
+
+# -- completion ---------------------------------------------------------------------------------
+def take(conn: Connection, entry: Entry, owner: str) -> bool:
+    """Delete a claimed row if the claim is still ours (locks it until the transaction ends)."""
+    t = TABLES[entry.table]
+    res = conn.execute(delete(t).where(t.c.record_id == entry.record_id, t.c.processing_owner == owner,
+                                       t.c.processing_state == IN_PROCESSING))
+    return res.rowcount == 1
+
+
+def still_owned(conn: Connection, entry: Entry, owner: str) -> bool:
+    t = TABLES[entry.table]
+    row = conn.execute(select(t.c.record_id).where(
+        t.c.record_id == entry.record_id, t.c.processing_owner == owner,
+        t.c.processing_state == IN_PROCESSING)).first()
+    return row is not None
+
+
+def archive(conn: Connection, entry: Entry, state: str, owner: str | None, wall: datetime,
+            error_count: int | None = None) -> None:
+    """Insert the history copy of a row (PROCESSED, FAILED or REAPED)."""
+    values = entry.values()
+    values.update(processing_state=state, processing_owner=owner, processing_available_date=wall)
+    if error_count is not None:
+        values["error_count"] = error_count
+    conn.execute(insert(HISTORY[entry.table]).values(**values))
+
+
+def complete(conn: Connection, entry: Entry, owner: str, wall: datetime) -> bool:
+    if not take(conn, entry, owner):
+        return False
+    archive(conn, entry, PROCESSED, owner, wall)
+    return True
+
+
+def record_failure(conn: Connection, entry: Entry, owner: str, wall: datetime, max_failure_retry: int,
+                   delays: Sequence[timedelta]) -> str | None:
+    """A handler raised: error_count+1, back to AVAILABLE after the back-off, or FAILED after the
+    last retry (Kill Bill `DBBackedQueue#updateOnError`, `moveEntryToHistory` with FAILED).
+
+    Returns the new state, or None when the claim was lost (reaped meanwhile)."""
+    t = TABLES[entry.table]
+    row = conn.execute(select(t.c.error_count).where(
+        t.c.record_id == entry.record_id, t.c.processing_owner == owner,
+        t.c.processing_state == IN_PROCESSING)).first()
+    if row is None:
+        return None
+    errors = (row.error_count or 0) + 1
+    if errors > max_failure_retry:
+        conn.execute(delete(t).where(t.c.record_id == entry.record_id))
+        archive(conn, entry, FAILED, owner, wall, error_count=errors)
+        return FAILED
+    delay = delays[min(errors - 1, len(delays) - 1)] if delays else timedelta(0)
+    conn.execute(update(t).where(t.c.record_id == entry.record_id).values(
+        processing_state=AVAILABLE, processing_owner=None, processing_available_date=wall + delay,
+        error_count=errors))
+    return AVAILABLE
+
+
+# -- nodes and reaper ---------------------------------------------------------------------------
+def heartbeat(conn: Connection, node_name: str, wall: datetime, boot: datetime, info: dict[str, Any]) -> None:
+    res = conn.execute(update(node_infos).where(node_infos.c.node_name == node_name)
+                       .values(updated_date=wall, is_active=True))
+    if res.rowcount == 0:
+        conn.execute(insert(node_infos).values(node_name=node_name, boot_date=boot, updated_date=wall,
+                                               node_info=json.dumps(info), is_active=True))
+
+
+def deactivate(conn: Connection, node_name: str) -> None:
+    conn.execute(update(node_infos).where(node_infos.c.node_name == node_name).values(is_active=False))
+
+
+def reap(conn: Connection, table: str, *, wall: datetime, threshold: timedelta, limit: int,
+         skip_locked: bool) -> int:
+    """Redeliver rows claimed by dead nodes (Kill Bill `DefaultReaper`, `DBBackedQueue#reapEntries`).
+
+    A node is dead when its heartbeat is older than `threshold`, when it stopped (inactive)
+    or when it never registered. Kill Bill copies the row to history as REAPED and inserts
+    it anew; we copy it as REAPED and put the row itself back to AVAILABLE, so it keeps
+    its record_id and with it its place in its account's order.
+    """
+    t = TABLES[table]
+    n = node_infos
+    dead = select(n.c.node_name).where(or_(n.c.is_active.is_(False), n.c.updated_date < wall - threshold))
+    known = select(n.c.node_name)
+    q = (select(t).where(t.c.processing_state == IN_PROCESSING,
+                         or_(t.c.processing_owner.in_(dead), t.c.processing_owner.not_in(known)))
+         .order_by(t.c.record_id).limit(limit))
+    if skip_locked:
+        q = q.with_for_update(skip_locked=True)
+    rows = [Entry.from_row(table, r) for r in conn.execute(q)]
+    for e in rows:
+        archive(conn, e, REAPED, e.processing_owner, wall)
+    if rows:
+        conn.execute(update(t).where(t.c.record_id.in_([e.record_id for e in rows])).values(
+            processing_state=AVAILABLE, processing_owner=None, processing_available_date=None))
+    return len(rows)
+
+
+def mark_dead_nodes(conn: Connection, wall: datetime, threshold: timedelta) -> None:
+    n = node_infos
+    conn.execute(update(n).where(n.c.is_active.is_(True), n.c.updated_date < wall - threshold)
+                 .values(is_active=False))
+
+
+# -- drain --------------------------------------------------------------------------------------
+def pending(conn: Connection, *, now: datetime, tenant_record_id: int | None, bus: bool,
+            queue_names: Sequence[str]) -> int:
+    """Unfinished work: any bus row, and notifications of known queues now due."""
+    total = 0
+    if bus:
+        q = select(func.count()).select_from(bus_events)
+        if tenant_record_id is not None:
+            q = q.where(bus_events.c.search_key2 == tenant_record_id)
+        total += conn.execute(q).scalar_one()
+    if queue_names:
+        t = notifications
+        q = select(func.count()).select_from(t).where(t.c.effective_date <= now,
+                                                      t.c.queue_name.in_(list(queue_names)))
+        if tenant_record_id is not None:
+            q = q.where(t.c.search_key2 == tenant_record_id)
+        total += conn.execute(q).scalar_one()
+    return total

@@ -1,0 +1,1 @@
+"""Push notifications: bus events POSTed to the callback URLs a tenant registered."""

@@ -1,0 +1,83 @@
+"""The push-notification service: tenant callbacks (register, list, remove) and the wiring.
+
+Kill Bill: `TenantResource.registerPushNotificationCallback` / `getPushNotificationCallbacks` /
+`deletePushNotificationCallbacks` store the URL as tenant key/value `PUSH_NOTIFICATION_CB`
+(one value: registering replaces the previous one); `PushNotificationListener` POSTs every
+event to it and `PushNotificationRetryService` retries through a notification queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy import Connection
+
+from billow.push.model import PUSH_NOTIFICATION_CB, PUSH_QUEUE, PushConfig, validate_callback_url
+from billow.tenant import store as tenant_store
+
+if TYPE_CHECKING:
+    from billow.core.bus.bus import Bus
+    from billow.core.db.uow import UnitOfWork
+
+
+class PushNotificationService:
+    def __init__(self, bus: Bus, config: PushConfig | None = None, *,
+                 client: httpx.Client | None = None) -> None:
+        self.bus = bus
+        self.config = config or PushConfig()
+        self._client = client
+        self._client_lock = threading.Lock()
+        self._installed = False
+
+    # -- callbacks (tenant key/values) ----------------------------------------------------------
+    def register_callback(self, uow: UnitOfWork, url: str) -> str:
+        """Validate and store the tenant's callback URL, replacing the previous one."""
+        url = validate_callback_url(url)
+        self._deactivate(uow)
+        uow.insert("tenant_kvs", {"tenant_key": PUSH_NOTIFICATION_CB, "tenant_value": url, "is_active": True})
+        return url
+
+    def callbacks(self, conn: Connection, tenant_record_id: int) -> list[str]:
+        rows = tenant_store.active_values(conn, tenant_record_id, PUSH_NOTIFICATION_CB)
+        return [r["tenant_value"] for r in rows]
+
+    def delete_callbacks(self, uow: UnitOfWork) -> int:
+        return self._deactivate(uow)
+
+    def _deactivate(self, uow: UnitOfWork) -> int:
+        rows = tenant_store.active_values(uow.conn, uow.ctx.tenant, PUSH_NOTIFICATION_CB)
+        for r in rows:
+            uow.update("tenant_kvs", r["record_id"], {"is_active": False})
+        return len(rows)
+
+    # -- wiring -------------------------------------------------------------------------------
+    def install(self) -> None:
+        """Subscribe to every event and register the push queue on the bus (once)."""
+        from billow.push.listeners import PushNotificationListener
+
+        if self._installed:
+            return
+        listener = PushNotificationListener(self)
+        self.bus.subscribe(listener.on_event, name="push-notifications")
+        self.bus.register_queue(PUSH_QUEUE, listener.send, transactional=False)
+        self._installed = True
+
+    @property
+    def client(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=httpx.Timeout(self.config.timeout_s),
+                                            follow_redirects=False, trust_env=False)
+            return self._client
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+def describe(service: PushNotificationService) -> dict[str, Any]:  # pragma: no cover - debugging aid
+    return {"queue": PUSH_QUEUE, "retries": [str(r) for r in service.config.retries]}
