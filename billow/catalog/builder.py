@@ -572,7 +572,7 @@ def build_version(doc: Mapping[str, Any], root: str = "catalog") -> CatalogVersi
             continue
         pname = ctx.string(m, "name", pp0)
         pp = f"{p}/products/product[@name='{pname}']" if pname else pp0
-        ctx.declare(pname, "product", pp)
+        ctx.declare(pname, "product", pp0)
         pretty = ctx.string(m, "prettyName", pp, required=False)
         cat = ctx.enum(ProductCategory, m, "category", pp)
         lists: dict[str, tuple[str, ...]] = {}
@@ -602,7 +602,7 @@ def build_version(doc: Mapping[str, Any], root: str = "catalog") -> CatalogVersi
             continue
         pname = ctx.string(m, "name", pp0)
         pp = f"{p}/plans/plan[@name='{pname}']" if pname else pp0
-        ctx.declare(pname, "plan", pp)
+        ctx.declare(pname, "plan", pp0)
         if pname is not None:
             raw_plans.append((pname, m, pp))
 

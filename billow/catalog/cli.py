@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from billow.catalog.errors import CatalogValidationError
 from billow.catalog.model import Catalog, CatalogVersion
-from billow.catalog.validation import validate_catalog
+from billow.catalog.validation import lint_version, validate_catalog
 from billow.catalog.yaml_json import convert_file, load_catalog_file
 
 catalog_app = typer.Typer(
@@ -62,6 +62,7 @@ def validate_files(paths: list[Path]) -> tuple[bool, list[str]]:
     if ok:
         for path, version in sorted(versions, key=lambda pv: pv[1].effective_date):
             lines.append(_summary(version, str(path)))
+            lines.extend(f"  warning: {w.path}: {w.description}" for w in lint_version(version))
         if len(versions) > 1:
             lines.append(f"OK: {len(versions)} versions of catalog '{versions[0][1].name}'")
         else:

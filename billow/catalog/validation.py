@@ -308,6 +308,37 @@ def validate_version(
     return errors
 
 
+def lint_version(version: CatalogVersion) -> list[ValidationMessage]:
+    """Warnings Kill Bill does not treat as errors (the catalog still loads).
+
+    Today: a recurring or fixed price that lists some currencies but not every
+    currency the catalog declares -- subscriptions in the missing currency fail at
+    billing time with ``CAT_NO_PRICE_FOR_CURRENCY``.
+    """
+    warnings: list[ValidationMessage] = []
+    declared = version.currencies
+    for plan in version.plans:
+        for i, ph in enumerate(plan.all_phases):
+            path = _phase_path(plan, i)
+            sections = (
+                ("recurring/recurringPrice", ph.recurring.price if ph.recurring else None),
+                ("fixed/fixedPrice", ph.fixed.price if ph.fixed else None),
+            )
+            for where, price in sections:
+                if price is None or not price.prices:
+                    continue
+                listed = set(price.currencies())
+                for cur in declared:
+                    if cur not in listed:
+                        warnings.append(
+                            ValidationMessage(
+                                f"{path}/{where}",
+                                f"no price for declared currency {cur} in phase {ph.name}",
+                            )
+                        )
+    return warnings
+
+
 def validate_catalog(
     catalog: Catalog | list[CatalogVersion] | tuple[CatalogVersion, ...],
 ) -> list[ValidationMessage]:
