@@ -25,7 +25,8 @@ from billow.core.clock import TestClock
 from billow.core.context import CallContext
 
 PG_URL = os.environ.get("BILLOW_TEST_DATABASE_URL")
-BACKENDS = ["sqlite", "postgresql"]
+# BILLOW_TEST_BACKENDS narrows the database backends (CI's PostgreSQL pass sets "postgresql").
+BACKENDS = [b for b in os.environ.get("BILLOW_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

@@ -30,9 +30,7 @@ def _needs_tenant(path: str, method: str) -> bool:
         return False
     if path in (f"{API_PREFIX}/tenants", f"{API_PREFIX}/tenants/"):
         return False
-    if path.startswith(f"{API_PREFIX}/security") or path.startswith(f"{API_PREFIX}/nodesInfo"):
-        return False
-    return True
+    return not (path.startswith(f"{API_PREFIX}/security") or path.startswith(f"{API_PREFIX}/nodesInfo"))
 
 
 def _needs_created_by(path: str, method: str) -> bool:
@@ -54,7 +52,7 @@ def _decode(value: str | None, base64_encoded: bool) -> str | None:
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
-    if not header or not header[:6].lower() == "basic ":
+    if not header or header[:6].lower() != "basic ":
         return None
     try:
         raw = base64.b64decode(header[6:].strip()).decode("utf-8")

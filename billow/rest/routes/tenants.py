@@ -190,8 +190,8 @@ def delete_callbacks(request: Request, ctx: Ctx) -> Response:
 def get_tenant(request: Request, ctx: Ctx, tenantId: str) -> Response:
     # Kill Bill shows any tenant to any authenticated tenant; we show a tenant only itself.
     if tenantId != ctx.tenant_id:
-        from billow.tenant.service import TENANT_DOES_NOT_EXIST_FOR_ID, TENANT_EXCEPTION
         from billow.core.errors import NotFound
+        from billow.tenant.service import TENANT_DOES_NOT_EXIST_FOR_ID, TENANT_EXCEPTION
 
         raise NotFound(f"{tenantId} does not exist", code=TENANT_DOES_NOT_EXIST_FOR_ID, class_name=TENANT_EXCEPTION)
     tenant = request.app.state.billow.tenants.get(tenantId)
