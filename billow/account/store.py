@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Connection, Integer, String, UniqueConstraint, func, or_, select
 
 from billow.account.model import Account
-from billow.core.db.types import UTCDateTime
 from billow.core.db.schema import audited_table
+from billow.core.db.types import UTCDateTime
 
 accounts = audited_table(
     "accounts", "ACCOUNT",
