@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from billow.account.service import AccountService
+from billow.catalog.service import CatalogService
 from billow.core.clock import Clock, SystemClock, TestClock
 from billow.core.db import Database
 from billow.security.service import SecurityService
@@ -39,6 +40,7 @@ class Billow:
         self.tenants = TenantService(self.db)
         self.accounts = AccountService(self.db)
         self.security = SecurityService(self.db)
+        self.catalogs = CatalogService(self.tenants)
         self.bus: Any = None
         self._wire_bus(worker_threads)
         if start_workers:

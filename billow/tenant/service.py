@@ -87,6 +87,10 @@ class TenantService:
             rows = store.active_values(conn, ctx.tenant, key)
         return TenantKeyValue(key, [r["tenant_value"] for r in rows])
 
+    def values_fingerprint(self, ctx: CallContext, key: str) -> tuple[int, int]:
+        with self.db.read() as conn:
+            return store.values_fingerprint(conn, ctx.tenant, key)
+
     def get_values_by_prefix(self, ctx: CallContext, prefix: str) -> list[TenantKeyValue]:
         with self.db.read() as conn:
             rows = store.active_values_by_prefix(conn, ctx.tenant, prefix)

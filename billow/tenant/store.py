@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, String, Text, select
+from sqlalchemy import Boolean, Column, Connection, String, Text, func, select
 
 from billow.core.db.schema import audited_table
 
@@ -64,3 +64,13 @@ def active_values_by_prefix(conn: Connection, tenant_record_id: int, prefix: str
         .order_by(kv.c.record_id)
     )
     return [dict(r._mapping) for r in rows]
+
+
+def values_fingerprint(conn: Connection, tenant_record_id: int, key: str) -> tuple[int, int]:
+    """(count, highest record id) of a key's active values: changes whenever the values change."""
+    kv = tenant_kvs.table
+    row = conn.execute(
+        select(func.count(), func.coalesce(func.max(kv.c.record_id), 0))
+        .where(kv.c.tenant_record_id == tenant_record_id, kv.c.tenant_key == key, kv.c.is_active.is_(True))
+    ).one()
+    return int(row[0]), int(row[1])

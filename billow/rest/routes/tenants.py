@@ -46,9 +46,7 @@ def create_tenant(request: Request, ctx: Ctx, body: TenantJson = Body(...),
     billow = request.app.state.billow
     tenant = billow.tenants.create(ctx, body.apiKey, body.apiSecret, body.externalKey)
     if useGlobalDefault:
-        hook = getattr(billow, "on_tenant_created_with_default", None)
-        if hook is not None:
-            hook(ctx.for_tenant(tenant.record_id, tenant.id))
+        billow.catalogs.upload_default(ctx.for_tenant(tenant.record_id, tenant.id))
     return created(request, f"/1.0/kb/tenants/{tenant.id}")
 
 
