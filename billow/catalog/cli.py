@@ -82,7 +82,7 @@ def validate_cmd(
     ),
 ) -> None:
     """Validate catalogs: print every error with its path, or a short summary."""
-    console = Console()
+    console = Console(soft_wrap=True)
     ok, lines = validate_files(files)
     for line in lines:
         console.print(escape(line), style=None if ok else ("red" if not line.startswith("  ") else None))
@@ -95,7 +95,7 @@ def convert_cmd(
     dst: Path = typer.Argument(..., help="Output file; its extension chooses the format"),
 ) -> None:
     """Convert a catalog between Kill Bill XML, YAML and JSON (lossless)."""
-    console = Console()
+    console = Console(soft_wrap=True)
     try:
         version = convert(src, dst)
     except CatalogValidationError as e:

@@ -138,15 +138,17 @@ def test_out_of_order_element_in_catalog(gym_xml):
 
 
 def test_out_of_order_element_in_plan(gym_xml):
-    bad = gym_xml.replace(
-        "            <recurringBillingMode>IN_ARREAR</recurringBillingMode>\n", ""
-    ).replace(
-        "            <plansAllowedInBundle>2</plansAllowedInBundle>\n",
-        "",
-    ).replace(
-        '<plan name="daypass">\n            <product>DayPass</product>',
-        '<plan name="daypass">\n            <plansAllowedInBundle>1</plansAllowedInBundle>\n'
-        "            <product>DayPass</product>",
+    bad = (
+        gym_xml.replace("            <recurringBillingMode>IN_ARREAR</recurringBillingMode>\n", "")
+        .replace(
+            "            <plansAllowedInBundle>2</plansAllowedInBundle>\n",
+            "",
+        )
+        .replace(
+            '<plan name="daypass">\n            <product>DayPass</product>',
+            '<plan name="daypass">\n            <plansAllowedInBundle>1</plansAllowedInBundle>\n'
+            "            <product>DayPass</product>",
+        )
     )
     (msg,) = _errors(bad)
     assert msg.startswith("catalog/plans/plan[@name='daypass']/plansAllowedInBundle: element <plansAllowedInBundle> ")
@@ -177,7 +179,9 @@ def test_missing_required_element_and_attribute(gym_xml):
 
 
 def test_unknown_enum_value(gym_xml):
-    msgs = _errors(gym_xml.replace("<billingPeriod>ANNUAL</billingPeriod>\n", "<billingPeriod>YEARLY</billingPeriod>\n"))
+    msgs = _errors(
+        gym_xml.replace("<billingPeriod>ANNUAL</billingPeriod>\n", "<billingPeriod>YEARLY</billingPeriod>\n")
+    )
     assert msgs == [
         "catalog/plans/plan[@name='basic-annual']/finalPhase/recurring/billingPeriod: 'YEARLY' is not a valid "
         "BillingPeriod (expected one of: DAILY, WEEKLY, BIWEEKLY, THIRTY_DAYS, THIRTY_ONE_DAYS, SIXTY_DAYS, "
@@ -187,7 +191,9 @@ def test_unknown_enum_value(gym_xml):
 
 
 def test_unknown_currency(gym_xml):
-    msgs = _errors(gym_xml.replace("<currency>EUR</currency>\n    </currencies>", "<currency>EURO</currency>\n    </currencies>"))
+    msgs = _errors(
+        gym_xml.replace("<currency>EUR</currency>\n    </currencies>", "<currency>EURO</currency>\n    </currencies>")
+    )
     assert msgs == ["catalog/currencies/currency[2]: 'EURO' is not a currency known to Kill Bill"]
 
 
@@ -223,14 +229,20 @@ def test_duplicate_plan_name(gym_xml):
 
 
 def test_product_and_plan_share_one_name_space(gym_xml):
-    msgs = _errors(gym_xml.replace('<plan name="daypass">', '<plan name="DayPass">').replace(
-        "<plan>daypass</plan>", "<plan>DayPass</plan>"))
+    msgs = _errors(
+        gym_xml.replace('<plan name="daypass">', '<plan name="DayPass">').replace(
+            "<plan>daypass</plan>", "<plan>DayPass</plan>"
+        )
+    )
     assert any("duplicate name 'DayPass': already used by the product" in m for m in msgs)
 
 
 def test_names_must_be_ncnames(gym_xml):
-    msgs = _errors(gym_xml.replace('<unit name="guests"/>', '<unit name="2 guests"/>').replace(
-        "<unit>guests</unit>", "<unit>2 guests</unit>"))
+    msgs = _errors(
+        gym_xml.replace('<unit name="guests"/>', '<unit name="2 guests"/>').replace(
+            "<unit>guests</unit>", "<unit>2 guests</unit>"
+        )
+    )
     assert msgs[0].startswith("catalog/units/unit[2]: '2 guests' is not a valid name (an XML NCName")
 
 
@@ -261,7 +273,9 @@ EXTERNAL_ENTITY = """<?xml version="1.0"?>
 
 
 def test_billion_laughs_is_refused():
-    assert _errors(BILLION_LAUGHS) == ["DOCTYPE declarations are not allowed in a catalog (DTDs and entities are refused)"]
+    assert _errors(BILLION_LAUGHS) == [
+        "DOCTYPE declarations are not allowed in a catalog (DTDs and entities are refused)"
+    ]
 
 
 def test_external_entity_is_refused():
@@ -349,7 +363,9 @@ INVALID = """<?xml version="1.0" encoding="UTF-8"?>
         </plan>
     </plans>
     <priceLists>
-        <defaultPriceList name="DEFAULT"><plans><plan>standard</plan><plan>standard-trial</plan></plans></defaultPriceList>
+        <defaultPriceList name="DEFAULT">
+            <plans><plan>standard</plan><plan>standard-trial</plan></plans>
+        </defaultPriceList>
     </priceLists>
 </catalog>
 """
@@ -406,8 +422,10 @@ def test_final_phase_that_is_not_last_able(gym_xml):
 
 
 def test_recurring_price_in_an_undeclared_currency(gym_xml):
-    bad = gym_xml.replace("<price><currency>EUR</currency><value>18.50</value></price>",
-                          "<price><currency>GBP</currency><value>18.50</value></price>")
+    bad = gym_xml.replace(
+        "<price><currency>EUR</currency><value>18.50</value></price>",
+        "<price><currency>GBP</currency><value>18.50</value></price>",
+    )
     assert _errors(bad) == [
         "catalog/plans/plan[@name='basic-monthly']/finalPhase/recurring/recurringPrice/price[2]: "
         "Unsupported currency: GBP"
@@ -430,20 +448,25 @@ def test_missing_price_for_a_declared_currency_is_a_warning_not_an_error(gym_xml
 
 
 def test_recurring_section_rules(gym_xml):
-    no_period = gym_xml.replace("<billingPeriod>ANNUAL</billingPeriod>", "<billingPeriod>NO_BILLING_PERIOD</billingPeriod>")
+    no_period = gym_xml.replace(
+        "<billingPeriod>ANNUAL</billingPeriod>", "<billingPeriod>NO_BILLING_PERIOD</billingPeriod>"
+    )
     assert _descriptions(no_period) == [
         "Recurring section of Phase EVERGREEN of plan basic-annual has a recurring price but no billing period"
     ]
 
 
 def test_phase_without_any_section(gym_xml):
-    bad = gym_xml.replace("""                <fixed>
+    bad = gym_xml.replace(
+        """                <fixed>
                     <fixedPrice>
                         <price><currency>USD</currency><value>15</value></price>
                         <price><currency>EUR</currency><value>13</value></price>
                     </fixedPrice>
                 </fixed>
-""", "")
+""",
+        "",
+    )
     assert _descriptions(bad) == [
         "Phase FIXEDTERM of plan daypass need to define at least either a fixed or recurrring or usage section."
     ]
@@ -458,14 +481,19 @@ def test_in_arrear_usage_without_tiers(gym_xml):
 
 
 def test_child_price_list_named_default(gym_xml):
-    bad = gym_xml.replace('<childPriceList name="Promo"', '<childPriceList name="DEFAULT"').replace(
-        "<fromPriceList>Promo</fromPriceList>", "").replace("<toPriceList>Promo</toPriceList>", "")
+    bad = (
+        gym_xml.replace('<childPriceList name="Promo"', '<childPriceList name="DEFAULT"')
+        .replace("<fromPriceList>Promo</fromPriceList>", "")
+        .replace("<toPriceList>Promo</toPriceList>", "")
+    )
     # DEFAULT is then declared twice (an ID) -> reported before business validation
     assert any("duplicate name 'DEFAULT'" in m for m in _errors(bad))
 
 
 def test_cancel_policy_start_of_term_is_rejected(gym_xml):
-    bad = gym_xml.replace("<cancelPolicyCase><policy>END_OF_TERM</policy>", "<cancelPolicyCase><policy>START_OF_TERM</policy>")
+    bad = gym_xml.replace(
+        "<cancelPolicyCase><policy>END_OF_TERM</policy>", "<cancelPolicyCase><policy>START_OF_TERM</policy>"
+    )
     assert _descriptions(bad) == [
         "Default catalog START_OF_TERM has not been implemented, such policy can be used during cancellation by "
         "overriding policy"
@@ -494,9 +522,13 @@ def test_missing_billing_mode_for_a_recurring_plan(gym_xml):
 
 def test_things_kill_bill_does_not_validate_are_accepted(gym_xml):
     # negative fixed price, fixed price in an undeclared currency, zero-length finite duration
-    ok = gym_xml.replace("<value>15</value>", "<value>-15</value>").replace(
-        "<price><currency>EUR</currency><value>13</value></price>",
-        "<price><currency>GBP</currency><value>13</value></price>",
-    ).replace("<unit>DAYS</unit><number>1</number>", "<unit>DAYS</unit><number>0</number>")
+    ok = (
+        gym_xml.replace("<value>15</value>", "<value>-15</value>")
+        .replace(
+            "<price><currency>EUR</currency><value>13</value></price>",
+            "<price><currency>GBP</currency><value>13</value></price>",
+        )
+        .replace("<unit>DAYS</unit><number>1</number>", "<unit>DAYS</unit><number>0</number>")
+    )
     v = load_version_xml(ok)
     assert v.plans_by_name["daypass"].final_phase.duration.number == 0
