@@ -1,12 +1,14 @@
 // The official Kill Bill JavaScript client (npm `killbill` 0.24.0) against a Billow server.
-// Usage: node kb_compat.js BASE_URL   (NODE_PATH must reach the installed `killbill` package)
+// Usage: node kb_compat.js BASE_URL CATALOG_XML_PATH   (NODE_PATH must reach the installed `killbill` package)
 // Prints one line per check; exits non-zero on the first failure.
 'use strict';
 const assert = require('assert');
 const killbill = require('killbill');
 const axios = require('axios');
 
+const fs = require('fs');
 const BASE = process.argv[2];
+const CATALOG_XML = fs.readFileSync(process.argv[3], 'utf8');
 const KEY = 'compat-' + Date.now();
 const SECRET = 'lazar';
 const http = axios.create();  // no Location-following interceptor (it cannot follow createTenant)
@@ -123,6 +125,36 @@ async function check(name, fn) {
                                   { params: { days: 31 }, auth: basic, headers: tenantHeaders });
     assert.strictEqual(moved.data.currentUtcTime, '2024-03-03T00:00:00.000Z');
     assert.strictEqual(moved.data.localDate, '2024-03-03');
+  });
+  const catalogApi = new killbill.CatalogApi(cfg, undefined, http);
+  await check('CatalogApi.uploadCatalogXml', async () => {
+    const r = await catalogApi.uploadCatalogXml(CATALOG_XML, 'compat');
+    assert.strictEqual(r.status, 201);
+    assert.ok(r.headers.location.endsWith('/1.0/kb/catalog'));
+  });
+  await check('CatalogApi.uploadCatalogXml with an invalid catalog is 400', async () => {
+    await assert.rejects(catalogApi.uploadCatalogXml('<catalog></catalog>', 'compat'),
+                         (e) => e.response.status === 400);
+  });
+  await check('CatalogApi.getCatalogJson', async () => {
+    const versions = (await catalogApi.getCatalogJson()).data;
+    assert.strictEqual(versions.length, 1);
+    assert.ok(versions[0].products.length > 0);
+    assert.ok(versions[0].products.every((p) => ['BASE', 'ADD_ON', 'STANDALONE'].includes(p.type)));
+  });
+  await check('CatalogApi.getAvailableBasePlans', async () => {
+    const plans = (await catalogApi.getAvailableBasePlans()).data;
+    assert.ok(plans.length > 0);
+    assert.ok(plans.every((p) => p.plan && p.product && p.priceList && p.finalPhaseBillingPeriod));
+  });
+  await check('CatalogApi.addSimplePlan', async () => {
+    const r = await catalogApi.addSimplePlan({ planId: 'compat-simple-monthly', productName: 'CompatSimple',
+                                               productCategory: 'BASE', currency: 'USD', amount: 5,
+                                               billingPeriod: 'MONTHLY', trialLength: 0,
+                                               trialTimeUnit: 'UNLIMITED' }, 'compat');
+    assert.strictEqual(r.status, 201);
+    const plans = (await catalogApi.getAvailableBasePlans()).data;
+    assert.ok(plans.some((p) => p.plan === 'compat-simple-monthly'));
   });
   console.log('compat: all checks passed');
 })();

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import SHARED, free_port
 
 HERE = Path(__file__).resolve().parent
 CLIENT_VERSION = "0.24.0"
@@ -68,9 +68,21 @@ def billow_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     log.close()
 
 
-def test_official_javascript_client(billow_server: str) -> None:
+def _catalog_file(tmp_path: Path) -> Path:
+    """Kill Bill's SpyCarBasic when the reference folder is there, else Billow's own default catalog."""
+    reference = SHARED / "reference" / "catalogs" / "catalog-module" / "SpyCarBasic.xml"
+    if reference.exists():
+        return reference
+    from billow.catalog.defaults import default_catalog_xml
+
+    own = tmp_path / "catalog.xml"
+    own.write_text(default_catalog_xml())
+    return own
+
+
+def test_official_javascript_client(billow_server: str, tmp_path: Path) -> None:
     modules = _node_modules()
-    result = subprocess.run(["node", str(HERE / "kb_compat.js"), billow_server],
+    result = subprocess.run(["node", str(HERE / "kb_compat.js"), billow_server, str(_catalog_file(tmp_path))],
                             env={**os.environ, "NODE_PATH": str(modules)}, capture_output=True, text=True,
                             timeout=300)
     print(result.stdout)
