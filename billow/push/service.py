@@ -2,7 +2,7 @@
 
 Kill Bill: `TenantResource.registerPushNotificationCallback` / `getPushNotificationCallbacks` /
 `deletePushNotificationCallbacks` store the URL as tenant key/value `PUSH_NOTIFICATION_CB`
-(one value: registering replaces the previous one); `PushNotificationListener` POSTs every
+(several may be registered); `PushNotificationListener` POSTs every
 event to it and `PushNotificationRetryService` retries through a notification queue.
 """
 
@@ -33,10 +33,13 @@ class PushNotificationService:
 
     # -- callbacks (tenant key/values) ----------------------------------------------------------
     def register_callback(self, uow: UnitOfWork, url: str) -> str:
-        """Validate and store the tenant's callback URL, replacing the previous one."""
+        """Validate and add a callback URL of the tenant (a URL already registered is kept once).
+
+        The REST routes (`/1.0/kb/tenants/registerNotificationCallback`) store the same
+        tenant key through the tenant service; this is the library API."""
         url = validate_callback_url(url)
-        self._deactivate(uow)
-        uow.insert("tenant_kvs", {"tenant_key": PUSH_NOTIFICATION_CB, "tenant_value": url, "is_active": True})
+        if url not in self.callbacks(uow.conn, uow.ctx.tenant):
+            uow.insert("tenant_kvs", {"tenant_key": PUSH_NOTIFICATION_CB, "tenant_value": url, "is_active": True})
         return url
 
     def callbacks(self, conn: Connection, tenant_record_id: int) -> list[str]:

@@ -44,6 +44,14 @@ class _LostClaim(Exception):
     pass
 
 
+class _Commit(Exception):
+    """A batch's commit failed: no handler is to blame."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(repr(cause))
+        self.cause = cause
+
+
 class Dispatcher:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
@@ -183,25 +191,52 @@ class Dispatcher:
     # -- processing ---------------------------------------------------------------------------
     def run_group(self, group: list[Entry]) -> None:
         """Run one account group in order. Runs of transactional rows share one transaction
-        (each row still completes only with its handlers' writes); if anything in it fails,
-        it is rolled back and the rows are run again one transaction each, so the failing
-        row gets its retry and the rows after it wait."""
+        (each row still completes only with its handlers' writes). If a handler fails, the
+        transaction is rolled back, the rows before it are run again, the failing row gets
+        its retry (without running its handler twice) and the rows after it wait."""
         i = 0
         while i < len(group):
+            if self._stop.is_set():
+                self._release(group[i:])
+                return
             j = i
             while j < len(group) and self._batchable(group[j]):
                 j += 1
-            if j - i > 1 and not self._stop.is_set() and self._run_batch(group[i:j]):
+            if j - i > 1:
+                done = self._run_batch_resilient(group[i:j])
+                if done < j - i:
+                    self._release(group[i + done + 1:])
+                    return
                 i = j
                 continue
-            for k in range(i, max(j, i + 1)):
-                if self._stop.is_set():
-                    self._release(group[k:])
-                    return
-                if self.run_one(group[k]) != OK:
-                    self._release(group[k + 1:])
-                    return
-            i = max(j, i + 1)
+            if self.run_one(group[i]) != OK:
+                self._release(group[i + 1:])
+                return
+            i += 1
+
+    def _run_batch_resilient(self, batch: list[Entry]) -> int:
+        """Run a batch; returns how many rows completed (a shortfall means row `done` failed
+        and its failure is recorded, or its claim was lost)."""
+        failure = self._run_batch(batch)
+        if failure is None:
+            return len(batch)
+        k, exc = failure
+        if isinstance(exc, _Commit):
+            for n, entry in enumerate(batch):
+                if self.run_one(entry) != OK:
+                    return n
+            return len(batch)
+        done = self._run_batch_resilient(batch[:k]) if k > 1 else (
+            1 if k == 1 and self.run_one(batch[0]) == OK else 0)
+        if done < k:
+            return done
+        entry = batch[k]
+        if isinstance(exc, _LostClaim):
+            log.warning("claim on %s %s lost (reaped?); skipping", entry.table, entry.record_id)
+        else:
+            self._on_error(entry, internal_context(tenant_record_id=entry.search_key2,
+                                                   user_token=entry.user_token), exc)
+        return k
 
     def _batchable(self, entry: Entry) -> bool:
         if entry.table == store.BUS:
@@ -209,13 +244,16 @@ class Dispatcher:
         queue = self.bus.queues.get(entry.queue_name or "")
         return queue is not None and queue.transactional
 
-    def _run_batch(self, batch: list[Entry]) -> bool:
+    def _run_batch(self, batch: list[Entry]) -> tuple[int, Exception] | None:
+        """All rows in one transaction; None on success, else (index of the failing row, error)."""
         first = batch[0]
+        pos = [0]  # the row being run
         try:
             with self.db.transaction(internal_context(tenant_record_id=first.search_key2)) as uow:
                 if first.search_key1 is not None:
                     uow.lock_account(first.search_key1)
-                for entry in batch:
+                for n, entry in enumerate(batch):
+                    pos[0] = n
                     uow.ctx = internal_context(tenant_record_id=entry.search_key2,
                                                user_token=entry.user_token)
                     if not store.take(uow.conn, entry, self.owner):
@@ -228,10 +266,13 @@ class Dispatcher:
                         self.bus.queues[entry.queue_name or ""].handler(uow, self._notification(entry))
                     uow.flush_events()  # with this row's user token
                     store.archive(uow.conn, entry, PROCESSED, self.owner, self._wall())
-            return True
-        except Exception:
-            log.debug("batch of %s rows rolled back; running them one by one", len(batch), exc_info=True)
-            return False
+                pos[0] = len(batch)  # a failure from here on is the commit's
+            return None
+        except Exception as exc:
+            if pos[0] >= len(batch):  # commit failed: nothing done, retry every row on its own
+                log.warning("batch commit failed; running rows one by one", exc_info=True)
+                return 0, _Commit(exc)
+            return pos[0], exc
 
     def _release(self, entries: list[Entry]) -> None:
         if not entries:

@@ -1,0 +1,340 @@
+"""The bus and notification queues on SQLite and PostgreSQL: outbox, retries, order, drain, reaper."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from billow.core.bus import admin as queue_admin
+from billow.core.bus.dispatcher import Dispatcher
+from billow.core.bus.event import BusEvent
+from billow.core.bus.tables import (
+    FAILED,
+    IN_PROCESSING,
+    PROCESSED,
+    REAPED,
+    bus_events,
+    bus_events_history,
+    node_infos,
+    notifications,
+    notifications_history,
+)
+from billow.core.context import internal_context
+from tests.bus.bus_worker_support import Ping, effects, record_effect
+
+ZERO = (timedelta(0),)
+
+
+def post(db: Any, tenant: int, account: int | None, *seqs: int) -> None:
+    with db.transaction(internal_context(tenant)) as uow:
+        for s in seqs:
+            uow.post(Ping(tenant_record_id=tenant, account_record_id=account, seq=s))
+
+
+def count(db: Any, table: Any, *where: Any) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def wait_for(cond: Any, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def test_event_posted_in_rolled_back_transaction_is_never_delivered(db_url: str, make_db: Any,
+                                                                    make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db)
+    seen: list[int] = []
+    bus.subscribe(lambda uow, ev: seen.append(ev.seq), Ping)
+
+    with pytest.raises(RuntimeError), db.transaction(internal_context(1)) as uow:
+        uow.post(Ping(tenant_record_id=1, account_record_id=7, seq=1))
+        raise RuntimeError("the change fails")
+    post(db, 1, 7, 2)
+
+    assert bus.run_until_idle(timeout_s=30)
+    assert seen == [2]
+    assert count(db, bus_events) == 0
+    with db.read() as conn:
+        states = conn.execute(select(bus_events_history.c.processing_state)).scalars().all()
+    assert states == [PROCESSED]
+
+
+def test_committed_event_carries_tenant_account_and_user_token(db_url: str, make_db: Any, make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db)
+    got: list[tuple[Any, ...]] = []
+    bus.subscribe(lambda uow, ev: got.append((ev.tenant_record_id, ev.account_record_id, ev.user_token,
+                                              uow.ctx.tenant_record_id, uow.ctx.user_token)), "ACCOUNT_CHANGE")
+    ctx = internal_context(3, user_token="11111111-2222-3333-4444-555555555555")
+    with db.transaction(ctx) as uow:
+        uow.post(Ping(tenant_record_id=3, account_record_id=9, seq=1))
+    assert bus.run_until_idle(timeout_s=30)
+    token = "11111111-2222-3333-4444-555555555555"
+    assert got == [(3, 9, token, 3, token)]
+    with db.read() as conn:
+        row = conn.execute(select(bus_events_history)).one()
+    assert (row.search_key1, row.search_key2, row.user_token) == (9, 3, token)
+
+
+def test_failing_handler_is_retried_then_parked_failed_and_retryable(db_url: str, make_db: Any,
+                                                                     make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db, max_failure_retry=2, retry_delays=ZERO)
+    attempts: list[int] = []
+    broken = {"on": True}
+
+    def handler(uow: Any, ev: Ping) -> None:
+        attempts.append(ev.seq)
+        record_effect(uow, ev)  # rolled back with the failure
+        if broken["on"] and ev.seq == 1:
+            raise ValueError("handler bug")
+
+    bus.subscribe(handler, Ping)
+    post(db, 1, 5, 1)
+    post(db, 1, 5, 2)  # same account: waits behind the failing event
+    post(db, 1, 6, 3)  # another account: not held up
+
+    assert bus.run_until_idle(timeout_s=30)
+    assert attempts.count(1) == 3  # first attempt + max_failure_retry retries
+    assert attempts.index(3) >= 0 and attempts.index(2) > max(i for i, s in enumerate(attempts) if s == 1)
+    with db.read() as conn:
+        failed = conn.execute(select(bus_events_history).where(
+            bus_events_history.c.processing_state == FAILED)).one()
+        assert failed.error_count == 3
+        assert sorted(conn.execute(select(effects.c.seq)).scalars().all()) == [2, 3]
+        listing = queue_admin.list_entries(conn, tenant_record_id=1, now=db.clock.utcnow(), only_failed=True)
+    assert [e["recordId"] for e in listing["busEvents"]] == [failed.record_id]
+    assert listing["busEvents"][0]["processingState"] == FAILED
+    assert listing["busEvents"][0]["event"]["seq"] == 1
+
+    broken["on"] = False
+    assert queue_admin.retry_failed(bus, tenant_record_id=1) == 1
+    assert bus.run_until_idle(timeout_s=30)
+    with db.read() as conn:
+        assert sorted(conn.execute(select(effects.c.seq)).scalars().all()) == [1, 2, 3]
+    assert count(db, bus_events_history, bus_events_history.c.processing_state == FAILED) == 0
+
+
+def test_handler_failing_twice_then_succeeding_is_processed_once(db_url: str, make_db: Any,
+                                                                 make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db, max_failure_retry=3, retry_delays=(timedelta(milliseconds=50),))
+    failures = {"left": 2}
+
+    def handler(uow: Any, ev: Ping) -> None:
+        record_effect(uow, ev)
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("downstream unavailable")
+
+    bus.subscribe(handler, Ping)
+    bus.start(workers=2)
+    post(db, 1, 1, 42)
+    assert bus.run_until_idle(timeout_s=30)
+    with db.read() as conn:
+        assert conn.execute(select(effects.c.seq)).scalars().all() == [42]
+        row = conn.execute(select(bus_events_history)).one()
+    assert (row.processing_state, row.error_count) == (PROCESSED, 2)
+
+
+def test_per_account_order_holds_under_concurrency(db_url: str, make_db: Any, make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db, workers=6, claimed=5, retry_delays=ZERO, max_failure_retry=5)
+    failed_once: set[tuple[int, int]] = set()
+    lock = threading.Lock()
+
+    def handler(uow: Any, ev: Ping) -> None:
+        record_effect(uow, ev)
+        key = (ev.account_record_id or 0, ev.seq)
+        if ev.seq % 7 == 3:
+            with lock:
+                first = key not in failed_once
+                failed_once.add(key)
+            if first:
+                raise RuntimeError("fails once")
+
+    bus.subscribe(handler, Ping)
+    bus.start()
+    accounts = list(range(1, 25))
+    per_account = 30
+
+    def writer(mine: list[int]) -> None:
+        rnd = random.Random(mine[0])
+        nxt = dict.fromkeys(mine, 0)
+        while any(v < per_account for v in nxt.values()):
+            a = rnd.choice([x for x in mine if nxt[x] < per_account])
+            n = min(rnd.randint(1, 4), per_account - nxt[a])
+            post(db, 1 + a % 2, a, *range(nxt[a], nxt[a] + n))
+            nxt[a] += n
+
+    threads = [threading.Thread(target=writer, args=(accounts[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bus.run_until_idle(timeout_s=120)
+    with db.read() as conn:
+        rows = conn.execute(select(effects.c.account, effects.c.seq).order_by(effects.c.id)).all()
+    by_account: dict[int, list[int]] = {}
+    for a, s in rows:
+        by_account.setdefault(a, []).append(s)
+    assert sorted(by_account) == accounts
+    for a in accounts:
+        assert by_account[a] == list(range(per_account)), a
+
+
+def test_notifications_fire_in_effective_date_order_when_the_clock_moves(db_url: str, make_db: Any,
+                                                                        make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db)
+    fired: list[tuple[str, int, Any]] = []
+    events: list[int] = []
+
+    def handler(uow: Any, n: Any) -> None:
+        fired.append((n.queue_name, n.payload["i"], n.effective_date))
+        uow.post(Ping(tenant_record_id=n.tenant_record_id, account_record_id=n.account_record_id,
+                      seq=n.payload["i"]))
+
+    qa = bus.register_queue("invoice-service:next-billing-date-queue", handler)
+    qb = bus.register_queue("overdue-service:overdue-check-queue", handler)
+    bus.subscribe(lambda uow, ev: events.append(ev.seq), Ping)
+    start = db.clock.utcnow()
+    rnd = random.Random(7)
+    offsets = list(range(1, 41))
+    rnd.shuffle(offsets)
+    with db.transaction(internal_context(1)) as uow:
+        for i, hours in enumerate(offsets):
+            q = qa if i % 2 else qb
+            q.schedule(uow, {"i": i}, start + timedelta(hours=hours * 12), account_record_id=1 + i % 3)
+    assert bus.run_until_idle(tenant_record_id=1, timeout_s=30)
+    assert fired == []
+
+    db.clock.add(timedelta(days=10))  # due: offsets up to 20 (hours*12 <= 240)
+    assert bus.run_until_idle(tenant_record_id=1, timeout_s=60)
+    dates = [d for _q, _i, d in fired]
+    assert len(fired) == 20
+    assert dates == sorted(dates)
+    assert all(d <= db.clock.utcnow() for d in dates)
+    assert sorted(events) == sorted(i for _q, i, _d in fired)
+    assert count(db, notifications) == 20
+
+    # with dispatcher threads, order holds per account and queue
+    bus.start(workers=4)
+    fired.clear()
+    db.clock.add(timedelta(days=20))
+    assert bus.run_until_idle(tenant_record_id=1, timeout_s=60)
+    assert len(fired) == 20
+    streams: dict[tuple[str, int], list[Any]] = {}
+    for q, i, d in fired:
+        streams.setdefault((q, 1 + i % 3), []).append(d)
+    for dates in streams.values():
+        assert dates == sorted(dates)
+    assert count(db, notifications) == 0
+    assert count(db, notifications_history, notifications_history.c.processing_state == PROCESSED) == 40
+
+
+def test_drain_returns_false_on_timeout(db_url: str, make_db: Any, make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db, max_failure_retry=1, retry_delays=(timedelta(hours=1),))
+
+    def handler(uow: Any, ev: Ping) -> None:
+        raise RuntimeError("always")
+
+    bus.subscribe(handler, Ping)
+    post(db, 4, 1, 1)
+    post(db, 5, 2, 1)
+    assert bus.run_until_idle(tenant_record_id=4, timeout_s=0.5) is False
+    assert bus.run_until_idle(tenant_record_id=6, timeout_s=0.5) is True  # another tenant: nothing due
+
+
+def test_rows_claimed_by_a_dead_node_are_reaped_and_redelivered(db_url: str, make_db: Any,
+                                                                make_bus: Any) -> None:
+    db = make_db(db_url)
+    dead_bus = make_bus(db, node_name="dead-node")
+    dead_bus.subscribe(lambda uow, ev: None, Ping)
+    for a in range(1, 6):
+        post(db, 1, a, 0, 1, 2)
+    dead = Dispatcher(dead_bus)
+    dead._beat()
+    claimed = dead.claim(3)
+    assert sum(len(g) for g in claimed) == 9  # three account groups of three
+    assert count(db, bus_events, bus_events.c.processing_owner == "dead-node") == 9
+    # the node stops beating: make its heartbeat old
+    with db.transaction(internal_context()) as uow:
+        uow.conn.execute(update(node_infos).where(node_infos.c.node_name == "dead-node").values(
+            updated_date=dead_bus.wall_clock.utcnow() - timedelta(minutes=30)))
+
+    live = make_bus(db, node_name="live-node", heartbeat_interval=timedelta(milliseconds=100),
+                    reap_threshold=timedelta(seconds=5), reap_schedule=timedelta(milliseconds=100))
+    live.subscribe(lambda uow, ev: record_effect(uow, ev, "live-node"), Ping)
+    live.start(workers=2)
+    assert live.run_until_idle(timeout_s=60)
+    with db.read() as conn:
+        rows = conn.execute(select(effects.c.account, effects.c.seq).order_by(effects.c.id)).all()
+        reaped = conn.execute(select(bus_events_history).where(
+            bus_events_history.c.processing_state == REAPED)).all()
+        nodes = queue_admin.nodes_info(conn)
+    assert sorted(rows) == [(a, s) for a in range(1, 6) for s in range(3)]
+    for a in range(1, 6):
+        assert [s for acc, s in rows if acc == a] == [0, 1, 2]
+    assert len(reaped) == 9 and {r.processing_owner for r in reaped} == {"dead-node"}
+    assert [n["nodeName"] for n in nodes] == ["live-node"]
+    assert nodes[0]["bootTime"] and nodes[0]["lastUpdatedDate"]
+
+
+def test_admin_listing_shows_pending_in_processing_and_filters(db_url: str, make_db: Any, make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db, node_name="node-a")
+    bus.subscribe(lambda uow, ev: None, Ping)
+    bus.register_queue("svc:q", lambda uow, n: None)
+    post(db, 1, 10, 1, 2)
+    post(db, 1, 11, 3)
+    post(db, 2, 20, 4)
+    now = db.clock.utcnow()
+    with db.transaction(internal_context(1)) as uow:
+        bus.schedule(uow, "svc:q", {"k": 1}, now + timedelta(days=1), account_record_id=10)
+        bus.schedule(uow, "svc:q", {"k": 2}, now + timedelta(days=30), account_record_id=10)
+    d = Dispatcher(bus)
+    d._beat()
+    d.claim(1)  # account 10's two events go in processing
+    with db.read() as conn:
+        out = queue_admin.list_entries(conn, tenant_record_id=1, now=now)
+        by_account = queue_admin.list_entries(conn, tenant_record_id=1, now=now, account_record_id=10,
+                                              with_in_processing=False)
+        other_queue = queue_admin.list_entries(conn, tenant_record_id=1, now=now, queue_name="nope")
+    assert sorted(e["event"]["seq"] for e in out["busEvents"]) == [1, 2, 3]
+    assert {e["processingState"] for e in out["busEvents"] if e["searchKey1"] == 10} == {IN_PROCESSING}
+    assert [e["event"] for e in out["notifications"]] == [{"k": 1}]  # within now + 2 days
+    assert out["notifications"][0]["queueName"] == "svc:q"
+    assert by_account["busEvents"] == []
+    assert [e["event"]["k"] for e in by_account["notifications"]] == [1, 2]
+    assert other_queue["notifications"] == []
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Amounts(BusEvent):
+    event_type = "INVOICE_CREATION"
+    amount: Decimal = Decimal("0")
+    target: date | None = None
+    at: datetime | None = None
+
+
+def test_event_json_round_trip_keeps_types() -> None:
+    ev = Amounts(tenant_record_id=1, amount=Decimal("10.50"), target=date(2024, 2, 1),
+                 at=datetime(2024, 2, 1, 3, 4, 5, tzinfo=UTC))
+    back = BusEvent.from_json(Amounts.class_name(), ev.to_json())
+    assert back == ev
