@@ -106,7 +106,8 @@ class _Seq:
             found = self._peek()
             if found is None:
                 raise _SchemaError(self.path, f"missing required element <{name}> in <{self.tag}>")
-            if found in self.order and name in self.order and self.order.index(found) < self.order.index(name):
+            order = self.order
+            if found in order and name in order and order.index(found) < order.index(name):
                 raise _SchemaError(
                     f"{self.path}/{found}",
                     f"element <{found}> is out of order or repeated (order inside <{self.tag}>: "
