@@ -93,13 +93,14 @@ def test_two_worker_processes_handle_10000_events_exactly_once(pg_url: str, make
 def test_sigkilled_worker_claims_are_reaped_and_redelivered(pg_url: str, make_db: Any) -> None:
     db = make_db(pg_url)
     Bus(db, BusConfig(node_name="poster"))
+    post_many(db, 400, accounts=40, per_txn=40)  # all pending before the victim starts
     victim = start_worker(pg_url, "victim", sleep=0.05)
     survivor = None
     try:
-        post_many(db, 400, accounts=40, per_txn=40)
         claimed = select(func.count()).select_from(bus_events).where(
             bus_events.c.processing_owner == "victim", bus_events.c.processing_state == IN_PROCESSING)
-        assert wait_until(lambda: scalar(db, claimed) >= 10, timeout=60)
+        assert wait_until(lambda: scalar(db, claimed) > 0
+                          and scalar(db, select(func.count()).select_from(effects)) > 0, timeout=60)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         assert scalar(db, claimed) > 0  # the dead node still holds claims
