@@ -12,12 +12,15 @@ The REST layer calls exactly these services.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from billow.account.service import AccountService
 from billow.catalog.service import CatalogService
+from billow.core.bus.bus import Bus
+from billow.core.bus.wiring import wire
 from billow.core.clock import Clock, SystemClock, TestClock
 from billow.core.db import Database
+from billow.entitlement import listeners as entitlement_listeners
+from billow.entitlement.service import EntitlementService
 from billow.security.service import SecurityService
 from billow.tenant.service import TenantService
 
@@ -25,6 +28,7 @@ from billow.tenant.service import TenantService
 def _load_tables() -> None:
     # Importing the stores registers their tables in the shared metadata.
     import billow.account.store  # noqa: F401
+    import billow.entitlement.store  # noqa: F401
     import billow.security.store  # noqa: F401
     import billow.tenant.store  # noqa: F401
 
@@ -41,8 +45,10 @@ class Billow:
         self.accounts = AccountService(self.db)
         self.security = SecurityService(self.db)
         self.catalogs = CatalogService(self.tenants)
-        self.bus: Any = None
-        self._wire_bus(worker_threads)
+        self.entitlements = EntitlementService(self.db, self.accounts, self.catalogs)
+        # the bus becomes db.bus: events posted in a unit of work are written in its transaction
+        self.bus: Bus = wire(self, worker_threads=worker_threads)
+        entitlement_listeners.install(self.entitlements, self.bus)
         if start_workers:
             self.start()
 
@@ -50,42 +56,17 @@ class Billow:
     def test_mode(self) -> bool:
         return isinstance(self.clock, TestClock)
 
-    def _wire_bus(self, worker_threads: int) -> None:
-        """Attach the persistent bus when it is installed (billow.core.bus)."""
-        try:
-            from billow.core.bus.wiring import wire  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            self.db.bus = _InlineOutbox()
-            return
-        self.bus = wire(self, worker_threads=worker_threads)
-
     def start(self) -> None:
-        if self.bus is not None and hasattr(self.bus, "start"):
-            self.bus.start()
+        """Start the bus workers (dispatch of events and due notifications)."""
+        self.bus.start()
 
     def stop(self) -> None:
-        if self.bus is not None and hasattr(self.bus, "stop"):
-            self.bus.stop()
+        self.bus.stop()
 
     def run_until_idle(self, timeout_s: float = 5.0) -> bool:
         """Fire due notifications and drain the bus (test clock). True when nothing is left."""
-        if self.bus is not None and hasattr(self.bus, "run_until_idle"):
-            return bool(self.bus.run_until_idle(timeout_s=timeout_s))
-        return True
+        return bool(self.bus.run_until_idle(timeout_s=timeout_s))
 
     def close(self) -> None:
         self.stop()
         self.db.dispose()
-
-
-class _InlineOutbox:
-    """Stand-in until the persistent bus is installed: keeps posted events in memory (tests)."""
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-
-    def write(self, uow: Any, events: list[Any]) -> None:
-        self.events.extend(events)
-
-    def wake(self) -> None:
-        return None

@@ -15,7 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from billow.catalog.model import BillingAlignment, BillingMode, BillingPeriod, PhaseType, ProductCategory, Usage
+from billow.catalog.model import (
+    BillingAlignment,
+    BillingMode,
+    BillingPeriod,
+    Duration,
+    PhaseType,
+    ProductCategory,
+    Usage,
+)
 
 
 class BillingTransitionType(StrEnum):
@@ -70,6 +78,9 @@ class BillingEvent:
     quantity: int = 1
     # tie-break among events of one subscription at the same instant (Kill Bill's totalOrdering)
     total_ordering: int = 0
+    # the phase's duration (None for UNLIMITED or unknown): a FIXED item of a non-EVERGREEN phase without
+    # recurring price ends at start + duration unless the next event is a PHASE (spec 4.4)
+    phase_duration: Duration | None = None
 
     def sort_key(self) -> tuple[str, datetime, int, int]:
         """Kill Bill's order: subscription, date, blocking tie-break, total ordering.

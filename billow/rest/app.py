@@ -15,7 +15,7 @@ from billow import __version__
 from billow.rest import errors
 from billow.rest.context import make_middleware
 from billow.rest.jsonio import KBJSONResponse
-from billow.rest.routes import accounts, tenants, test_clock
+from billow.rest.routes import accounts, bundles, subscriptions, tenants, test_clock
 
 if TYPE_CHECKING:
     from billow.app import Billow
@@ -49,7 +49,7 @@ def create_app(billow: Billow) -> FastAPI:
         log.info("%s %s -> %s in %.1f ms", request.method, template, response.status_code, elapsed * 1000)
         return response
 
-    routers = [m.router for m in (tenants, accounts, test_clock)] + billow_extra_routers()
+    routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock)] + billow_extra_routers()
     for router in routers:
         app.include_router(router)
     # flat list of routes, for naming metrics of calls refused before routing

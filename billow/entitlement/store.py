@@ -1,0 +1,181 @@
+"""SQL for the entitlement service's tables: bundles, subscriptions, subscription_events,
+blocking_states (Kill Bill's names). Every row belongs to an account."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Connection, Integer, String, Text, select
+
+from billow.catalog.model import PhaseType, ProductCategory
+from billow.core.db.schema import audited_table
+from billow.core.db.types import UTCDateTime
+from billow.entitlement.model import (
+    BlockingState,
+    BlockingStateType,
+    Bundle,
+    PhasePriceOverride,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionEventType,
+)
+
+bundles = audited_table(
+    "bundles", "BUNDLE",
+    Column("external_key", String(255), nullable=False, index=True),
+    Column("account_id", String(36), nullable=False),
+    Column("original_created_date", UTCDateTime(), nullable=False),
+)
+
+subscriptions = audited_table(
+    "subscriptions", "SUBSCRIPTION",
+    Column("bundle_id", String(36), nullable=False, index=True),
+    Column("account_id", String(36), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("external_key", String(255), nullable=False, index=True),
+    Column("start_date", UTCDateTime(), nullable=False),
+    Column("bundle_start_date", UTCDateTime(), nullable=False),
+    Column("charged_through_date", UTCDateTime(), nullable=True),
+    Column("migrated", Boolean, nullable=False, default=False),
+)
+
+subscription_events = audited_table(
+    "subscription_events", "SUBSCRIPTION_EVENT",
+    Column("subscription_id", String(36), nullable=False, index=True),
+    Column("event_type", String(32), nullable=False),
+    Column("effective_date", UTCDateTime(), nullable=False),
+    Column("plan_name", String(255), nullable=True),
+    Column("price_list_name", String(64), nullable=True),
+    Column("phase_align_date", UTCDateTime(), nullable=True),
+    Column("initial_phase_type", String(32), nullable=True),
+    Column("billing_cycle_day_local", Integer, nullable=True),
+    Column("quantity", Integer, nullable=True),
+    Column("price_overrides", Text, nullable=True),
+    Column("is_active", Boolean, nullable=False, default=True),
+)
+
+blocking_states = audited_table(
+    "blocking_states", "BLOCKING_STATES",
+    Column("blockable_id", String(36), nullable=False, index=True),
+    Column("type", String(32), nullable=False),
+    Column("state", String(50), nullable=False),
+    Column("service", String(50), nullable=False),
+    Column("block_change", Boolean, nullable=False),
+    Column("block_entitlement", Boolean, nullable=False),
+    Column("block_billing", Boolean, nullable=False),
+    Column("effective_date", UTCDateTime(), nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+)
+
+B, S, E, BS = bundles.table, subscriptions.table, subscription_events.table, blocking_states.table
+
+
+def overrides_json(overrides: Iterable[PhasePriceOverride]) -> str | None:
+    items = [{"phaseName": o.phase_name, "phaseType": o.phase_type.value if o.phase_type else None,
+              "fixedPrice": None if o.fixed_price is None else str(o.fixed_price),
+              "recurringPrice": None if o.recurring_price is None else str(o.recurring_price)} for o in overrides]
+    return json.dumps(items) if items else None
+
+
+def _overrides(text: str | None) -> tuple[PhasePriceOverride, ...]:
+    if not text:
+        return ()
+    return tuple(PhasePriceOverride(
+        phase_name=o.get("phaseName"), phase_type=PhaseType(o["phaseType"]) if o.get("phaseType") else None,
+        fixed_price=None if o.get("fixedPrice") is None else Decimal(o["fixedPrice"]),
+        recurring_price=None if o.get("recurringPrice") is None else Decimal(o["recurringPrice"]),
+    ) for o in json.loads(text))
+
+
+def to_bundle(m: Any) -> Bundle:
+    return Bundle(record_id=m["record_id"], id=m["id"], external_key=m["external_key"], account_id=m["account_id"],
+                  account_record_id=m["account_record_id"], created_date=m["created_date"],
+                  original_created_date=m["original_created_date"])
+
+
+def to_event(m: Any) -> SubscriptionEvent:
+    return SubscriptionEvent(
+        record_id=m["record_id"], id=m["id"], subscription_id=m["subscription_id"],
+        event_type=SubscriptionEventType(m["event_type"]), effective_date=m["effective_date"],
+        created_date=m["created_date"], plan_name=m["plan_name"], price_list_name=m["price_list_name"],
+        phase_align_date=m["phase_align_date"],
+        initial_phase_type=PhaseType(m["initial_phase_type"]) if m["initial_phase_type"] else None,
+        bill_cycle_day_local=m["billing_cycle_day_local"], quantity=m["quantity"],
+        price_overrides=_overrides(m["price_overrides"]), is_active=bool(m["is_active"]),
+        total_ordering=m["record_id"],
+    )
+
+
+def to_subscription(m: Any, events: Iterable[SubscriptionEvent] = ()) -> Subscription:
+    return Subscription(
+        record_id=m["record_id"], id=m["id"], bundle_id=m["bundle_id"], account_id=m["account_id"],
+        account_record_id=m["account_record_id"], category=ProductCategory(m["category"]),
+        external_key=m["external_key"], start_date=m["start_date"], bundle_start_date=m["bundle_start_date"],
+        charged_through_date=m["charged_through_date"], created_date=m["created_date"],
+        migrated=bool(m["migrated"]), events=tuple(events),
+    )
+
+
+def to_blocking_state(m: Any) -> BlockingState:
+    return BlockingState(
+        record_id=m["record_id"], id=m["id"], blockable_id=m["blockable_id"], type=BlockingStateType(m["type"]),
+        state_name=m["state"], service=m["service"], block_change=bool(m["block_change"]),
+        block_entitlement=bool(m["block_entitlement"]), block_billing=bool(m["block_billing"]),
+        effective_date=m["effective_date"], created_date=m["created_date"], is_active=bool(m["is_active"]),
+    )
+
+
+def bundle_by_id(conn: Connection, tenant: int, bundle_id: str) -> Bundle | None:
+    row = conn.execute(select(B).where(B.c.tenant_record_id == tenant, B.c.id == bundle_id)).first()
+    return to_bundle(row._mapping) if row else None
+
+
+def bundles_by_key(conn: Connection, tenant: int, external_key: str) -> list[Bundle]:
+    rows = conn.execute(select(B).where(B.c.tenant_record_id == tenant, B.c.external_key == external_key)
+                        .order_by(B.c.record_id))
+    return [to_bundle(r._mapping) for r in rows]
+
+
+def bundles_of_account(conn: Connection, tenant: int, account_record_id: int) -> list[Bundle]:
+    rows = conn.execute(select(B).where(B.c.tenant_record_id == tenant, B.c.account_record_id == account_record_id)
+                        .order_by(B.c.record_id))
+    return [to_bundle(r._mapping) for r in rows]
+
+
+def subscriptions_of_account(conn: Connection, tenant: int, account_record_id: int) -> list[Subscription]:
+    """Every subscription of an account with its events, in two queries."""
+    subs = conn.execute(select(S).where(S.c.tenant_record_id == tenant, S.c.account_record_id == account_record_id)
+                        .order_by(S.c.record_id)).all()
+    evs = conn.execute(select(E).where(E.c.tenant_record_id == tenant, E.c.account_record_id == account_record_id)
+                       .order_by(E.c.effective_date, E.c.record_id)).all()
+    by_sub: dict[str, list[SubscriptionEvent]] = {}
+    for r in evs:
+        ev = to_event(r._mapping)
+        by_sub.setdefault(ev.subscription_id, []).append(ev)
+    return [to_subscription(r._mapping, by_sub.get(r.id, ())) for r in subs]
+
+
+def subscription_by_id(conn: Connection, tenant: int, subscription_id: str) -> Subscription | None:
+    row = conn.execute(select(S).where(S.c.tenant_record_id == tenant, S.c.id == subscription_id)).first()
+    if row is None:
+        return None
+    evs = conn.execute(select(E).where(E.c.tenant_record_id == tenant, E.c.subscription_id == subscription_id)
+                       .order_by(E.c.effective_date, E.c.record_id))
+    return to_subscription(row._mapping, [to_event(r._mapping) for r in evs])
+
+
+def subscription_by_key(conn: Connection, tenant: int, external_key: str) -> Subscription | None:
+    row = conn.execute(select(S.c.id).where(S.c.tenant_record_id == tenant, S.c.external_key == external_key)
+                       .order_by(S.c.record_id.desc())).first()
+    return subscription_by_id(conn, tenant, row[0]) if row else None
+
+
+def blocking_states_of_account(conn: Connection, tenant: int, account_record_id: int) -> list[BlockingState]:
+    rows = conn.execute(select(BS).where(BS.c.tenant_record_id == tenant,
+                                         BS.c.account_record_id == account_record_id,
+                                         BS.c.is_active.is_(True))
+                        .order_by(BS.c.effective_date, BS.c.record_id))
+    return [to_blocking_state(r._mapping) for r in rows]

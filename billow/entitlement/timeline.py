@@ -1,0 +1,249 @@
+"""A subscription's transitions, derived from its stored events and the catalog (pure).
+
+Stored events say what callers asked for (CREATE, CHANGE, CANCEL, BCD_CHANGE)
+and where each plan's phases are laid out from (Kill Bill's `PlanAligner`,
+billing-semantics.md 2.1-2.2). From them and the catalog this module derives
+the full stream, PHASE and EXPIRED transitions included, as Kill Bill's
+`DefaultSubscriptionBase.getAllTransitions` shows them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from billow.catalog.engine import first_phase
+from billow.catalog.model import Catalog, CatalogVersion, PhaseType, Plan, PlanPhase, TimeUnit
+from billow.catalog.versions import plan_for_subscription
+from billow.entitlement.model import (
+    BlockingState,
+    PhasePriceOverride,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionEventType,
+)
+
+_PHASE_NS = uuid.UUID("7d3c7a0e-4b1f-4f0e-9a53-0b5d2b1c9e11")
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One transition of a subscription; `plan`/`phase` are what is in force after it."""
+
+    event_id: str
+    subscription_id: str
+    effective_date: datetime
+    type: SubscriptionEventType
+    plan: Plan | None
+    phase: PlanPhase | None
+    price_list: str | None
+    version: CatalogVersion | None
+    last_change_date: datetime | None  # date of the CREATE/CHANGE this plan comes from
+    overrides: tuple[PhasePriceOverride, ...] = ()
+    bill_cycle_day_local: int | None = None
+    quantity: int = 1
+    total_ordering: int = 0
+
+    @property
+    def ends(self) -> bool:
+        return self.type in (SubscriptionEventType.CANCEL, SubscriptionEventType.EXPIRED)
+
+
+def lay_out_phases(plan: Plan, align_date: datetime, initial_phase_type: PhaseType | None
+                   ) -> list[tuple[PlanPhase, datetime, datetime | None]]:
+    """The plan's phases end to end from `align_date`, starting at `initial_phase_type` when given."""
+    phases = plan.all_phases
+    start_index = 0
+    if initial_phase_type is not None:
+        for i, ph in enumerate(phases):
+            if ph.type is initial_phase_type:
+                start_index = i
+                break
+    out: list[tuple[PlanPhase, datetime, datetime | None]] = []
+    start: datetime | None = align_date
+    for ph in phases[start_index:]:
+        if start is None:
+            break
+        end = None if ph.duration.unit is TimeUnit.UNLIMITED else ph.duration.add_to(start)
+        out.append((ph, start, end))
+        start = end
+    return out
+
+
+def phase_at(layout: list[tuple[PlanPhase, datetime, datetime | None]], when: datetime
+             ) -> tuple[int, PlanPhase]:
+    """The phase in force at `when` (the first one if `when` precedes the layout)."""
+    index = 0
+    for i, (_ph, start, _end) in enumerate(layout):
+        if start <= when:
+            index = i
+    return index, layout[index][0]
+
+
+def _phase_event_id(subscription_id: str, phase_name: str, when: datetime) -> str:
+    return str(uuid.uuid5(_PHASE_NS, f"{subscription_id}|{phase_name}|{when.isoformat()}"))
+
+
+def initial_phase_type_on_change(plan: Plan, requested: PhaseType | None, original: PhaseType | None
+                                 ) -> PhaseType | None:
+    """Kill Bill's `PlanAligner.getTimedPhaseOnChange` for START_OF_SUBSCRIPTION / START_OF_BUNDLE:
+    the requested phase type, else the type the subscription started in when the new plan has it."""
+    if requested is not None:
+        return requested
+    if original is not None and any(ph.type is original for ph in plan.all_phases):
+        return original
+    return None
+
+
+def active_events(sub: Subscription) -> list[SubscriptionEvent]:
+    return sorted((e for e in sub.events if e.is_active), key=lambda e: (e.effective_date, e.total_ordering))
+
+
+def transitions(sub: Subscription, catalog: Catalog) -> list[Transition]:
+    """Every transition of the subscription, in order, with plan and phase resolved."""
+    events = active_events(sub)
+    out: list[Transition] = []
+    # the plan segment in force: started by CREATE/TRANSFER/CHANGE
+    plan: Plan | None = None
+    version: CatalogVersion | None = None
+    price_list: str | None = None
+    overrides: tuple[PhasePriceOverride, ...] = ()
+    layout: list[tuple[PlanPhase, datetime, datetime | None]] = []
+    layout_index = 0
+    segment_start: datetime | None = None
+    quantity = 1
+    ended = False
+
+    def emit_phases_until(limit: datetime | None) -> bool:
+        """PHASE (and EXPIRED) transitions of the current segment before `limit`; True if expired."""
+        nonlocal layout_index
+        while plan is not None and layout_index + 1 <= len(layout):
+            ph, _start, end = layout[layout_index]
+            if end is None or (limit is not None and end > limit):
+                return False
+            if layout_index + 1 < len(layout):
+                nxt, nstart, _ = layout[layout_index + 1]
+                nversion, nplan = _resolve(catalog, plan.name, nstart, segment_start)
+                out.append(Transition(
+                    event_id=_phase_event_id(sub.id, nxt.name, nstart), subscription_id=sub.id,
+                    effective_date=nstart, type=SubscriptionEventType.PHASE, plan=nplan,
+                    phase=nplan.find_phase(nxt.name), price_list=price_list, version=nversion,
+                    last_change_date=segment_start, overrides=overrides, quantity=quantity))
+                layout_index += 1
+            else:
+                # the final phase has a duration: the subscription expires at its end (FIXEDTERM)
+                out.append(Transition(
+                    event_id=_phase_event_id(sub.id, "EXPIRED", end), subscription_id=sub.id, effective_date=end,
+                    type=SubscriptionEventType.EXPIRED, plan=None, phase=None, price_list=price_list,
+                    version=version, last_change_date=segment_start, quantity=quantity))
+                return True
+        return False
+
+    for ev in events:
+        if ended:
+            break
+        if ev.event_type in (SubscriptionEventType.CREATE, SubscriptionEventType.TRANSFER,
+                             SubscriptionEventType.CHANGE):
+            if plan is not None and emit_phases_until(ev.effective_date):
+                ended = True
+                break
+            version, plan = _resolve(catalog, ev.plan_name or "", ev.effective_date, ev.effective_date)
+            price_list = ev.price_list_name or plan.price_list
+            overrides = ev.price_overrides
+            quantity = ev.quantity or 1
+            segment_start = ev.effective_date
+            layout = lay_out_phases(plan, ev.phase_align_date or ev.effective_date, ev.initial_phase_type)
+            layout_index, phase = phase_at(layout, ev.effective_date)
+            out.append(Transition(
+                event_id=ev.id, subscription_id=sub.id, effective_date=ev.effective_date, type=ev.event_type,
+                plan=plan, phase=phase, price_list=price_list, version=version, last_change_date=segment_start,
+                overrides=overrides, quantity=quantity, total_ordering=ev.total_ordering))
+        elif ev.event_type is SubscriptionEventType.CANCEL:
+            if emit_phases_until(ev.effective_date):
+                ended = True
+                break
+            out.append(Transition(
+                event_id=ev.id, subscription_id=sub.id, effective_date=ev.effective_date,
+                type=SubscriptionEventType.CANCEL, plan=None, phase=None, price_list=price_list, version=version,
+                last_change_date=segment_start, quantity=quantity, total_ordering=ev.total_ordering))
+            ended = True
+        elif ev.event_type is SubscriptionEventType.BCD_CHANGE:
+            if emit_phases_until(ev.effective_date):
+                ended = True
+                break
+            current = layout[layout_index][0] if layout else None
+            out.append(Transition(
+                event_id=ev.id, subscription_id=sub.id, effective_date=ev.effective_date,
+                type=SubscriptionEventType.BCD_CHANGE, plan=plan, phase=current, price_list=price_list,
+                version=version, last_change_date=segment_start, overrides=overrides,
+                bill_cycle_day_local=ev.bill_cycle_day_local, quantity=quantity, total_ordering=ev.total_ordering))
+    if not ended and plan is not None:
+        emit_phases_until(None)
+    return out
+
+
+def _resolve(catalog: Catalog, plan_name: str, when: datetime, last_change: datetime | None
+             ) -> tuple[CatalogVersion, Plan]:
+    entry = plan_for_subscription(catalog, plan_name, when, last_change or when)
+    return entry.version, entry.plan
+
+
+def current_transition(trans: list[Transition], when: datetime) -> Transition | None:
+    """The last transition at or before `when`."""
+    current = None
+    for t in trans:
+        if t.effective_date <= when:
+            current = t
+        else:
+            break
+    return current
+
+
+def original_phase_type(sub: Subscription, catalog: Catalog) -> PhaseType | None:
+    """The phase type the subscription started in (for change alignment)."""
+    for ev in active_events(sub):
+        if ev.event_type in (SubscriptionEventType.CREATE, SubscriptionEventType.TRANSFER):
+            if ev.initial_phase_type is not None:
+                return ev.initial_phase_type
+            return first_phase(_resolve(catalog, ev.plan_name or "", ev.effective_date, ev.effective_date)[1]).type
+    return None
+
+
+# -- blocking ------------------------------------------------------------------------------------
+
+def blocked_intervals(states: list[BlockingState], flag: str) -> list[tuple[datetime, datetime | None]]:
+    """Intervals during which any (level, service) stream has `flag` set (block_billing,
+    block_entitlement or block_change). Each (blockable, service) pair is a stream whose latest
+    state wins; the subscription is blocked when any stream blocks (Kill Bill's BlockingChecker)."""
+    streams: dict[tuple[str, str], list[BlockingState]] = {}
+    for s in sorted(states, key=lambda s: (s.effective_date, s.record_id)):
+        if s.is_active:
+            streams.setdefault((s.blockable_id, s.service), []).append(s)
+    dates = sorted({s.effective_date for stream in streams.values() for s in stream})
+    intervals: list[tuple[datetime, datetime | None]] = []
+    current_start: datetime | None = None
+    for d in dates:
+        blocked = False
+        for stream in streams.values():
+            latest = None
+            for s in stream:
+                if s.effective_date <= d:
+                    latest = s
+                else:
+                    break
+            if latest is not None and getattr(latest, flag):
+                blocked = True
+                break
+        if blocked and current_start is None:
+            current_start = d
+        elif not blocked and current_start is not None:
+            intervals.append((current_start, d))
+            current_start = None
+    if current_start is not None:
+        intervals.append((current_start, None))
+    return intervals
+
+
+def is_blocked_at(intervals: list[tuple[datetime, datetime | None]], when: datetime) -> bool:
+    return any(start <= when and (end is None or when < end) for start, end in intervals)

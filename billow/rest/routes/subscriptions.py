@@ -1,0 +1,248 @@
+"""`/1.0/kb/subscriptions`: create, read, change, cancel, uncancel, BCD, blocking (SubscriptionResource)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from billow.catalog.model import BillingPeriod, PhaseType, ProductCategory
+from billow.core.errors import InvalidInput
+from billow.entitlement.model import (
+    BillingActionPolicy,
+    BlockingStateType,
+    EntitlementActionPolicy,
+    PhasePriceOverride,
+)
+from billow.entitlement.service import SubscriptionRequest
+from billow.rest.common import Ctx, audit_log_json, created, no_content, parse_date, parse_date_or_datetime
+from billow.rest.entitlement_json import subscription_json
+from billow.rest.jsonio import KBJSONResponse
+
+router = APIRouter(prefix="/1.0/kb/subscriptions", tags=["Subscription"])
+
+
+class PhasePriceJson(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    planName: str | None = None
+    phaseName: str | None = None
+    phaseType: PhaseType | None = None
+    fixedPrice: Decimal | None = None
+    recurringPrice: Decimal | None = None
+
+
+class SubscriptionJson(BaseModel):
+    """Kill Bill's SubscriptionJson as input (unknown fields ignored, null is absent)."""
+
+    model_config = ConfigDict(extra="ignore")
+    accountId: str | None = None
+    bundleId: str | None = None
+    bundleExternalKey: str | None = None
+    subscriptionId: str | None = None
+    externalKey: str | None = None
+    productName: str | None = None
+    productCategory: ProductCategory | None = None
+    billingPeriod: BillingPeriod | None = None
+    phaseType: PhaseType | None = None
+    priceList: str | None = None
+    planName: str | None = None
+    billCycleDayLocal: int | None = None
+    quantity: int | None = None
+    priceOverrides: list[PhasePriceJson] | None = None
+
+    def to_request(self, account_id: str | None = None) -> SubscriptionRequest:
+        overrides = tuple(
+            PhasePriceOverride(phase_name=o.phaseName, phase_type=o.phaseType, fixed_price=o.fixedPrice,
+                               recurring_price=o.recurringPrice)
+            for o in (self.priceOverrides or []))
+        for o in overrides:
+            for name, value in (("fixedPrice", o.fixed_price), ("recurringPrice", o.recurring_price)):
+                if value is not None and value < 0:
+                    raise InvalidInput(f"priceOverrides.{name}: must not be negative")
+        return SubscriptionRequest(
+            account_id=self.accountId or account_id or "", plan_name=self.planName, product_name=self.productName,
+            product_category=self.productCategory, billing_period=self.billingPeriod, price_list=self.priceList,
+            external_key=self.externalKey, bundle_id=self.bundleId, bundle_external_key=self.bundleExternalKey,
+            phase_type=self.phaseType, price_overrides=overrides, quantity=self.quantity)
+
+
+class BulkSubscriptionsBundleJson(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    baseEntitlementAndAddOns: list[SubscriptionJson] | None = None
+
+
+class BlockingStateJson(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    blockedId: str | None = None
+    stateName: str | None = None
+    service: str | None = None
+    isBlockChange: bool | None = None
+    isBlockEntitlement: bool | None = None
+    isBlockBilling: bool | None = None
+    effectiveDate: str | None = None
+    type: BlockingStateType | None = None
+
+
+def _enum(enum: Any, value: str | None, field: str) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return enum(value.upper())
+    except ValueError:
+        names = ", ".join(e.value for e in enum)
+        raise InvalidInput(f"{field}: '{value}' is not one of {names}") from None
+
+
+async def _wait(request: Request, call_completion: bool, timeout_sec: int) -> Response | None:
+    """Kill Bill's `callCompletion`: wait for the work the call caused; 408 when it takes too long."""
+    if not call_completion:
+        return None
+    drained = await run_in_threadpool(request.app.state.billow.run_until_idle, float(max(timeout_sec, 0)))
+    return None if drained else Response(status_code=408)
+
+
+@router.post("", status_code=201, operation_id="createSubscription")
+async def create_subscription(request: Request, ctx: Ctx, body: SubscriptionJson = Body(...),
+                              entitlementDate: str | None = Query(None), billingDate: str | None = Query(None),
+                              renameKeyIfExistsAndUnused: bool = Query(True), migrated: bool = Query(False),
+                              skipResponse: bool = Query(False), callCompletion: bool = Query(False),
+                              callTimeoutSec: int = Query(3)) -> Response:
+    service = request.app.state.billow.entitlements
+    subs = await run_in_threadpool(
+        service.create, ctx, [body.to_request()],
+        entitlement_date=parse_date_or_datetime(entitlementDate, "entitlementDate"),
+        billing_date=parse_date_or_datetime(billingDate, "billingDate"), migrated=migrated)
+    return await _wait(request, callCompletion, callTimeoutSec) or created(
+        request, f"/1.0/kb/subscriptions/{subs[0].id}")
+
+
+@router.post("/createSubscriptionWithAddOns", status_code=201, operation_id="createSubscriptionWithAddOns")
+async def create_with_addons(request: Request, ctx: Ctx, body: list[SubscriptionJson] = Body(...),
+                             entitlementDate: str | None = Query(None), billingDate: str | None = Query(None),
+                             migrated: bool = Query(False), skipResponse: bool = Query(False),
+                             renameKeyIfExistsAndUnused: bool = Query(True), callCompletion: bool = Query(False),
+                             callTimeoutSec: int = Query(3)) -> Response:
+    if not body:
+        raise InvalidInput("body: at least one subscription needs to be given")
+    account_id = next((s.accountId for s in body if s.accountId), None)
+    service = request.app.state.billow.entitlements
+    subs = await run_in_threadpool(
+        service.create, ctx, [s.to_request(account_id) for s in body],
+        entitlement_date=parse_date_or_datetime(entitlementDate, "entitlementDate"),
+        billing_date=parse_date_or_datetime(billingDate, "billingDate"), migrated=migrated)
+    return await _wait(request, callCompletion, callTimeoutSec) or created(
+        request, f"/1.0/kb/bundles/{subs[0].bundle_id}")
+
+
+@router.post("/createSubscriptionsWithAddOns", status_code=201, operation_id="createSubscriptionsWithAddOns")
+async def create_many_with_addons(request: Request, ctx: Ctx, body: list[BulkSubscriptionsBundleJson] = Body(...),
+                                  entitlementDate: str | None = Query(None), billingDate: str | None = Query(None),
+                                  renameKeyIfExistsAndUnused: bool = Query(True), migrated: bool = Query(False),
+                                  skipResponse: bool = Query(False), callCompletion: bool = Query(False),
+                                  callTimeoutSec: int = Query(3)) -> Response:
+    if not body or not all(b.baseEntitlementAndAddOns for b in body):
+        raise InvalidInput("baseEntitlementAndAddOns: each bundle needs at least one subscription")
+    service = request.app.state.billow.entitlements
+    ent = parse_date_or_datetime(entitlementDate, "entitlementDate")
+    bill = parse_date_or_datetime(billingDate, "billingDate")
+    bundle_ids: list[str] = []
+    account_id = ""
+    for b in body:
+        items = b.baseEntitlementAndAddOns or []
+        account_id = next((s.accountId for s in items if s.accountId), account_id) or ""
+        subs = await run_in_threadpool(service.create, ctx, [s.to_request(account_id) for s in items],
+                                       entitlement_date=ent, billing_date=bill, migrated=migrated)
+        bundle_ids.append(subs[0].bundle_id)
+    return await _wait(request, callCompletion, callTimeoutSec) or created(
+        request, f"/1.0/kb/accounts/{account_id}/bundles?bundlesFilter={','.join(bundle_ids)}")
+
+
+@router.get("", operation_id="getSubscriptionByKey")
+def get_subscription_by_key(request: Request, ctx: Ctx, externalKey: str | None = Query(None)) -> Response:
+    if not externalKey:
+        raise InvalidInput("externalKey: query parameter needs to be set")
+    return KBJSONResponse(subscription_json(request.app.state.billow.entitlements.view_by_key(ctx, externalKey)))
+
+
+@router.get("/{subscriptionId}", operation_id="getSubscription")
+def get_subscription(request: Request, ctx: Ctx, subscriptionId: str) -> Response:
+    return KBJSONResponse(subscription_json(request.app.state.billow.entitlements.view(ctx, subscriptionId)))
+
+
+@router.put("/{subscriptionId}", status_code=204, operation_id="changeSubscriptionPlan")
+async def change_plan(request: Request, ctx: Ctx, subscriptionId: str, body: SubscriptionJson = Body(...),
+                      requestedDate: str | None = Query(None), callCompletion: bool = Query(False),
+                      callTimeoutSec: int = Query(3), billingPolicy: str | None = Query(None)) -> Response:
+    if body.planName is None and (body.productName is None or body.billingPeriod is None):
+        raise InvalidInput("planName: needs to be set (or productName, billingPeriod and priceList)")
+    policy = _enum(BillingActionPolicy, billingPolicy, "billingPolicy")
+    await run_in_threadpool(request.app.state.billow.entitlements.change_plan, ctx, subscriptionId,
+                            body.to_request(), requested_date=parse_date_or_datetime(requestedDate, "requestedDate"),
+                            policy=policy)
+    return await _wait(request, callCompletion, callTimeoutSec) or no_content()
+
+
+@router.put("/{subscriptionId}/undoChangePlan", status_code=204, operation_id="undoChangeSubscriptionPlan")
+def undo_change(request: Request, ctx: Ctx, subscriptionId: str) -> Response:
+    request.app.state.billow.entitlements.undo_change(ctx, subscriptionId)
+    return no_content()
+
+
+@router.delete("/{subscriptionId}", status_code=204, operation_id="cancelSubscriptionPlan")
+async def cancel(request: Request, ctx: Ctx, subscriptionId: str, requestedDate: str | None = Query(None),
+                 callCompletion: bool = Query(False), callTimeoutSec: int = Query(5),
+                 entitlementPolicy: str | None = Query(None), billingPolicy: str | None = Query(None),
+                 useRequestedDateForBilling: bool = Query(False)) -> Response:
+    await run_in_threadpool(
+        request.app.state.billow.entitlements.cancel, ctx, subscriptionId,
+        requested_date=parse_date_or_datetime(requestedDate, "requestedDate"),
+        entitlement_policy=_enum(EntitlementActionPolicy, entitlementPolicy, "entitlementPolicy"),
+        billing_policy=_enum(BillingActionPolicy, billingPolicy, "billingPolicy"),
+        use_requested_date_for_billing=useRequestedDateForBilling)
+    return await _wait(request, callCompletion, callTimeoutSec) or no_content()
+
+
+@router.put("/{subscriptionId}/uncancel", status_code=204, operation_id="uncancelSubscriptionPlan")
+def uncancel(request: Request, ctx: Ctx, subscriptionId: str) -> Response:
+    request.app.state.billow.entitlements.uncancel(ctx, subscriptionId)
+    return no_content()
+
+
+@router.put("/{subscriptionId}/bcd", status_code=204, operation_id="updateSubscriptionBCD")
+def update_bcd(request: Request, ctx: Ctx, subscriptionId: str, body: SubscriptionJson = Body(...),
+               effectiveFromDate: str | None = Query(None),
+               forceNewBcdWithPastEffectiveDate: bool = Query(False)) -> Response:
+    if body.billCycleDayLocal is None:
+        raise InvalidInput("billCycleDayLocal: needs to be set")
+    request.app.state.billow.entitlements.update_bcd(ctx, subscriptionId, body.billCycleDayLocal,
+                                                     parse_date(effectiveFromDate, "effectiveFromDate"))
+    return no_content()
+
+
+def add_blocking_state(request: Request, ctx: Ctx, type_: BlockingStateType, blockable_id: str,
+                       body: BlockingStateJson, requested_date: str | None) -> Response:
+    account = request.app.state.billow.entitlements.add_blocking_state(
+        ctx, type_, blockable_id, body.stateName or "", body.service or "", bool(body.isBlockChange),
+        bool(body.isBlockEntitlement), bool(body.isBlockBilling),
+        parse_date_or_datetime(requested_date or body.effectiveDate, "requestedDate"))
+    return created(request, f"/1.0/kb/accounts/{account.id}/block?blockingStateTypes={type_.value}")
+
+
+@router.post("/{subscriptionId}/block", status_code=201, operation_id="addSubscriptionBlockingState")
+def block_subscription(request: Request, ctx: Ctx, subscriptionId: str, body: BlockingStateJson = Body(...),
+                       requestedDate: str | None = Query(None)) -> Response:
+    return add_blocking_state(request, ctx, BlockingStateType.SUBSCRIPTION, subscriptionId, body, requestedDate)
+
+
+@router.get("/{subscriptionId}/auditLogsWithHistory", operation_id="getSubscriptionAuditLogsWithHistory")
+def subscription_audit_logs(request: Request, ctx: Ctx, subscriptionId: str) -> Response:
+    from billow.core.db.audit_read import audit_logs
+
+    view = request.app.state.billow.entitlements.view(ctx, subscriptionId)
+    with request.app.state.billow.db.read() as conn:
+        logs = audit_logs(conn, ctx.tenant, "subscriptions", [view.subscription.record_id], with_history=True)
+    return KBJSONResponse([audit_log_json(e) for e in logs[view.subscription.record_id]])
