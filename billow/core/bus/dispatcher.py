@@ -252,12 +252,15 @@ class Dispatcher:
             with self.db.transaction(internal_context(tenant_record_id=first.search_key2)) as uow:
                 if first.search_key1 is not None:
                     uow.lock_account(first.search_key1)
+                taken: set[int] = set()
+                for table in (store.BUS, store.NOTIFICATIONS):
+                    taken |= store.take_many(uow.conn, [e for e in batch if e.table == table], self.owner)
                 for n, entry in enumerate(batch):
                     pos[0] = n
+                    if entry.record_id not in taken:
+                        raise _LostClaim()
                     uow.ctx = internal_context(tenant_record_id=entry.search_key2,
                                                user_token=entry.user_token)
-                    if not store.take(uow.conn, entry, self.owner):
-                        raise _LostClaim()
                     if entry.table == store.BUS:
                         event = BusEvent.from_json(entry.class_name, entry.event_json)
                         for sub in self.bus.handlers_for(event):
@@ -265,12 +268,12 @@ class Dispatcher:
                     else:
                         self.bus.queues[entry.queue_name or ""].handler(uow, self._notification(entry))
                     uow.flush_events()  # with this row's user token
-                    store.archive(uow.conn, entry, PROCESSED, self.owner, self._wall())
-                pos[0] = len(batch)  # a failure from here on is the commit's
+                pos[0] = len(batch)  # a failure from here on is not a handler's
+                store.archive_many(uow.conn, batch, PROCESSED, self.owner, self._wall())
             return None
         except Exception as exc:
-            if pos[0] >= len(batch):  # commit failed: nothing done, retry every row on its own
-                log.warning("batch commit failed; running rows one by one", exc_info=True)
+            if pos[0] >= len(batch):  # completion or commit failed: run every row on its own
+                log.warning("batch completion failed; running rows one by one", exc_info=True)
                 return 0, _Commit(exc)
             return pos[0], exc
 

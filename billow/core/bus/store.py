@@ -237,6 +237,29 @@ def take(conn: Connection, entry: Entry, owner: str) -> bool:
     return res.rowcount == 1
 
 
+def take_many(conn: Connection, entries: Sequence[Entry], owner: str) -> set[int]:
+    """`take` for several rows of one table at once; returns the record ids taken."""
+    if not entries:
+        return set()
+    t = TABLES[entries[0].table]
+    res = conn.execute(delete(t).where(t.c.record_id.in_([e.record_id for e in entries]),
+                                       t.c.processing_owner == owner, t.c.processing_state == IN_PROCESSING)
+                       .returning(t.c.record_id))
+    return {r[0] for r in res}
+
+
+def archive_many(conn: Connection, entries: Sequence[Entry], state: str, owner: str | None,
+                 wall: datetime) -> None:
+    for table in {e.table for e in entries}:
+        rows = []
+        for e in entries:
+            if e.table == table:
+                values = e.values()
+                values.update(processing_state=state, processing_owner=owner, processing_available_date=wall)
+                rows.append(values)
+        conn.execute(insert(HISTORY[table]), rows)
+
+
 def still_owned(conn: Connection, entry: Entry, owner: str) -> bool:
     t = TABLES[entry.table]
     row = conn.execute(select(t.c.record_id).where(
