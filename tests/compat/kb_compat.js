@@ -156,5 +156,59 @@ async function check(name, fn) {
     const plans = (await catalogApi.getAvailableBasePlans()).data;
     assert.ok(plans.some((p) => p.plan === 'compat-simple-monthly'));
   });
+  // Subscriptions run in a second tenant created with useGlobalDefault=true (Billow's default catalog,
+  // which has add-ons): TenantApi.createTenant with the query flag, then the subscription APIs.
+  const KEY2 = KEY + '-subs';
+  const cfg2 = new killbill.Configuration({ basePath: BASE, username: 'admin', password: 'password',
+                                            apiKey: killbill.apiKey(KEY2, SECRET) });
+  const tenant2 = new killbill.TenantApi(cfg2, undefined, http);
+  const accounts2 = new killbill.AccountApi(cfg2, undefined, http);
+  const subscriptionApi = new killbill.SubscriptionApi(cfg2, undefined, http);
+  const bundleApi = new killbill.BundleApi(cfg2, undefined, http);
+  let account2, bundleId, baseId;
+  await check('TenantApi.createTenant with useGlobalDefault=true gets the default catalog', async () => {
+    const r = await tenant2.createTenant({ apiKey: KEY2, apiSecret: SECRET }, 'compat', true);
+    assert.strictEqual(r.status, 201);
+    const plans = (await new killbill.CatalogApi(cfg2, undefined, http).getAvailableBasePlans()).data;
+    assert.ok(plans.some((p) => p.plan === 'starter-monthly'));
+    account2 = idOf(await accounts2.createAccount({ name: 'Subscriber', currency: 'USD' }, 'compat'));
+  });
+  await check('SubscriptionApi.createSubscriptionWithAddOns', async () => {
+    const r = await subscriptionApi.createSubscriptionWithAddOns(
+      [{ accountId: account2, planName: 'starter-monthly', externalKey: 'compat-base' },
+       { planName: 'prioritysupport-monthly' }], 'compat');
+    assert.strictEqual(r.status, 201);
+    assert.ok(r.headers.location.includes('/1.0/kb/bundles/'));
+    bundleId = idOf(r);
+    const bundle = (await bundleApi.getBundle(bundleId)).data;
+    assert.deepStrictEqual(bundle.subscriptions.map((s) => s.productCategory), ['BASE', 'ADD_ON']);
+    baseId = bundle.subscriptions[0].subscriptionId;
+    const bundles = (await accounts2.getAccountBundles(account2)).data;
+    assert.strictEqual(bundles.length, 1);
+  });
+  await check('SubscriptionApi.changeSubscriptionPlan', async () => {
+    const r = await subscriptionApi.changeSubscriptionPlan({ planName: 'starter-annual' }, baseId, 'compat');
+    assert.strictEqual(r.status, 204);
+    const sub = (await subscriptionApi.getSubscription(baseId)).data;
+    assert.strictEqual(sub.planName, 'starter-annual');
+    assert.strictEqual(sub.billingPeriod, 'ANNUAL');
+    assert.ok(sub.events.some((e) => e.eventType === 'CHANGE'));
+  });
+  await check('BundleApi.pauseBundle and resumeBundle', async () => {
+    assert.strictEqual((await bundleApi.pauseBundle(bundleId, 'compat')).status, 204);
+    assert.strictEqual((await subscriptionApi.getSubscription(baseId)).data.state, 'BLOCKED');
+    assert.strictEqual((await bundleApi.resumeBundle(bundleId, 'compat')).status, 204);
+    assert.strictEqual((await subscriptionApi.getSubscription(baseId)).data.state, 'ACTIVE');
+  });
+  await check('SubscriptionApi.cancelSubscriptionPlan end of term', async () => {
+    const r = await subscriptionApi.cancelSubscriptionPlan(baseId, 'compat', undefined, undefined, undefined,
+                                                           'END_OF_TERM', 'END_OF_TERM');
+    assert.strictEqual(r.status, 204);
+    const sub = (await subscriptionApi.getSubscription(baseId)).data;
+    assert.ok(sub.billingEndDate !== null);
+    assert.ok(sub.events.some((e) => e.eventType === 'STOP_BILLING'));
+    const bundle = (await bundleApi.getBundle(bundleId)).data;
+    assert.ok(bundle.subscriptions.every((s) => s.billingEndDate !== null));  // the add-on follows its base
+  });
   console.log('compat: all checks passed');
 })();
