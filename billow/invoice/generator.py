@@ -316,41 +316,19 @@ def _fixed_and_recurring(account: AccountBillingInfo, evs: list[BillingEvent], e
     fixed_days = config.proration_fixed_days
     local_dates = [account.to_local_date(e.effective_date) for e in evs]
 
-    # existing items → one tree per subscription
     all_items: list[InvoiceItem] = [it for inv in existing for it in inv.items]
     ignored = fully_repaired_ids(all_items) if all_items else set()
-    by_id: dict[str, InvoiceItem] = {it.id: it for it in all_items}
-    trees: dict[str | None, SubscriptionTree] = {}
-    created_days: dict[str, list[date]] = {}
+    trees = _existing_trees(all_items, ignored, currency, fixed_days, skip_subscriptions)
     tz = account.tz
     now_day = _local_day(now, tz)
+    created_days: dict[str, list[date]] = {}
     for inv in existing:
         for it in inv.items:
-            if it.id in ignored:
-                continue
             sub_id = it.subscription_id
-            if sub_id is not None and sub_id in skip_subscriptions:
+            if sub_id is None or sub_id in skip_subscriptions or it.id in ignored:
                 continue
-            if sub_id is not None:
-                created = it.created_date or inv.created_date
-                created_days.setdefault(sub_id, []).append(now_day if created is None else _local_day(created, tz))
-            t = it.type
-            if t is RECURRING or t is FIXED:
-                _tree(trees, sub_id, currency, fixed_days).add_existing(it)
-            elif t is REPAIR_ADJ or t is ITEM_ADJ:
-                linked = by_id.get(it.linked_item_id) if it.linked_item_id is not None else None
-                if linked is None or linked.id in ignored:
-                    if t is REPAIR_ADJ:
-                        raise IllegalInvoicingState(f"ILLEGAL INVOICING STATE: missing cancelled item for {it.id}")
-                    continue
-                if linked.subscription_id is not None and linked.subscription_id in skip_subscriptions:
-                    continue
-                if t is REPAIR_ADJ:
-                    _tree(trees, linked.subscription_id, currency, fixed_days).add_existing(it)
-                elif linked.type is RECURRING and linked.amount != 0:
-                    _tree(trees, linked.subscription_id, currency, fixed_days).add_adjustment(linked.id, it.amount)
-    for tree in trees.values():
-        tree.build()
+            created = it.created_date or inv.created_date
+            created_days.setdefault(sub_id, []).append(now_day if created is None else _local_day(created, tz))
 
     # proposed items: every item due up to the target date since the beginning
     proposed: list[InvoiceItem] = []
@@ -359,14 +337,69 @@ def _fixed_and_recurring(account: AccountBillingInfo, evs: list[BillingEvent], e
     for item in proposed:
         _tree(trees, item.subscription_id, currency, fixed_days).add_proposed(item)
 
+    result = _views(trees, account.account_id, currency, invoice_id, now)
+    _safety_bounds(result, created_days, now_day, config)
+    return result
+
+
+def _existing_trees(all_items: Sequence[InvoiceItem], ignored: set[str], currency: str, fixed_days: int,
+                    skip_subscriptions: Collection[str]) -> dict[str | None, SubscriptionTree]:
+    """`AccountItemTree.addExistingItem` + `build`: items in `ignored` (fully repaired, `InvoicePruner`) left out,
+    then one tree per subscription."""
+    by_id: dict[str, InvoiceItem] = {it.id: it for it in all_items}
+    trees: dict[str | None, SubscriptionTree] = {}
+    for it in all_items:
+        if it.id in ignored:
+            continue
+        sub_id = it.subscription_id
+        if sub_id is not None and sub_id in skip_subscriptions:
+            continue
+        t = it.type
+        if t is RECURRING or t is FIXED:
+            _tree(trees, sub_id, currency, fixed_days).add_existing(it)
+        elif t is REPAIR_ADJ or t is ITEM_ADJ:
+            linked = by_id.get(it.linked_item_id) if it.linked_item_id is not None else None
+            if linked is None or linked.id in ignored:
+                if t is REPAIR_ADJ:
+                    raise IllegalInvoicingState(f"ILLEGAL INVOICING STATE: missing cancelled item for {it.id}")
+                continue
+            if linked.subscription_id is not None and linked.subscription_id in skip_subscriptions:
+                continue
+            if t is REPAIR_ADJ:
+                _tree(trees, linked.subscription_id, currency, fixed_days).add_existing(it)
+            elif linked.type is RECURRING and linked.amount != 0:
+                # ITEM_ADJ on FIXED, $0 RECURRING, USAGE or charges: not part of the tree
+                _tree(trees, linked.subscription_id, currency, fixed_days).add_adjustment(linked.id, it.amount)
+    for tree in trees.values():
+        tree.build()
+    return trees
+
+
+def _views(trees: dict[str | None, SubscriptionTree], account_id: str, currency: str, invoice_id: str,
+           now: datetime) -> list[InvoiceItem]:
     result: list[InvoiceItem] = []
     for tree in trees.values():
-        view = _view(tree, account, invoice_id, now)
+        view = _view(tree, account_id, currency, invoice_id, now)
         if view:
             check_view(view)
             result.extend(view)
-    _safety_bounds(result, created_days, now_day, config)
     return result
+
+
+def merge_items(existing_items: Sequence[InvoiceItem], proposed_items: Sequence[InvoiceItem], *, account_id: str,
+                currency: str, invoice_id: str, now: datetime, fixed_days: int = 0) -> list[InvoiceItem]:
+    """The repair stage alone: existing items merged with proposed RECURRING/FIXED items (spec 4.4, 4.5).
+
+    Returns what a run would write: new FIXED and RECURRING items and REPAIR_ADJ items.
+    """
+    with localcontext(_EXACT):
+        try:
+            trees = _existing_trees(existing_items, fully_repaired_ids(existing_items), currency, fixed_days, ())
+            for item in proposed_items:
+                _tree(trees, item.subscription_id, currency, fixed_days).add_proposed(item)
+            return _views(trees, account_id, currency, invoice_id, now)
+        except IllegalInvoicingState as e:
+            raise InvoicingError(str(e)) from e
 
 
 def _local_day(instant: datetime, tz: timezone) -> date:
@@ -384,16 +417,16 @@ def _tree(trees: dict[str | None, SubscriptionTree], sub_id: str | None, currenc
     return tree
 
 
-def _view(tree: SubscriptionTree, account: AccountBillingInfo, invoice_id: str, now: datetime) -> list[InvoiceItem]:
+def _view(tree: SubscriptionTree, account_id: str, currency: str, invoice_id: str,
+          now: datetime) -> list[InvoiceItem]:
     """`SubscriptionItemTree.getView` after the merge: new FIXED, new RECURRING and REPAIR_ADJ items."""
     out: list[InvoiceItem] = []
-    currency = account.currency
     for fx in tree.new_fixed:
         out.append(_with_ids(fx, invoice_id, now))
     for piece in tree.joined_new_pieces():
         out.append(_recurring_from_piece(piece, invoice_id, now, currency))
     for rep in tree.repairs_out():
-        out.append(InvoiceItem(id=_new_id(), invoice_id=invoice_id, account_id=account.account_id, type=REPAIR_ADJ,
+        out.append(InvoiceItem(id=_new_id(), invoice_id=invoice_id, account_id=account_id, type=REPAIR_ADJ,
                                start_date=rep.start, end_date=rep.end, amount=rep.amount, currency=currency,
                                linked_item_id=rep.linked.id, created_date=now))
     return out

@@ -117,11 +117,12 @@ def years_between(start: date, end: date) -> int:
     start_rem = start.toordinal() - date(start.year, 1, 1).toordinal()
     end_rem = end.toordinal() - date(end.year, 1, 1).toordinal()
     feb_29 = 59
-    if start_rem >= feb_29:
-        if is_leap(start.year) and not is_leap(end.year):
-            start_rem -= 1
-    elif end_rem >= feb_29 and is_leap(end.year):
-        end_rem -= 1
+    if start_rem >= feb_29:  # balance leap-year differences (BasicGJChronology.getYearDifference)
+        if is_leap(start.year):
+            if not is_leap(end.year):
+                start_rem -= 1
+        elif end_rem >= feb_29 and is_leap(end.year):
+            end_rem -= 1
     diff = end.year - start.year
     if end_rem < start_rem:
         diff -= 1
