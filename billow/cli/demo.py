@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from billow.account.model import AccountData
+from billow.account.model import Account, AccountData
 from billow.app import Billow
 from billow.core.context import CallContext
 from billow.core.errors import Conflict
@@ -18,8 +18,8 @@ DEMO_ACCOUNTS = [
                 time_zone="America/New_York", locale="en_US", country="US", company_name="Acme Corp"),
     AccountData(external_key="demo-dupont", name="Marie Dupont", first_name_length=5, email="marie@dupont.example",
                 currency="EUR", time_zone="Europe/Paris", locale="fr_FR", country="FR"),
-    AccountData(external_key="demo-tanaka", name="Tanaka KK", email="keiri@tanaka.example", currency="JPY",
-                time_zone="Asia/Tokyo", locale="ja_JP", country="JP", bill_cycle_day_local=15),
+    AccountData(external_key="demo-smith", name="Smith & Sons Ltd", email="accounts@smith.example", currency="GBP",
+                time_zone="Europe/London", locale="en_GB", country="GB", bill_cycle_day_local=15),
 ]
 
 
@@ -43,6 +43,36 @@ def run_demo(billow: Billow, console: Console) -> None:
     for a in accounts:
         table.add_row(a.id, a.external_key, a.name or "", a.currency or "", a.time_zone, str(a.bill_cycle_day_local))
     console.print(table)
-    hook = getattr(billow, "extend_demo", None)
-    if hook is not None:
-        hook(tctx, accounts, console)
+    _subscriptions(billow, tctx, accounts, console)
+
+
+# what each demo account subscribes to, on Billow's default catalog
+DEMO_PLANS = {
+    "demo-acme": [["starter-monthly", "prioritysupport-monthly"]],
+    "demo-dupont": [["professional-annual"]],
+    "demo-smith": [["professional-monthly-promo"], ["onboarding-fixedterm"]],
+}
+
+
+def _subscriptions(billow: Billow, ctx: CallContext, accounts: list[Account], console: Console) -> None:
+    from billow.entitlement.service import SubscriptionRequest
+
+    if billow.catalogs.catalog(ctx) is None:
+        billow.catalogs.upload_default(ctx)
+    table = Table(title="Demo subscriptions")
+    for col in ("account", "bundle", "plan", "phase", "state", "BCD"):
+        table.add_column(col)
+    for account in accounts:
+        _, bundles, views = billow.entitlements.account_views(ctx, account.id)
+        if not views:
+            for plans in DEMO_PLANS.get(account.external_key, []):
+                billow.entitlements.create(ctx, [SubscriptionRequest(account_id=account.id, plan_name=p)
+                                                 for p in plans])
+            _, bundles, views = billow.entitlements.account_views(ctx, account.id)
+        keys = {b.id: b.external_key for b in bundles}
+        for v in views:
+            cur = v.current
+            table.add_row(account.external_key, keys.get(v.subscription.bundle_id, "")[:13],
+                          cur.plan.name if cur and cur.plan else "", cur.phase.name if cur and cur.phase else "",
+                          v.state.value, str(v.bill_cycle_day_local or ""))
+    console.print(table)

@@ -56,6 +56,7 @@ def test_cli_db_upgrade_and_demo(tmp_path: Path) -> None:
     r = runner.invoke(app, ["demo", "--database-url", url], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "demo-acme" in r.output and "demo-dupont" in r.output
+    assert "starter-monthly" in r.output and "prioritysupport-monthly" in r.output
     # running the demo again reuses what exists
     r = runner.invoke(app, ["demo", "--database-url", url], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
