@@ -63,9 +63,9 @@ class Billow:
     def stop(self) -> None:
         self.bus.stop()
 
-    def run_until_idle(self, timeout_s: float = 5.0) -> bool:
-        """Fire due notifications and drain the bus (test clock). True when nothing is left."""
-        return bool(self.bus.run_until_idle(timeout_s=timeout_s))
+    def run_until_idle(self, timeout_s: float = 5.0, tenant_record_id: int | None = None) -> bool:
+        """Fire due notifications and drain the bus (of one tenant, or all). True when nothing is left."""
+        return bool(self.bus.run_until_idle(tenant_record_id=tenant_record_id, timeout_s=timeout_s))
 
     def close(self) -> None:
         self.stop()

@@ -13,7 +13,6 @@ from billow.core.errors import BillowError, InvalidInput
 from billow.entitlement.model import BillingActionPolicy, EntitlementActionPolicy, SubscriptionState
 from billow.entitlement.service import SubscriptionRequest
 from billow.junction.engine import AccountBillingContext, billing_events
-from billow.junction.model import BillingTransitionType as BT
 from tests.entitlement.conftest import T0, World
 
 
@@ -180,7 +179,8 @@ def test_illegal_change_and_unknown_plan_are_refused(world: World) -> None:
     world.advance(days=31)
     before = world.subscription_event_count()
     with pytest.raises(BillowError) as illegal:
-        world.kb.entitlements.change_plan(world.ctx, sid, SubscriptionRequest(account_id="", plan_name="silver-monthly"))
+        world.kb.entitlements.change_plan(world.ctx, sid,
+                                          SubscriptionRequest(account_id="", plan_name="silver-monthly"))
     assert illegal.value.code == 2001 and "not allowed by catalog rules" in illegal.value.message
     with pytest.raises(BillowError) as unknown:
         world.create("platinum-monthly")

@@ -101,7 +101,8 @@ async def _wait(request: Request, call_completion: bool, timeout_sec: int) -> Re
     """Kill Bill's `callCompletion`: wait for the work the call caused; 408 when it takes too long."""
     if not call_completion:
         return None
-    drained = await run_in_threadpool(request.app.state.billow.run_until_idle, float(max(timeout_sec, 0)))
+    tenant = request.state.ctx.tenant_record_id
+    drained = await run_in_threadpool(request.app.state.billow.run_until_idle, float(max(timeout_sec, 0)), tenant)
     return None if drained else Response(status_code=408)
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlparse
 
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from billow.core.errors import InvalidInput
+from billow.push import model as push_model
 from billow.rest.common import Ctx, created, no_content
 from billow.rest.jsonio import KBJSONResponse
 from billow.tenant.model import Tenant, TenantKeyValue
@@ -156,12 +156,11 @@ def delete_user_kv(request: Request, ctx: Ctx, keyName: str) -> Response:
 
 
 def validate_callback_url(url: str | None) -> str:
-    if not url:
-        raise InvalidInput("cb: query parameter needs to be set")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInput(f"cb: '{url}' is not an http or https URL")
-    return url
+    """Callback URLs are http(s) URLs with a host (billow.push.model); the message names `cb`."""
+    try:
+        return push_model.validate_callback_url(url)
+    except push_model.InvalidCallbackUrl as exc:
+        raise InvalidInput(f"cb: {exc}") from None
 
 
 @router.post("/registerNotificationCallback", status_code=201, operation_id="registerPushNotificationCallback")

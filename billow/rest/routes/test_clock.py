@@ -52,9 +52,9 @@ def _timeout(timeout_sec: int) -> float:
     return float(timeout_sec)
 
 
-async def _after_move(request: Request, time_zone: str, timeout_sec: float) -> Response:
+async def _after_move(request: Request, ctx: Ctx, time_zone: str, timeout_sec: float) -> Response:
     billow = request.app.state.billow
-    await run_in_threadpool(billow.run_until_idle, timeout_sec)
+    await run_in_threadpool(billow.run_until_idle, timeout_sec, ctx.tenant_record_id)
     return KBJSONResponse(clock_json(billow.clock.utcnow(), time_zone))
 
 
@@ -79,7 +79,7 @@ async def set_clock(request: Request, ctx: Ctx, requestedDate: str | None = Quer
         # a bare date is that day at the current time of day, as Kill Bill's TestResource does
         now = clock.utcnow()
         clock.set(datetime.combine(when, now.timetz()).astimezone(UTC))
-    return await _after_move(request, tz, timeout)
+    return await _after_move(request, ctx, tz, timeout)
 
 
 @router.put("/clock")
@@ -101,10 +101,11 @@ async def move_clock(request: Request, ctx: Ctx, days: int | None = Query(None),
     else:
         assert years is not None
         clock.set(clock.utcnow() + relativedelta(years=years))
-    return await _after_move(request, tz, timeout)
+    return await _after_move(request, ctx, tz, timeout)
 
 
 @router.get("/queues")
 async def wait_for_queues(request: Request, ctx: Ctx, timeoutSec: int = Query(5)) -> Response:
-    drained = await run_in_threadpool(request.app.state.billow.run_until_idle, _timeout(timeoutSec))
+    drained = await run_in_threadpool(request.app.state.billow.run_until_idle, _timeout(timeoutSec),
+                                      ctx.tenant_record_id)
     return Response(status_code=200 if drained else 412)
