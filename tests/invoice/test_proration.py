@@ -251,14 +251,14 @@ def test_in_arrear_bills_completed_periods() -> None:
 
 
 def test_in_arrear_end_on_target_bills_immediately_issue_1907() -> None:
-    assert pieces("2012-01-01", "2012-02-10", "2012-02-10", 1, mode=ARR) == [("2012-01-01", "2012-02-01", "1"),
-                                                                              ("2012-02-01", "2012-02-10", "0.310344828")]
+    expected = [("2012-01-01", "2012-02-01", "1"), ("2012-02-01", "2012-02-10", "0.310344828")]
+    assert pieces("2012-01-01", "2012-02-10", "2012-02-10", 1, mode=ARR) == expected
 
 
 def test_in_arrear_trailing_stub_after_cancel() -> None:
     # Part 5.5: trailing stub over [lastCycleDate, lastCycleDate + 1 period)
-    assert pieces("2012-01-01", "2012-02-10", "2012-03-01", 1, mode=ARR) == [("2012-01-01", "2012-02-01", "1"),
-                                                                              ("2012-02-01", "2012-02-10", "0.310344828")]
+    expected = [("2012-01-01", "2012-02-01", "1"), ("2012-02-01", "2012-02-10", "0.310344828")]
+    assert pieces("2012-01-01", "2012-02-10", "2012-03-01", 1, mode=ARR) == expected
 
 
 def test_in_arrear_end_before_first_cycle_date() -> None:

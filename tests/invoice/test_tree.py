@@ -35,9 +35,9 @@ def fixed(start: str, amount: str, plan: str = "plan") -> InvoiceItem:
 
 
 def repair(start: str, end: str, amount: str, linked: InvoiceItem) -> InvoiceItem:
-    return InvoiceItem(id=f"it-{next(_ids)}", invoice_id="inv-0", account_id=ACCOUNT_ID, type=InvoiceItemType.REPAIR_ADJ,
-                       start_date=d(start), end_date=d(end), amount=Decimal(amount), currency="USD",
-                       linked_item_id=linked.id)
+    return InvoiceItem(id=f"it-{next(_ids)}", invoice_id="inv-0", account_id=ACCOUNT_ID,
+                       type=InvoiceItemType.REPAIR_ADJ, start_date=d(start), end_date=d(end),
+                       amount=Decimal(amount), currency="USD", linked_item_id=linked.id)
 
 
 def item_adj(amount: str, linked: InvoiceItem) -> InvoiceItem:
