@@ -150,3 +150,19 @@ def test_unknown_ids_are_404(kb: KB, account: str) -> None:
     assert kb.get("/1.0/kb/bundles/00000000-0000-0000-0000-000000000000").status_code == 404
     assert kb.post("/1.0/kb/subscriptions", json={"accountId": "00000000-0000-0000-0000-000000000000",
                                                   "planName": "silver-monthly"}).status_code == 404
+
+
+def test_catalog_lookups_by_subscription_and_date(kb: KB, account: str) -> None:
+    sid = id_from_location(kb.post("/1.0/kb/subscriptions", json={"accountId": account, "planName": "gold-monthly"}))
+    plan = kb.get("/1.0/kb/catalog/plan", params={"subscriptionId": sid}).json()
+    assert plan["name"] == "gold-monthly" and [p["type"] for p in plan["phases"]] == ["TRIAL", "EVERGREEN"]
+    assert kb.get("/1.0/kb/catalog/phase", params={"subscriptionId": sid}).json()["type"] == "TRIAL"
+    later = kb.get("/1.0/kb/catalog/phase", params={"subscriptionId": sid, "requestedDate": "2024-03-01"}).json()
+    assert later["type"] == "EVERGREEN"
+    assert later["prices"] == [{"currency": "USD", "value": 30.00}]
+    product = kb.get("/1.0/kb/catalog/product", params={"subscriptionId": sid}).json()
+    assert product["name"] == "Gold" and product["type"] == "BASE" and product["included"] == ["Shield"]
+    assert kb.get("/1.0/kb/catalog/priceList", params={"subscriptionId": sid}).json()["name"] == "DEFAULT"
+    assert kb.get("/1.0/kb/catalog/plan").status_code == 400
+    assert kb.get("/1.0/kb/catalog/plan", params={"subscriptionId": "00000000-0000-0000-0000-000000000000"}
+                  ).status_code == 404

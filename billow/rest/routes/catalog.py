@@ -159,3 +159,54 @@ async def add_simple_plan(request: Request, ctx: Ctx) -> Response:
 def delete_catalog(request: Request, ctx: Ctx) -> Response:
     request.app.state.billow.catalogs.delete(ctx)
     return no_content()
+
+
+def _subscription_transition(request: Request, ctx: Ctx, subscription_id: str | None, requested_date: str | None
+                             ) -> Any:
+    """The plan, phase and catalog version a subscription has at a date (Kill Bill's
+    `getPlanForSubscriptionAndDate` and siblings; the date defaults to now)."""
+    from billow.entitlement.timeline import current_transition
+
+    if not subscription_id:
+        raise InvalidInput("subscriptionId: query parameter needs to be set")
+    billow = request.app.state.billow
+    view = billow.entitlements.view(ctx, subscription_id)
+    when = _requested(requested_date) or billow.clock.utcnow()
+    if not isinstance(when, datetime):
+        from billow.entitlement.dates import to_instant
+
+        when = to_instant(when, now=billow.clock.utcnow(), time_zone=view.account.time_zone,
+                          reference_time=view.account.reference_time)
+    live = [t for t in view.transitions if not t.ends]
+    current = current_transition(live, when) or (live[0] if live else None)
+    if current is None or current.plan is None:
+        raise InvalidInput(f"subscriptionId: subscription {subscription_id} has no plan at {when.isoformat()}")
+    return current
+
+
+@router.get("/plan", operation_id="getPlanForSubscriptionAndDate")
+def get_plan_for_subscription(request: Request, ctx: Ctx, subscriptionId: str | None = Query(None),
+                              requestedDate: str | None = Query(None)) -> Response:
+    t = _subscription_transition(request, ctx, subscriptionId, requestedDate)
+    return KBJSONResponse(json_view.plan_json(t.plan))
+
+
+@router.get("/phase", operation_id="getPhaseForSubscriptionAndDate")
+def get_phase_for_subscription(request: Request, ctx: Ctx, subscriptionId: str | None = Query(None),
+                               requestedDate: str | None = Query(None)) -> Response:
+    t = _subscription_transition(request, ctx, subscriptionId, requestedDate)
+    return KBJSONResponse(json_view.phase_json(t.phase))
+
+
+@router.get("/product", operation_id="getProductForSubscriptionAndDate")
+def get_product_for_subscription(request: Request, ctx: Ctx, subscriptionId: str | None = Query(None),
+                                 requestedDate: str | None = Query(None)) -> Response:
+    t = _subscription_transition(request, ctx, subscriptionId, requestedDate)
+    return KBJSONResponse(json_view.product_json(t.version.find_product(t.plan.product)))
+
+
+@router.get("/priceList", operation_id="getPriceListForSubscriptionAndDate")
+def get_price_list_for_subscription(request: Request, ctx: Ctx, subscriptionId: str | None = Query(None),
+                                    requestedDate: str | None = Query(None)) -> Response:
+    t = _subscription_transition(request, ctx, subscriptionId, requestedDate)
+    return KBJSONResponse(json_view.price_list_json(t.version.find_price_list(t.price_list or "DEFAULT")))
