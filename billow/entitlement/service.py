@@ -829,7 +829,7 @@ class EntitlementService:
         known = {t.event_id for t in before}
         now = uow.now
         for t in transitions(sub, acc.catalog):
-            if t.event_id in known:
+            if t.event_id in known or t.synthetic:  # catalog repricing is for billing only: no event
                 continue
             if t.effective_date <= now:
                 self._publish_transition(uow, ctx, acc, sub, t)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from billow.catalog.engine import first_phase
 from billow.catalog.model import Catalog, CatalogVersion, PhaseType, Plan, PlanPhase, TimeUnit
-from billow.catalog.versions import plan_for_subscription
+from billow.catalog.versions import plan_for_subscription, price_change_dates
 from billow.entitlement.model import (
     BlockingState,
     PhasePriceOverride,
@@ -44,6 +44,8 @@ class Transition:
     bill_cycle_day_local: int | None = None
     quantity: int = 1
     total_ordering: int = 0
+    # a CHANGE Kill Bill makes itself when a newer catalog version reprices existing subscriptions
+    synthetic: bool = False
 
     @property
     def ends(self) -> bool:
@@ -180,6 +182,32 @@ def transitions(sub: Subscription, catalog: Catalog) -> list[Transition]:
                 bill_cycle_day_local=ev.bill_cycle_day_local, quantity=quantity, total_ordering=ev.total_ordering))
     if not ended and plan is not None:
         emit_phases_until(None)
+    return _with_price_changes(out, catalog)
+
+
+def _with_price_changes(trans: list[Transition], catalog: Catalog) -> list[Transition]:
+    """Kill Bill's synthetic CHANGE events (`DefaultSubscriptionBase.getSubscriptionBillingEvents`):
+    from a newer version's `effectiveDateForExistingSubscriptions`, existing subscriptions bill at its
+    prices, same plan and phase. Candidates on or after the next real transition are dropped; that
+    transition resolves its own version (billing-semantics.md 1.7)."""
+    if len(catalog.versions) < 2:
+        return trans
+    out: list[Transition] = []
+    for i, t in enumerate(trans):
+        out.append(t)
+        if t.ends or t.plan is None or t.phase is None or t.version is None:
+            continue
+        limit = trans[i + 1].effective_date if i + 1 < len(trans) else None
+        for when, entry in sorted(price_change_dates(catalog, t.version, t.plan.name), key=lambda c: c[0]):
+            if when <= t.effective_date or (limit is not None and when >= limit):
+                continue
+            out.append(Transition(
+                event_id=_phase_event_id(t.subscription_id, f"reprice-{entry.version.effective_date.isoformat()}",
+                                         when),
+                subscription_id=t.subscription_id, effective_date=when, type=SubscriptionEventType.CHANGE,
+                plan=entry.plan, phase=entry.plan.find_phase(t.phase.name), price_list=t.price_list,
+                version=entry.version, last_change_date=t.last_change_date, overrides=t.overrides,
+                quantity=t.quantity, total_ordering=t.total_ordering, synthetic=True))
     return out
 
 

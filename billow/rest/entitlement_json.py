@@ -93,7 +93,7 @@ def subscription_events_json(v: SubscriptionView) -> list[dict[str, Any]]:
             event(t.event_id, t.effective_date, "START_BILLING", BILLING_SERVICE, "START_BILLING", t)
         elif t.type is SubscriptionEventType.PHASE:
             event(t.event_id, t.effective_date, "PHASE", "entitlement+billing-service", "PHASE", t)
-        elif t.type is SubscriptionEventType.CHANGE:
+        elif t.type is SubscriptionEventType.CHANGE and not t.synthetic:
             event(t.event_id, t.effective_date, "CHANGE", "entitlement+billing-service", "CHANGE", t)
         elif t.ends:
             event(t.event_id, t.effective_date, "STOP_BILLING", BILLING_SERVICE, "STOP_BILLING", in_force(

@@ -189,3 +189,20 @@ def test_in_arrear_mode_and_ordering_across_subscriptions() -> None:
     result = billing_events(AccountBillingContext("acct", "USD", "UTC", 1), [b, a], [], CATALOG)
     assert [(e.subscription_id, e.billing_mode.value) for e in result.events] == [("a", "IN_ARREAR"),
                                                                                   ("b", "IN_ADVANCE")]
+
+
+def test_newer_version_reprices_existing_subscriptions_from_its_declared_date() -> None:
+    folder = Path(__file__).resolve().parents[1] / "catalog" / "data" / "versions"
+    catalog = Catalog.of([load_version_xml(p.read_text()) for p in sorted(folder.glob("club-v*.xml"))])
+    start = datetime(2020, 2, 10, tzinfo=UTC)
+    s = sub("s1", [event("s1", "CREATE", start, "club-monthly")], start=start)
+    result = billing_events(AccountBillingContext("acct", "USD", "UTC", 1), [s], [], catalog)
+    got = [(e.transition_type.value, e.effective_date, e.recurring_price, e.catalog_effective_date.date().isoformat())
+           for e in result.events]
+    # v2 declares effectiveDateForExistingSubscriptions 2020-07-01: a synthetic CHANGE at that date bills $12;
+    # v3 declares none, so existing subscriptions stay on v2 prices (grandfathered)
+    assert got == [
+        ("CREATE", start, None, "2020-01-01"),
+        ("PHASE", datetime(2020, 2, 24, tzinfo=UTC), Decimal("10.00"), "2020-01-01"),
+        ("CHANGE", datetime(2020, 7, 1, tzinfo=UTC), Decimal("12.00"), "2020-06-01"),
+    ]
