@@ -43,7 +43,7 @@ class SecurityService:
         hashed = hash_secret(password)
         with self.db.transaction(ctx) as uow:
             if store.user_by_name(uow.conn, username) is not None:
-                raise Conflict(f"User {username} already exists", code=44000,
+                raise Conflict(f"The user {username} already exists", code=40002,
                                class_name="org.killbill.billing.security.SecurityApiException")
             uow.insert("users", {"id": str(uuid.uuid4()), "username": username, "password": hashed,
                                  "is_active": True, "tenant_record_id": None})

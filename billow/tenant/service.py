@@ -61,7 +61,7 @@ class TenantService:
         with self.db.read() as conn:
             row = store.tenant_by_id(conn, tenant_id)
         if row is None:
-            raise NotFound(f"{tenant_id} does not exist", code=TENANT_DOES_NOT_EXIST_FOR_ID,
+            raise NotFound(f"Tenant does not exist for id {tenant_id}", code=TENANT_DOES_NOT_EXIST_FOR_ID,
                            class_name=TENANT_EXCEPTION)
         return _to_tenant(row)
 
@@ -69,7 +69,7 @@ class TenantService:
         with self.db.read() as conn:
             row = store.tenant_by_api_key(conn, api_key)
         if row is None:
-            raise NotFound(f"{api_key} does not exist", code=TENANT_DOES_NOT_EXIST_FOR_API_KEY,
+            raise NotFound(f"Tenant does not exist for api key {api_key}", code=TENANT_DOES_NOT_EXIST_FOR_API_KEY,
                            class_name=TENANT_EXCEPTION)
         return _to_tenant(row)
 

@@ -190,6 +190,7 @@ def get_tenant(request: Request, ctx: Ctx, tenantId: str) -> Response:
         from billow.core.errors import NotFound
         from billow.tenant.service import TENANT_DOES_NOT_EXIST_FOR_ID, TENANT_EXCEPTION
 
-        raise NotFound(f"{tenantId} does not exist", code=TENANT_DOES_NOT_EXIST_FOR_ID, class_name=TENANT_EXCEPTION)
+        raise NotFound(f"Tenant does not exist for id {tenantId}", code=TENANT_DOES_NOT_EXIST_FOR_ID,
+                       class_name=TENANT_EXCEPTION)
     tenant = request.app.state.billow.tenants.get(tenantId)
     return KBJSONResponse(tenant_json(tenant))
