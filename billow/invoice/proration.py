@@ -212,6 +212,25 @@ class BillingInterval:
             return self.first_cycle_date
         return align_to_bcd(self.period.plus(self.first_cycle_date, n), self.bcd, self.period)
 
+    def first_cycle_after(self, when: date) -> tuple[int, date]:
+        """The smallest n with `cycle_date(n) > when` and that date (cycle dates never decrease with n).
+
+        Starts from an index known to be on or before `when`, so long histories are not walked from the start.
+        """
+        first = self.first_cycle_date
+        n = 0
+        if when > first:
+            if self.period.months:
+                n = ((when.year - first.year) * 12 + when.month - first.month) // self.period.months - 1
+            else:
+                n = (when.toordinal() - first.toordinal()) // self.period.days - 1
+            n = max(n, 0)
+        proposed = self.cycle_date(n)
+        while proposed <= when:
+            n += 1
+            proposed = self.cycle_date(n)
+        return n, proposed
+
     @property
     def next_cycle_date(self) -> date:
         """`getNextBillingCycleDate`: the cycle date after the last one billed (IN_ARREAR notification date)."""
@@ -247,11 +266,7 @@ def billing_interval(start: date, end: date | None, target: date, bcd: int, bill
                      else _in_arrear_end(interval, target, in_arrear_greedy))
     last_cycle: date | None = None
     if effective_end is not None and effective_end >= first:
-        n = 0
-        proposed = first
-        while proposed <= effective_end:
-            proposed = interval.cycle_date(n)
-            n += 1
+        _, proposed = interval.first_cycle_after(effective_end)
         proposed = align_to_bcd(period.minus(proposed), bcd, period)
         last_cycle = first if proposed < first else proposed
     return BillingInterval(start, end, first, effective_end, last_cycle, bcd, period)
@@ -263,11 +278,7 @@ def _in_advance_end(iv: BillingInterval, target: date) -> date:
         return iv.end
     if target < iv.first_cycle_date:
         return iv.first_cycle_date
-    n = 0
-    proposed = iv.first_cycle_date
-    while proposed <= target:
-        proposed = iv.cycle_date(n)
-        n += 1
+    _, proposed = iv.first_cycle_after(target)
     proposed = align_to_bcd(proposed, iv.bcd, iv.period)
     if iv.end is not None and iv.end < proposed:
         return iv.end
@@ -283,13 +294,9 @@ def _in_arrear_end(iv: BillingInterval, target: date, greedy: bool) -> date | No
         return None
     if iv.end is not None and iv.end < iv.first_cycle_date:
         return iv.end
-    n = 0
-    proposed = iv.first_cycle_date
-    next_proposed = iv.cycle_date(0)
-    while next_proposed <= target:
-        proposed = next_proposed
-        n += 1
-        next_proposed = iv.cycle_date(n)
+    # proposed: the last cycle date on or before the target (the first one if none); next_proposed: the one after
+    n, next_proposed = iv.first_cycle_after(target)
+    proposed = iv.cycle_date(n - 1) if n > 0 else iv.first_cycle_date
     if greedy and proposed != target:
         proposed = next_proposed
     cutoff_end = next_proposed if greedy else target
