@@ -167,6 +167,7 @@ def _subscription_events(account: AccountBillingContext, sub: Subscription, tran
             billing_mode=mode, fixed_price=fixed, recurring_price=recurring, currency=account.currency,
             bill_cycle_day_local=bcd, billing_alignment=alignment, catalog_effective_date=t.version.effective_date,
             usages=phase.usages, quantity=t.quantity, total_ordering=t.total_ordering or i,
+            phase_duration=phase.duration,
         )
         out.append((event, account_aligned))
         previous, previous_account_aligned = event, account_aligned

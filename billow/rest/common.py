@@ -63,11 +63,14 @@ def audit_level(audit: str = Query("NONE")) -> str:
 AuditLevel = Annotated[str, Depends(audit_level)]
 
 
+MAX_INT64 = 2**63 - 1
+
+
 def check_paging(offset: int, limit: int) -> None:
-    if offset < 0:
-        raise InvalidInput("offset: must not be negative")
-    if limit < 0:
-        raise InvalidInput("limit: must not be negative")
+    if not 0 <= offset <= MAX_INT64:
+        raise InvalidInput("offset: must be between 0 and 2^63-1")
+    if not 0 <= limit <= MAX_INT64:
+        raise InvalidInput("limit: must be between 0 and 2^63-1")
 
 
 def parse_date(value: str | None, field: str) -> date | None:

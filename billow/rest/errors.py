@@ -70,6 +70,11 @@ def install(app: FastAPI) -> None:
             return Response(status_code=404)  # no route: the container's empty 404
         return error_response(exc.status_code, str(exc.detail))
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> Response:
+        # a number too large for the database column, straight from the request
+        return error_response(400, f"a number in the request is out of range: {exc}")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)

@@ -7,6 +7,7 @@ through psycopg 3 for production and for several nodes.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,10 +142,16 @@ class Database:
                     conn.commit()
 
     def current_revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
-
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first() if self._has_version_table(
+                conn) else None
+        return row[0] if row else None
+
+    @staticmethod
+    def _has_version_table(conn: Connection) -> bool:
+        from sqlalchemy import inspect
+
+        return inspect(conn).has_table("alembic_version")
 
     def head_revision(self) -> str | None:
         from alembic.config import Config
@@ -161,3 +168,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@functools.lru_cache(maxsize=1)
+def _head_revision() -> str | None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg).get_current_head()

@@ -59,6 +59,9 @@ def get_queue_entries(request: Request, ctx: Ctx, accountId: str | None = Query(
 @router.put("/1.0/kb/admin/queues/retryFailed", operation_id="retryFailedQueueEntries")
 async def retry_failed_entries(request: Request, ctx: Ctx, busRecordId: list[int] | None = Query(None),
                                notificationRecordId: list[int] | None = Query(None)) -> Response:
+    for ids, name in ((busRecordId, "busRecordId"), (notificationRecordId, "notificationRecordId")):
+        if any(not 0 < i < 2**63 for i in ids or ()):
+            raise InvalidInput(f"{name}: record ids are positive 64-bit integers")
     bus = _bus(request)
     moved = await run_in_threadpool(
         queue_admin.retry_failed, bus, tenant_record_id=ctx.tenant,  # type: ignore[arg-type]
