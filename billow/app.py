@@ -21,6 +21,8 @@ from billow.core.clock import Clock, SystemClock, TestClock
 from billow.core.db import Database
 from billow.entitlement import listeners as entitlement_listeners
 from billow.entitlement.service import EntitlementService
+from billow.invoice import listeners as invoice_listeners
+from billow.invoice.service import InvoiceService
 from billow.security.service import SecurityService
 from billow.tenant.service import TenantService
 
@@ -29,8 +31,18 @@ def _load_tables() -> None:
     # Importing the stores registers their tables in the shared metadata.
     import billow.account.store  # noqa: F401
     import billow.entitlement.store  # noqa: F401
+    import billow.invoice.store  # noqa: F401
     import billow.security.store  # noqa: F401
     import billow.tenant.store  # noqa: F401
+
+
+def _timeline_invoices(invoices: InvoiceService):  # type: ignore[no-untyped-def]
+    def render(ctx, account):  # type: ignore[no-untyped-def]
+        from billow.rest.routes.invoices import timeline_invoices_json
+
+        return timeline_invoices_json(invoices, ctx, account)
+
+    return render
 
 
 class Billow:
@@ -49,6 +61,11 @@ class Billow:
         # the bus becomes db.bus: events posted in a unit of work are written in its transaction
         self.bus: Bus = wire(self, worker_threads=worker_threads)
         entitlement_listeners.install(self.entitlements, self.bus)
+        self.invoices = InvoiceService(self.db, self.accounts, self.entitlements, self.catalogs,
+                                       wall_clock=self.bus.wall_clock)
+        invoice_listeners.install(self.invoices, self.bus)
+        self.account_balances = self.invoices.account_balances
+        self.timeline_invoices = _timeline_invoices(self.invoices)
         if start_workers:
             self.start()
 

@@ -1,0 +1,290 @@
+"""SQL for the invoice service's tables: `invoices`, `invoice_items` (Kill Bill's names and columns,
+audited, account-owned), `invoice_schedule` (the next billing dates a run asked for, Kill Bill's
+next-billing-date notifications) and `invoice_run_triggers` (one bus notification per tenant and instant).
+
+The invoice number is the invoice's `record_id`, as in Kill Bill (`InvoiceSqlDao.sql.stg`:
+`invoice_number` is the auto-increment record id): unique and increasing per tenant (and globally),
+allocated by the database without a shared counter row, so concurrent billing batches never wait on it.
+Reads are set-based: one query for the invoices of many accounts, one for their items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from billow.core.db.schema import RecordId, audited_table, metadata
+from billow.core.db.types import Money, UTCDateTime
+from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
+
+invoices = audited_table(
+    "invoices", "INVOICE",
+    Column("account_id", String(36), nullable=False, index=True),
+    Column("invoice_date", Date, nullable=False),
+    Column("target_date", Date, nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(15), nullable=False),
+    Column("migrated", Boolean, nullable=False, default=False),
+    Column("parent_invoice", Boolean, nullable=False, default=False),
+    Column("grp_id", String(36), nullable=True),
+)
+
+invoice_items = audited_table(
+    "invoice_items", "INVOICE_ITEM",
+    Column("type", String(24), nullable=False),
+    Column("invoice_id", String(36), nullable=False, index=True),
+    Column("account_id", String(36), nullable=False),
+    Column("child_account_id", String(36), nullable=True),
+    Column("bundle_id", String(36), nullable=True),
+    Column("subscription_id", String(36), nullable=True),
+    Column("description", String(255), nullable=True),
+    Column("product_name", String(255), nullable=True),
+    Column("plan_name", String(255), nullable=True),
+    Column("phase_name", String(255), nullable=True),
+    Column("usage_name", String(255), nullable=True),
+    Column("catalog_effective_date", UTCDateTime(), nullable=True),
+    Column("start_date", Date, nullable=True),
+    Column("end_date", Date, nullable=True),
+    Column("amount", Money(), nullable=False),
+    Column("rate", Money(), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("linked_item_id", String(36), nullable=True, index=True),
+    Column("quantity", Money(), nullable=True),
+    Column("item_details", Text, nullable=True),
+)
+
+schedule = Table(
+    "invoice_schedule", metadata,
+    Column("record_id", RecordId, primary_key=True, autoincrement=True),
+    Column("tenant_record_id", RecordId, nullable=False),
+    Column("account_record_id", RecordId, nullable=False),
+    Column("subscription_id", String(36), nullable=False),
+    Column("target_date", Date, nullable=False),
+    Column("fire_at", UTCDateTime(), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("owner", String(64), nullable=True),
+    Column("claimed_at", UTCDateTime(), nullable=True),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("created_date", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_record_id", "subscription_id", "target_date", name="uq_invoice_schedule_date"),
+)
+
+run_triggers = Table(
+    "invoice_run_triggers", metadata,
+    Column("tenant_record_id", RecordId, primary_key=True),
+    Column("fire_at", UTCDateTime(), primary_key=True),
+)
+
+INV, IT, SC = invoices.table, invoice_items.table, schedule
+AVAILABLE, FAILED = "AVAILABLE", "FAILED"
+
+
+# ------------------------------------------------------------------------------------------- rows <-> model
+def invoice_row(inv: Invoice, account_record_id: int) -> dict[str, Any]:
+    return {"id": inv.id, "account_id": inv.account_id, "invoice_date": inv.invoice_date,
+            "target_date": inv.target_date, "currency": inv.currency, "status": inv.status.value,
+            "migrated": inv.migrated, "parent_invoice": inv.is_parent_invoice, "grp_id": inv.id,
+            "account_record_id": account_record_id}
+
+
+def item_row(it: InvoiceItem, account_record_id: int) -> dict[str, Any]:
+    return {"id": it.id, "type": it.type.value, "invoice_id": it.invoice_id, "account_id": it.account_id,
+            "child_account_id": it.child_account_id, "bundle_id": it.bundle_id,
+            "subscription_id": it.subscription_id, "description": it.description,
+            "product_name": it.product_name, "plan_name": it.plan_name, "phase_name": it.phase_name,
+            "usage_name": it.usage_name, "catalog_effective_date": it.catalog_effective_date,
+            "start_date": it.start_date, "end_date": it.end_date, "amount": it.amount, "rate": it.rate,
+            "currency": it.currency, "linked_item_id": it.linked_item_id, "quantity": it.quantity,
+            "item_details": it.item_details, "account_record_id": account_record_id}
+
+
+def to_item(m: Mapping[str, Any]) -> InvoiceItem:
+    return InvoiceItem(
+        id=m["id"], invoice_id=m["invoice_id"], account_id=m["account_id"], type=InvoiceItemType(m["type"]),
+        start_date=m["start_date"], end_date=m["end_date"], amount=Decimal(m["amount"]), currency=m["currency"],
+        subscription_id=m["subscription_id"], bundle_id=m["bundle_id"], product_name=m["product_name"],
+        plan_name=m["plan_name"], phase_name=m["phase_name"], usage_name=m["usage_name"], rate=m["rate"],
+        linked_item_id=m["linked_item_id"], quantity=m["quantity"], item_details=m["item_details"],
+        description=m["description"], catalog_effective_date=m["catalog_effective_date"],
+        child_account_id=m["child_account_id"], created_date=m["created_date"])
+
+
+def to_invoice(m: Mapping[str, Any], items: Iterable[InvoiceItem] = ()) -> Invoice:
+    return Invoice(id=m["id"], account_id=m["account_id"], invoice_date=m["invoice_date"],
+                   target_date=m["target_date"], currency=m["currency"], status=InvoiceStatus(m["status"]),
+                   items=tuple(items), invoice_number=m["record_id"], is_parent_invoice=bool(m["parent_invoice"]),
+                   migrated=bool(m["migrated"]), created_date=m["created_date"])
+
+
+# ------------------------------------------------------------------------------------------------- reads
+def invoices_of_accounts(conn: Connection, tenant: int, account_record_ids: Sequence[int]) -> dict[int, list[Invoice]]:
+    """Every invoice (with items) of these accounts, by account record id, oldest first: two queries."""
+    out: dict[int, list[Invoice]] = {a: [] for a in account_record_ids}
+    if not account_record_ids:
+        return out
+    ids = list(account_record_ids)
+    inv_rows = conn.execute(select(INV).where(INV.c.tenant_record_id == tenant, INV.c.account_record_id.in_(ids))
+                            .order_by(INV.c.record_id)).all()
+    if not inv_rows:
+        return out
+    items: dict[str, list[InvoiceItem]] = {}
+    for r in conn.execute(select(IT).where(IT.c.tenant_record_id == tenant, IT.c.account_record_id.in_(ids))
+                          .order_by(IT.c.record_id)):
+        it = to_item(r._mapping)
+        items.setdefault(it.invoice_id, []).append(it)
+    for r in inv_rows:
+        out[r.account_record_id].append(to_invoice(r._mapping, items.get(r.id, ())))
+    return out
+
+
+def invoice_record(conn: Connection, tenant: int, *, invoice_id: str | None = None,
+                   number: int | None = None) -> Mapping[str, Any] | None:
+    q = select(INV).where(INV.c.tenant_record_id == tenant)
+    q = q.where(INV.c.id == invoice_id) if invoice_id is not None else q.where(INV.c.record_id == number)
+    row = conn.execute(q).first()
+    return row._mapping if row is not None else None
+
+
+def item_record(conn: Connection, tenant: int, item_id: str) -> Mapping[str, Any] | None:
+    row = conn.execute(select(IT).where(IT.c.tenant_record_id == tenant, IT.c.id == item_id)).first()
+    return row._mapping if row is not None else None
+
+
+# ------------------------------------------------------------------------------------------------- schedule
+def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Multi-row insert that skips rows violating a unique key (ON CONFLICT DO NOTHING)."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+
+def add_schedule(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Record next billing dates (duplicates of a pending date are ignored, as Kill Bill checks
+    existing notifications before scheduling one)."""
+    _insert_ignore(conn, SC, rows)
+
+
+def add_triggers(conn: Connection, tenant: int, instants: Iterable[datetime]) -> list[datetime]:
+    """The run instants of this tenant not known yet (each needs one bus notification)."""
+    rows = [{"tenant_record_id": tenant, "fire_at": w} for w in sorted(set(instants))]
+    if not rows:
+        return []
+    known = {r[0] for r in conn.execute(select(run_triggers.c.fire_at).where(
+        run_triggers.c.tenant_record_id == tenant, run_triggers.c.fire_at.in_([r["fire_at"] for r in rows])))}
+    new = [r for r in rows if r["fire_at"].replace(tzinfo=None) not in {k.replace(tzinfo=None) for k in known}]
+    _insert_ignore(conn, run_triggers, new)
+    return [r["fire_at"] for r in new]
+
+
+def forget_trigger(conn: Connection, tenant: int, fire_at: datetime) -> None:
+    conn.execute(delete(run_triggers).where(run_triggers.c.tenant_record_id == tenant,
+                                            run_triggers.c.fire_at == fire_at))
+
+
+def claim_due(conn: Connection, tenant: int | None, now: datetime, owner: str, wall: datetime,
+              stale_before: datetime, limit: int) -> dict[int, list[tuple[str, date]]]:
+    """Claim the due schedule rows of up to `limit` accounts: {account record id: [(subscription, date)]}."""
+    cond = [SC.c.fire_at <= now, SC.c.state == AVAILABLE]
+    if tenant is not None:
+        cond.append(SC.c.tenant_record_id == tenant)
+    free = (SC.c.owner.is_(None)) | (SC.c.claimed_at < stale_before)
+    accounts_q = (select(SC.c.account_record_id).where(*cond, free).group_by(SC.c.account_record_id)
+                  .order_by(SC.c.account_record_id).limit(limit))
+    accounts = [r[0] for r in conn.execute(accounts_q)]
+    if not accounts:
+        return {}
+    stmt = (update(SC).where(*cond, free, SC.c.account_record_id.in_(accounts))
+            .values(owner=owner, claimed_at=wall)
+            .returning(SC.c.account_record_id, SC.c.subscription_id, SC.c.target_date))
+    out: dict[int, list[tuple[str, date]]] = {}
+    for r in conn.execute(stmt):
+        out.setdefault(r.account_record_id, []).append((r.subscription_id, r.target_date))
+    return out
+
+
+def claimed_rows(conn: Connection, account_record_ids: Sequence[int], owner: str
+                 ) -> dict[int, list[tuple[str, date]]]:
+    """The rows still claimed by `owner` (read again under the account locks)."""
+    out: dict[int, list[tuple[str, date]]] = {}
+    for r in conn.execute(select(SC.c.account_record_id, SC.c.subscription_id, SC.c.target_date).where(
+            SC.c.account_record_id.in_(list(account_record_ids)), SC.c.owner == owner)):
+        out.setdefault(r.account_record_id, []).append((r.subscription_id, r.target_date))
+    return out
+
+
+def done(conn: Connection, account_record_ids: Sequence[int], owner: str) -> None:
+    conn.execute(delete(SC).where(SC.c.account_record_id.in_(list(account_record_ids)), SC.c.owner == owner))
+
+
+def delete_due(conn: Connection, account_record_id: int, up_to: date) -> None:
+    """Rows made pointless by a run at `up_to` that covered them (the catch-up of a batch run)."""
+    conn.execute(delete(SC).where(SC.c.account_record_id == account_record_id, SC.c.target_date <= up_to,
+                                  SC.c.owner.is_(None)))
+
+
+def release_failed(conn: Connection, account_record_id: int, owner: str, error: str, max_errors: int) -> bool:
+    """Give the rows back after a failure; park them (FAILED) after `max_errors`. True when parked."""
+    rows = conn.execute(select(SC.c.record_id, SC.c.error_count).where(
+        SC.c.account_record_id == account_record_id, SC.c.owner == owner)).all()
+    parked = False
+    for r in rows:
+        count = r.error_count + 1
+        state = FAILED if count >= max_errors else AVAILABLE
+        parked = parked or state == FAILED
+        conn.execute(update(SC).where(SC.c.record_id == r.record_id).values(
+            owner=None, claimed_at=None, error_count=count, state=state, last_error=error[:2000]))
+    return parked
+
+
+def pending_dates(conn: Connection, account_record_id: int) -> list[tuple[str, date]]:
+    return [(r.subscription_id, r.target_date) for r in conn.execute(
+        select(SC.c.subscription_id, SC.c.target_date).where(SC.c.account_record_id == account_record_id,
+                                                             SC.c.state == AVAILABLE)
+        .order_by(SC.c.target_date))]
+
+
+def parked_accounts(conn: Connection, tenant: int | None = None) -> list[int]:
+    q = select(SC.c.account_record_id).where(SC.c.state == FAILED).distinct()
+    if tenant is not None:
+        q = q.where(SC.c.tenant_record_id == tenant)
+    return [r[0] for r in conn.execute(q)]
+
+
+def is_parked(conn: Connection, account_record_id: int) -> bool:
+    return conn.execute(select(SC.c.record_id).where(SC.c.account_record_id == account_record_id,
+                                                     SC.c.state == FAILED).limit(1)).first() is not None
+
+
+def tenants_of(conn: Connection, account_record_ids: Sequence[int]) -> dict[int, int]:
+    return {r[0]: r[1] for r in conn.execute(select(SC.c.account_record_id, SC.c.tenant_record_id).where(
+        SC.c.account_record_id.in_(list(account_record_ids))).distinct())}
+
+
+def count_due(conn: Connection, tenant: int | None, now: datetime) -> int:
+    from sqlalchemy import func
+
+    q = select(func.count(func.distinct(SC.c.account_record_id))).where(SC.c.fire_at <= now,
+                                                                        SC.c.state == AVAILABLE)
+    if tenant is not None:
+        q = q.where(SC.c.tenant_record_id == tenant)
+    return int(conn.execute(q).scalar_one())
