@@ -177,17 +177,17 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
         cut: set[tuple[Any, ...]] = set()
         for r in rows:
             key = (r.search_key1, getattr(r, "queue_name", None))
-            ids = by_key.get(key)
-            if ids is None or key in cut:
+            stream = by_key.get(key)
+            if stream is None or key in cut:
                 continue
             if r.rn == 1:
-                if r.record_id != ids[0]:  # the stream changed under us: keep the head alone
+                if r.record_id != stream[0]:  # the stream changed under us: keep the head alone
                     cut.add(key)
                 continue
             if not r.ready:
                 cut.add(key)
                 continue
-            ids.append(r.record_id)
+            stream.append(r.record_id)
 
     all_ids = [i for ids in ordered for i in ids]
     claimed = conn.execute(
