@@ -166,8 +166,7 @@ class Bus:
                 "processing_available_date": None, "processing_state": AVAILABLE, "error_count": 0,
                 "search_key1": ev.account_record_id, "search_key2": ev.tenant_record_id,
             })
-        for account in sorted(accounts):
-            uow.lock_account(account)
+        uow.lock_accounts(accounts)
         store.insert_entries(uow.conn, store.BUS, rows)
         self._notify(uow)
 
