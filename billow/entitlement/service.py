@@ -160,12 +160,14 @@ class EntitlementService:
                               class_name=CATALOG_EXCEPTION, status=400)
         return catalog
 
-    def _load(self, uow: UnitOfWork | None, ctx: CallContext, account: Account, conn: Any = None) -> _Account:
-        c = uow.conn if uow is not None else conn
-        subs = store.subscriptions_of_account(c, ctx.tenant, account.record_id)
-        blocking = store.blocking_states_of_account(c, ctx.tenant, account.record_id)
-        bundles = {b.id: b for b in store.bundles_of_account(c, ctx.tenant, account.record_id)}
-        return _Account(account, self._catalog(ctx), subs, blocking, bundles)
+    def _load(self, conn: Any, ctx: CallContext, account: Account, *, catalog_required: bool = True) -> _Account:
+        """The account's subscriptions, bundles and blocking states, and the tenant's catalog (which
+        may be missing only when asked for an account that has no subscription)."""
+        subs = store.subscriptions_of_account(conn, ctx.tenant, account.record_id)
+        blocking = store.blocking_states_of_account(conn, ctx.tenant, account.record_id)
+        bundles = {b.id: b for b in store.bundles_of_account(conn, ctx.tenant, account.record_id)}
+        catalog = self._catalog(ctx) if subs or catalog_required else self.catalogs.catalog(ctx) or Catalog.of([])
+        return _Account(account, catalog, subs, blocking, bundles)
 
     def _account_of_subscription(self, ctx: CallContext, subscription_id: str) -> Account:
         with self.db.read() as conn:
@@ -185,7 +187,7 @@ class EntitlementService:
     def view(self, ctx: CallContext, subscription_id: str) -> SubscriptionView:
         account = self._account_of_subscription(ctx, subscription_id)
         with self.db.read() as conn:
-            acc = self._load(None, ctx, account, conn)
+            acc = self._load(conn, ctx, account)
         sub = acc.sub(subscription_id)
         assert sub is not None
         return self._view(acc, sub)
@@ -200,19 +202,9 @@ class EntitlementService:
     def account_views(self, ctx: CallContext, account_id: str) -> tuple[Account, list[Bundle], list[SubscriptionView]]:
         account = self.accounts.get(ctx, account_id)
         with self.db.read() as conn:
-            acc = self._load_optional_catalog(ctx, account, conn)
-        if acc is None:
-            return account, [], []
+            acc = self._load(conn, ctx, account, catalog_required=False)
         views = [self._view(acc, s) for s in acc.subscriptions]
         return account, list(acc.bundles.values()), views
-
-    def _load_optional_catalog(self, ctx: CallContext, account: Account, conn: Any) -> _Account | None:
-        subs = store.subscriptions_of_account(conn, ctx.tenant, account.record_id)
-        bundles = {b.id: b for b in store.bundles_of_account(conn, ctx.tenant, account.record_id)}
-        blocking = store.blocking_states_of_account(conn, ctx.tenant, account.record_id)
-        if not subs and not bundles:
-            return _Account(account, Catalog.of([]), [], blocking, {})
-        return _Account(account, self._catalog(ctx), subs, blocking, bundles)
 
     def bundle_views(self, ctx: CallContext, bundle_id: str) -> tuple[Bundle, list[SubscriptionView]]:
         account = self._account_of_bundle(ctx, bundle_id)
@@ -291,7 +283,7 @@ class EntitlementService:
         created: list[Subscription] = []
         with self.db.transaction(ctx) as uow:
             uow.lock_account(account.record_id)
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             now = uow.now
             ent_at = to_instant(entitlement_date, now=now, time_zone=account.time_zone,
                                 reference_time=account.reference_time)
@@ -406,7 +398,7 @@ class EntitlementService:
 
     def _bundle_is_active(self, uow: UnitOfWork, ctx: CallContext, bundle: Bundle) -> bool:
         account = self.accounts.get_by_record_id(ctx, bundle.account_record_id)
-        acc = self._load(uow, ctx, account)
+        acc = self._load(uow.conn, ctx, account)
         return any(s.bundle_id == bundle.id and self._view(acc, s).state not in
                    (SubscriptionState.CANCELLED, SubscriptionState.EXPIRED) for s in acc.subscriptions)
 
@@ -464,7 +456,7 @@ class EntitlementService:
         account = self._account_of_subscription(ctx, subscription_id)
         with self.db.transaction(ctx) as uow:
             uow.lock_account(account.record_id)
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             sub = acc.sub(subscription_id)
             assert sub is not None
             view = self._view(acc, sub)
@@ -539,7 +531,7 @@ class EntitlementService:
                 "billing_cycle_day_local": None, "quantity": req.quantity,
                 "price_overrides": store.overrides_json(req.price_overrides), "is_active": True,
                 "account_record_id": account.record_id})
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             self._announce(uow, ctx, acc, sub.id, before=before, before_states=before_states)
             if sub.category is ProductCategory.BASE:
                 self._cancel_addons_after_change(uow, ctx, acc, sub, target, when)
@@ -584,7 +576,7 @@ class EntitlementService:
         account = self._account_of_subscription(ctx, subscription_id)
         with self.db.transaction(ctx) as uow:
             uow.lock_account(account.record_id)
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             sub = acc.sub(subscription_id)
             assert sub is not None
             pending = [e for e in sub.events if e.is_active and e.event_type is SubscriptionEventType.CHANGE
@@ -595,7 +587,7 @@ class EntitlementService:
             before = transitions(sub, acc.catalog)
             for e in pending:
                 uow.update("subscription_events", e.record_id, {"is_active": False})
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             self._announce(uow, ctx, acc, sub.id, before=before, before_states=list(acc.blocking))
             uow.post(ev.SubscriptionChangeEvent(**self._event_fields(ctx, acc, sub, uow.now), undo=True))
 
@@ -608,7 +600,7 @@ class EntitlementService:
         account = self._account_of_subscription(ctx, subscription_id)
         with self.db.transaction(ctx) as uow:
             uow.lock_account(account.record_id)
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             sub = acc.sub(subscription_id)
             assert sub is not None
             view = self._view(acc, sub)
@@ -673,7 +665,7 @@ class EntitlementService:
         uow.insert("blocking_states", self._state_values(
             acc, sub.id, BlockingStateType.SUBSCRIPTION, ENT_CANCELLED, ENTITLEMENT_SERVICE, True, True, False,
             ent_date))
-        fresh = self._load(uow, ctx, acc.account)
+        fresh = self._load(uow.conn, ctx, acc.account)
         acc.subscriptions, acc.blocking = fresh.subscriptions, fresh.blocking
         self._announce(uow, ctx, acc, sub.id, before=before, before_states=before_states)
 
@@ -681,7 +673,7 @@ class EntitlementService:
         account = self._account_of_subscription(ctx, subscription_id)
         with self.db.transaction(ctx) as uow:
             uow.lock_account(account.record_id)
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             sub = acc.sub(subscription_id)
             assert sub is not None
             now = uow.now
@@ -697,7 +689,7 @@ class EntitlementService:
                 uow.update("subscription_events", e.record_id, {"is_active": False})
             for s in states:
                 uow.update("blocking_states", s.record_id, {"is_active": False})
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             self._announce(uow, ctx, acc, sub.id, before=before, before_states=before_states)
             uow.post(ev.SubscriptionUncancelEvent(**self._event_fields(ctx, acc, sub, now)))
 
@@ -709,7 +701,7 @@ class EntitlementService:
         account = self._account_of_subscription(ctx, subscription_id)
         with self.db.transaction(ctx) as uow:
             uow.lock_account(account.record_id)
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             sub = acc.sub(subscription_id)
             assert sub is not None
             view = self._view(acc, sub)
@@ -727,7 +719,7 @@ class EntitlementService:
                 "effective_date": when, "plan_name": None, "price_list_name": None, "phase_align_date": None,
                 "initial_phase_type": None, "billing_cycle_day_local": bcd, "quantity": None, "price_overrides": None,
                 "is_active": True, "account_record_id": account.record_id})
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             self._announce(uow, ctx, acc, sub.id, before=before, before_states=list(acc.blocking))
 
     def update_charged_through_dates(self, uow: UnitOfWork, ctx: CallContext, dates: dict[str, datetime]) -> None:
@@ -753,7 +745,7 @@ class EntitlementService:
         account = self._account_of_bundle(ctx, bundle_id)
         with self.db.transaction(ctx) as uow:
             uow.lock_account(account.record_id)
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             when = to_instant(requested_date, now=uow.now, time_zone=account.time_zone,
                               reference_time=account.reference_time)
             subs = [s for s in acc.subscriptions if s.bundle_id == bundle_id]
@@ -790,8 +782,7 @@ class EntitlementService:
             account = self._account_of_subscription(ctx, blockable_id)
         with self.db.transaction(ctx) as uow:
             uow.lock_account(account.record_id)
-            acc = self._load_optional_catalog(ctx, account, uow.conn)
-            assert acc is not None
+            acc = self._load(uow.conn, ctx, account, catalog_required=False)
             when = to_instant(requested_date, now=uow.now, time_zone=account.time_zone,
                               reference_time=account.reference_time)
             self._add_state(uow, ctx, acc, blockable_id, type_, state_name, service, block_change,
@@ -885,7 +876,7 @@ class EntitlementService:
             if sub is None:
                 return
             account = self.accounts.get_by_record_id(ctx, sub.account_record_id)
-            acc = self._load(uow, ctx, account)
+            acc = self._load(uow.conn, ctx, account)
             current = acc.sub(sub.id)
             assert current is not None
             for t in transitions(current, acc.catalog):
@@ -901,8 +892,7 @@ class EntitlementService:
                 return
             state = store.to_blocking_state(row._mapping)
             account = self.accounts.get_by_record_id(ctx, row.account_record_id)
-            acc = self._load_optional_catalog(ctx, account, uow.conn)
-            assert acc is not None
+            acc = self._load(uow.conn, ctx, account, catalog_required=False)
             self._publish_state(uow, ctx, acc, state)
 
 

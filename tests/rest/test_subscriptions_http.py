@@ -24,7 +24,8 @@ def _count_events(kb: KB, account: str) -> int:
 
 
 def test_create_read_and_json_shape(kb: KB, account: str) -> None:
-    r = kb.post("/1.0/kb/subscriptions", json={"accountId": account, "planName": "gold-monthly", "externalKey": "g1"})
+    r = kb.post("/1.0/kb/subscriptions", json={"accountId": account, "planName": "gold-monthly", "externalKey": "g1"},
+                params={"callCompletion": "true", "callTimeoutSec": 20})
     assert r.status_code == 201 and r.content == b""
     sid = id_from_location(r)
     s = kb.get(r.headers["location"]).json()
@@ -33,7 +34,8 @@ def test_create_read_and_json_shape(kb: KB, account: str) -> None:
             s["priceList"], s["state"], s["sourceType"]) == ("gold-monthly", "Gold", "BASE", "MONTHLY", "TRIAL",
                                                              "DEFAULT", "ACTIVE", "NATIVE")
     assert s["startDate"] == "2024-01-15T10:00:00.000Z" and s["billingStartDate"] == "2024-01-15T10:00:00.000Z"
-    assert s["cancelledDate"] is None and s["billingEndDate"] is None and s["chargedThroughDate"] is None
+    assert s["cancelledDate"] is None and s["billingEndDate"] is None
+    assert s["chargedThroughDate"] == "2024-02-14"  # the $0 trial was invoiced: charged through its end
     assert s["billCycleDayLocal"] == 14 and s["quantity"] == 1 and s["priceOverrides"] is None
     assert [e["eventType"] for e in s["events"]] == ["START_ENTITLEMENT", "START_BILLING", "PHASE"]
     assert s["events"][2]["effectiveDate"] == "2024-02-14T10:00:00.000Z"
@@ -72,8 +74,10 @@ def test_create_by_product_and_with_addons(kb: KB, account: str) -> None:
 
 def test_change_cancel_uncancel_and_refusals(kb: KB, account: str) -> None:
     sid = id_from_location(kb.post("/1.0/kb/subscriptions", json={"accountId": account,
-                                                                  "planName": "silver-monthly"}))
-    assert kb.put(f"/1.0/kb/subscriptions/{sid}", json={"planName": "gold-monthly"}).status_code == 204
+                                                                  "planName": "silver-monthly"},
+                                   params={"callCompletion": "true", "callTimeoutSec": 20}))
+    assert kb.put(f"/1.0/kb/subscriptions/{sid}", json={"planName": "gold-monthly"},
+                  params={"callCompletion": "true", "callTimeoutSec": 20}).status_code == 204
     assert kb.get(f"/1.0/kb/subscriptions/{sid}").json()["planName"] == "gold-monthly"
     before = _count_events(kb, account)
     both = kb.put(f"/1.0/kb/subscriptions/{sid}", json={"planName": "silver-monthly"},
@@ -89,8 +93,15 @@ def test_change_cancel_uncancel_and_refusals(kb: KB, account: str) -> None:
                                                           "billingPolicy": "END_OF_TERM"})
     assert r.status_code == 204
     s = kb.get(f"/1.0/kb/subscriptions/{sid}").json()
-    assert s["state"] == "CANCELLED"  # no charged-through date yet: end of term is now
+    # invoiced in advance through Feb 15: the end of term is the charged-through date
+    assert s["chargedThroughDate"] == "2024-02-15"
+    assert (s["state"], s["billingEndDate"], s["cancelledDate"]) == ("ACTIVE", "2024-02-15T10:00:00.000Z",
+                                                                    "2024-02-15T10:00:00.000Z")
     assert kb.delete(f"/1.0/kb/subscriptions/{sid}").json()["code"] == 1031
+    assert kb.put(f"/1.0/kb/subscriptions/{sid}/uncancel").status_code == 204
+    assert kb.delete(f"/1.0/kb/subscriptions/{sid}", params={"entitlementPolicy": "IMMEDIATE",
+                                                             "billingPolicy": "IMMEDIATE"}).status_code == 204
+    assert kb.get(f"/1.0/kb/subscriptions/{sid}").json()["state"] == "CANCELLED"
     assert kb.put(f"/1.0/kb/subscriptions/{sid}/uncancel").status_code == 400
 
 
