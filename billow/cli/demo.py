@@ -76,3 +76,17 @@ def _subscriptions(billow: Billow, ctx: CallContext, accounts: list[Account], co
                           cur.plan.name if cur and cur.plan else "", cur.phase.name if cur and cur.phase else "",
                           v.state.value, str(v.bill_cycle_day_local or ""))
     console.print(table)
+    billow.run_until_idle(30)
+    invoices = Table(title="Demo invoices")
+    for col in ("account", "number", "date", "target", "status", "amount", "balance", "items"):
+        invoices.add_column(col)
+    from billow.invoice.credit import balance
+
+    for account in accounts:
+        for inv in billow.invoices.of_account(ctx, account.id):
+            amount = sum((it.amount for it in inv.items if it.type.is_charge or it.type.value.endswith("_ADJ")
+                          and it.type.value != "CBA_ADJ"), start=0)
+            invoices.add_row(account.external_key, str(inv.invoice_number), str(inv.invoice_date),
+                             str(inv.target_date or ""), inv.status.value, f"{amount:.2f} {inv.currency}",
+                             f"{balance(inv):.2f}", ", ".join(f"{it.type.value} {it.amount:.2f}" for it in inv.items))
+    console.print(invoices)

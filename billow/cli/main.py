@@ -30,6 +30,11 @@ def _mount_optional() -> None:
         sub = getattr(module, attr, None)
         if sub is not None:
             app.add_typer(sub, name=name)
+    try:
+        from billow.invoice.cli import bill
+    except ModuleNotFoundError:  # pragma: no cover
+        return
+    app.command(name="bill")(bill)
 
 
 @app.command()

@@ -1,0 +1,103 @@
+"""Billing-run benchmark: N accounts, one $10 monthly in-advance subscription each, one catalog, 12 months.
+
+    python bench/billing_run.py N [database-url]     (default: a fresh SQLite file)
+
+Set-up goes through the services (accounts, subscriptions; the first invoice of each account is made by
+the bus on SUBSCRIPTION_CREATION). Then the test clock moves one month at a time and the billing run
+(`InvoiceService.run_due`, what the next-billing-date notification and `billow bill` call) bills every
+account due. Printed: set-up time, invoices written by the runs, invoices/s over the 12 runs, peak RSS.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from billow.account.model import AccountData  # noqa: E402
+from billow.app import Billow  # noqa: E402
+from billow.core.clock import TestClock  # noqa: E402
+from billow.core.context import CallContext  # noqa: E402
+from billow.entitlement.service import SubscriptionRequest  # noqa: E402
+
+CATALOG = """<?xml version="1.0" encoding="UTF-8"?>
+<catalog xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="CatalogSchema.xsd">
+  <effectiveDate>2020-01-01T00:00:00+00:00</effectiveDate><catalogName>Bench</catalogName>
+  <recurringBillingMode>IN_ADVANCE</recurringBillingMode>
+  <currencies><currency>USD</currency></currencies>
+  <products><product name="Basic"><category>BASE</category></product></products>
+  <rules>
+    <changePolicy><changePolicyCase><policy>IMMEDIATE</policy></changePolicyCase></changePolicy>
+    <changeAlignment><changeAlignmentCase><alignment>START_OF_SUBSCRIPTION</alignment></changeAlignmentCase>
+    </changeAlignment>
+    <cancelPolicy><cancelPolicyCase><policy>IMMEDIATE</policy></cancelPolicyCase></cancelPolicy>
+    <createAlignment><createAlignmentCase><alignment>START_OF_BUNDLE</alignment></createAlignmentCase>
+    </createAlignment>
+    <billingAlignment><billingAlignmentCase><alignment>ACCOUNT</alignment></billingAlignmentCase></billingAlignment>
+  </rules>
+  <plans><plan name="basic-monthly"><product>Basic</product>
+    <finalPhase type="EVERGREEN"><duration><unit>UNLIMITED</unit></duration>
+      <recurring><billingPeriod>MONTHLY</billingPeriod>
+        <recurringPrice><price><currency>USD</currency><value>10.00</value></price></recurringPrice>
+      </recurring></finalPhase></plan></plans>
+  <priceLists><defaultPriceList name="DEFAULT"><plans><plan>basic-monthly</plan></plans></defaultPriceList>
+  </priceLists>
+</catalog>
+"""
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    if url.startswith("postgres"):
+        import sqlalchemy as sa
+
+        from billow.core.db.engine import normalize_url
+        engine = sa.create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
+        with engine.connect() as c:
+            c.exec_driver_sql("DROP SCHEMA public CASCADE")
+            c.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+    clock = TestClock(datetime(2024, 1, 1, 8, 0, tzinfo=UTC))
+    kb = Billow(url, clock)
+    tenant = kb.tenants.create(CallContext(user_name="bench"), "bench", "secret")
+    ctx = CallContext(user_name="bench").for_tenant(tenant.record_id, tenant.id)
+    kb.catalogs.upload(ctx, CATALOG)
+    t0 = time.perf_counter()
+    for i in range(n):
+        a = kb.accounts.create(ctx, AccountData(name=f"acc {i}", currency="USD", external_key=f"a{i}"))
+        kb.entitlements.create(ctx, [SubscriptionRequest(account_id=a.id, plan_name="basic-monthly")])
+        if i % 500 == 499:
+            kb.run_until_idle(600)
+    kb.run_until_idle(600)
+    setup = time.perf_counter() - t0
+    print(f"set-up: {n} accounts, subscriptions and first invoices in {setup:.1f}s")
+    total = 0
+    elapsed = 0.0
+    for month in range(2, 14):
+        year, m = 2024 + (month - 1) // 12, (month - 1) % 12 + 1
+        clock.set(datetime(year, m, 1, 9, 0, tzinfo=UTC))
+        t = time.perf_counter()
+        report = kb.invoices.run_due(tenant=tenant.record_id)
+        dt = time.perf_counter() - t
+        elapsed += dt
+        total += report.invoices
+        assert not report.failed and not report.parked, report
+    kb.run_until_idle(600)
+    db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    print(f"billow [{db}] N={n}: {total} invoices in {elapsed:.1f}s => {total / elapsed:.0f} invoices/s; "
+          f"peak RSS {peak_rss_mb():.0f} MB")
+    kb.close()
+
+
+if __name__ == "__main__":
+    main()
