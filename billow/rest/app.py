@@ -100,7 +100,7 @@ def billow_extra_routers() -> list:  # type: ignore[type-arg]
     import importlib
 
     routers = []
-    for name in ("catalog", "push", "admin", "nodes", "invoices"):
+    for name in ("catalog", "push", "admin", "nodes", "invoice_templates", "invoices"):
         try:
             module = importlib.import_module(f"billow.rest.routes.{name}")
         except ModuleNotFoundError as exc:
