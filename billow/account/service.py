@@ -19,7 +19,7 @@ from billow.account import store
 from billow.account.events import AccountChangeEvent, AccountCreationEvent
 from billow.account.model import ACCOUNT_DATA_FIELDS, DEFAULT_BILL_CYCLE_DAY_LOCAL, Account, AccountData
 from billow.core.context import CallContext
-from billow.core.db import Database
+from billow.core.db import Database, UnitOfWork
 from billow.core.db.audit_read import AuditLogEntry, audit_logs
 from billow.core.errors import Conflict, InvalidInput, NotFound
 from billow.core.money import is_currency
@@ -149,6 +149,10 @@ class AccountService:
             total = store.count(conn, ctx.tenant)
         return Page(items, offset, limit, matches, total)
 
+    def by_record_ids(self, conn: Any, ctx: CallContext, record_ids: list[int]) -> dict[int, Account]:
+        """Many accounts at once, on the caller's connection (the billing run's batches)."""
+        return store.by_record_ids(conn, ctx.tenant, record_ids)
+
     def audit_logs(self, ctx: CallContext, account_id: str, *, with_history: bool = False
                    ) -> list[AuditLogEntry]:
         account = self.get(ctx, account_id)
@@ -189,6 +193,18 @@ class AccountService:
                 tenant_record_id=ctx.tenant, account_record_id=account.record_id, account_id=account.id,
                 object_id=account.id, user_token=ctx.user_token))
         return account
+
+    def set_bill_cycle_day(self, uow: UnitOfWork, account: Account, bill_cycle_day_local: int) -> Account:
+        """Set the BCD of an account that has none yet, in the caller's transaction (Kill Bill's
+        account BCD auto-set when the first ACCOUNT-aligned subscription is invoiced). Like Kill Bill,
+        this first setting announces nothing: it must not trigger a re-invoice."""
+        if account.bill_cycle_day_local not in (0, bill_cycle_day_local):
+            raise InvalidInput(f"billCycleDayLocal: account {account.id} already has BCD "
+                               f"{account.bill_cycle_day_local}")
+        if not 1 <= bill_cycle_day_local <= 31:
+            raise InvalidInput(f"billCycleDayLocal: {bill_cycle_day_local} is not between 1 and 31")
+        row = uow.update("accounts", account.record_id, {"billing_cycle_day_local": bill_cycle_day_local})
+        return store.to_account(row)
 
     def update(self, ctx: CallContext, account_id: str, data: AccountData, *,
                treat_null_as_reset: bool = False) -> Account:

@@ -68,6 +68,11 @@ def by_record_id(conn: Connection, tenant_record_id: int, record_id: int) -> Acc
     return to_account(row) if row else None
 
 
+def by_record_ids(conn: Connection, tenant_record_id: int, record_ids: list[int]) -> dict[int, Account]:
+    rows = conn.execute(select(T).where(T.c.tenant_record_id == tenant_record_id, T.c.record_id.in_(record_ids)))
+    return {r.record_id: to_account(r) for r in rows}
+
+
 def by_external_key(conn: Connection, tenant_record_id: int, external_key: str) -> Account | None:
     row = conn.execute(
         select(T).where(T.c.tenant_record_id == tenant_record_id, T.c.external_key == external_key)).first()

@@ -44,6 +44,7 @@ def run_demo(billow: Billow, console: Console) -> None:
         table.add_row(a.id, a.external_key, a.name or "", a.currency or "", a.time_zone, str(a.bill_cycle_day_local))
     console.print(table)
     _subscriptions(billow, tctx, accounts, console)
+    _invoice_files(billow, tctx, accounts, console)
 
 
 # what each demo account subscribes to, on Billow's default catalog
@@ -90,3 +91,26 @@ def _subscriptions(billow: Billow, ctx: CallContext, accounts: list[Account], co
                              str(inv.target_date or ""), inv.status.value, f"{amount:.2f} {inv.currency}",
                              f"{balance(inv):.2f}", ", ".join(f"{it.type.value} {it.amount:.2f}" for it in inv.items))
     console.print(invoices)
+
+
+def _invoice_files(billow: Billow, ctx: CallContext, accounts: list[Account], console: Console) -> None:
+    """The last step: one invoice written as HTML and PDF (a French one with something to pay, when there is)."""
+    try:
+        from billow.invoice.presentation.cli import demo_output_dir, write_invoice
+    except ModuleNotFoundError:  # pragma: no cover - a trimmed install
+        return
+    ordered = sorted(accounts, key=lambda a: a.locale != "fr_FR")
+    invoices = [inv for a in ordered for inv in billow.invoices.of_account(ctx, a.id) if inv.items]
+    invoice = next((inv for inv in invoices if any(it.amount for it in inv.items)), invoices[0] if invoices else None)
+    if invoice is None:
+        return
+    out = demo_output_dir(billow)
+    stem = f"invoice-{invoice.invoice_number or invoice.id}"
+    html = write_invoice(billow, ctx, invoice.id, out / f"{stem}.html", fmt="html")
+    console.print(f"Invoice {invoice.invoice_number} as HTML: {html}")
+    try:
+        pdf = write_invoice(billow, ctx, invoice.id, out / f"{stem}.pdf", fmt="pdf")
+    except Exception as exc:  # noqa: BLE001 - the demo goes on without a PDF library
+        console.print(f"Invoice {invoice.invoice_number} as PDF: not written ({exc})")
+        return
+    console.print(f"Invoice {invoice.invoice_number} as PDF: {pdf}")

@@ -22,7 +22,8 @@ def _mount_optional() -> None:
     """Sub-commands of services that ship their own (catalog, invoice, ...)."""
     import importlib
 
-    for module_name, attr, name in (("billow.catalog.cli", "catalog_app", "catalog"),):
+    for module_name, attr, name in (("billow.catalog.cli", "catalog_app", "catalog"),
+                                    ("billow.invoice.presentation.cli", "invoice_app", "invoice")):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:

@@ -232,6 +232,13 @@ class EntitlementService:
         blocking = store.blocking_states_of_account(conn, ctx.tenant, account.record_id)
         return subs, blocking, (self.catalogs.catalog(ctx) if subs else None)
 
+    def billing_inputs_many(self, conn: Any, ctx: CallContext, account_record_ids: list[int]
+                            ) -> dict[int, tuple[list[Subscription], list[BlockingState]]]:
+        """What the junction needs for many accounts (the billing run's batches), in three queries."""
+        subs = store.subscriptions_of_accounts(conn, ctx.tenant, account_record_ids)
+        blocking = store.blocking_states_of_accounts(conn, ctx.tenant, account_record_ids)
+        return {a: (subs.get(a, []), blocking.get(a, [])) for a in account_record_ids}
+
     def _view(self, acc: _Account, sub: Subscription) -> SubscriptionView:
         now = self.db.clock.utcnow()
         trans = transitions(sub, acc.catalog)
@@ -724,14 +731,12 @@ class EntitlementService:
 
     def update_charged_through_dates(self, uow: UnitOfWork, ctx: CallContext, dates: dict[str, datetime]) -> None:
         """Invoicing sets each subscription's charged-through date (it replaces the stored one)."""
-        t = store.subscriptions.table
-        from sqlalchemy import select
-
-        rows = uow.conn.execute(select(t.c.record_id, t.c.id, t.c.charged_through_date).where(
-            t.c.tenant_record_id == ctx.tenant, t.c.id.in_(list(dates)))).all()
-        for r in rows:
-            if r.charged_through_date != dates[r.id]:
-                uow.update("subscriptions", r.record_id, {"charged_through_date": dates[r.id]})
+        if not dates:
+            return
+        rows = store.charged_through_dates(uow.conn, ctx.tenant, list(dates))
+        changes = {record_id: {"charged_through_date": dates[sub_id]}
+                   for record_id, sub_id, current in rows if current != dates[sub_id]}
+        uow.update_many("subscriptions", changes)
 
     # ============================================================ pause, resume, blocking
     def pause_bundle(self, ctx: CallContext, bundle_id: str, requested_date: date | datetime | None = None) -> None:

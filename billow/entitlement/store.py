@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -147,15 +148,24 @@ def bundles_of_account(conn: Connection, tenant: int, account_record_id: int) ->
 
 def subscriptions_of_account(conn: Connection, tenant: int, account_record_id: int) -> list[Subscription]:
     """Every subscription of an account with its events, in two queries."""
-    subs = conn.execute(select(S).where(S.c.tenant_record_id == tenant, S.c.account_record_id == account_record_id)
-                        .order_by(S.c.record_id)).all()
-    evs = conn.execute(select(E).where(E.c.tenant_record_id == tenant, E.c.account_record_id == account_record_id)
+    return subscriptions_of_accounts(conn, tenant, [account_record_id]).get(account_record_id, [])
+
+
+def subscriptions_of_accounts(conn: Connection, tenant: int, account_record_ids: list[int]
+                              ) -> dict[int, list[Subscription]]:
+    """The subscriptions (with their events) of many accounts, in two queries whatever their number."""
+    evs = conn.execute(select(E).where(E.c.tenant_record_id == tenant, E.c.account_record_id.in_(account_record_ids))
                        .order_by(E.c.effective_date, E.c.record_id)).all()
     by_sub: dict[str, list[SubscriptionEvent]] = {}
     for r in evs:
         ev = to_event(r._mapping)
         by_sub.setdefault(ev.subscription_id, []).append(ev)
-    return [to_subscription(r._mapping, by_sub.get(r.id, ())) for r in subs]
+    subs = conn.execute(select(S).where(S.c.tenant_record_id == tenant, S.c.account_record_id.in_(account_record_ids))
+                        .order_by(S.c.record_id)).all()
+    out: dict[int, list[Subscription]] = {}
+    for r in subs:
+        out.setdefault(r.account_record_id, []).append(to_subscription(r._mapping, by_sub.get(r.id, ())))
+    return out
 
 
 def subscription_by_id(conn: Connection, tenant: int, subscription_id: str) -> Subscription | None:
@@ -174,8 +184,24 @@ def subscription_by_key(conn: Connection, tenant: int, external_key: str) -> Sub
 
 
 def blocking_states_of_account(conn: Connection, tenant: int, account_record_id: int) -> list[BlockingState]:
+    return blocking_states_of_accounts(conn, tenant, [account_record_id]).get(account_record_id, [])
+
+
+def blocking_states_of_accounts(conn: Connection, tenant: int, account_record_ids: list[int]
+                                ) -> dict[int, list[BlockingState]]:
     rows = conn.execute(select(BS).where(BS.c.tenant_record_id == tenant,
-                                         BS.c.account_record_id == account_record_id,
+                                         BS.c.account_record_id.in_(account_record_ids),
                                          BS.c.is_active.is_(True))
                         .order_by(BS.c.effective_date, BS.c.record_id))
-    return [to_blocking_state(r._mapping) for r in rows]
+    out: dict[int, list[BlockingState]] = {}
+    for r in rows:
+        out.setdefault(r.account_record_id, []).append(to_blocking_state(r._mapping))
+    return out
+
+
+def charged_through_dates(conn: Connection, tenant: int, subscription_ids: list[str]
+                          ) -> list[tuple[int, str, datetime | None]]:
+    """(record id, id, charged-through date) of the given subscriptions."""
+    rows = conn.execute(select(S.c.record_id, S.c.id, S.c.charged_through_date).where(
+        S.c.tenant_record_id == tenant, S.c.id.in_(subscription_ids)))
+    return [(r.record_id, r.id, r.charged_through_date) for r in rows]

@@ -25,15 +25,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from billow.account import store as account_store
 from billow.account.model import Account
 from billow.catalog.model import Catalog
 from billow.core.context import CallContext
 from billow.core.db import UnitOfWork
-from billow.entitlement import store as ent_store
-from billow.entitlement.model import BlockingState, Subscription, SubscriptionEvent
+from billow.entitlement.model import BlockingState, Subscription
 from billow.invoice import store
 from billow.invoice.credit import credit_items
 from billow.invoice.events import InvoiceCreationEvent, NullInvoiceEvent
@@ -96,40 +94,24 @@ class Outcome:
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def load_states(conn: Connection, ctx: CallContext, account_record_ids: Sequence[int],
-                control_tags: ControlTags = no_control_tags) -> dict[int, AccountState]:
-    """Accounts, subscriptions with their events, blocking states and invoices of many accounts:
-    six queries whatever the batch size."""
+def load_states(service: InvoiceService, conn: Connection, ctx: CallContext, account_record_ids: Sequence[int]
+                ) -> dict[int, AccountState]:
+    """Accounts, subscriptions with their events, blocking states and invoices of many accounts: a few
+    queries whatever the batch size, through each service's API."""
     ids = list(account_record_ids)
     if not ids:
         return {}
     tenant = ctx.tenant
-    A = account_store.T
-    accounts = {r.record_id: account_store.to_account(r) for r in conn.execute(
-        select(A).where(A.c.tenant_record_id == tenant, A.c.record_id.in_(ids)))}
-    S, E, BS = ent_store.S, ent_store.E, ent_store.BS
-    events: dict[str, list[SubscriptionEvent]] = {}
-    for r in conn.execute(select(E).where(E.c.tenant_record_id == tenant, E.c.account_record_id.in_(ids))
-                          .order_by(E.c.effective_date, E.c.record_id)):
-        ev = ent_store.to_event(r._mapping)
-        events.setdefault(ev.subscription_id, []).append(ev)
-    subs: dict[int, list[Subscription]] = {}
-    for r in conn.execute(select(S).where(S.c.tenant_record_id == tenant, S.c.account_record_id.in_(ids))
-                          .order_by(S.c.record_id)):
-        subs.setdefault(r.account_record_id, []).append(ent_store.to_subscription(r._mapping, events.get(r.id, ())))
-    blocking: dict[int, list[BlockingState]] = {}
-    for r in conn.execute(select(BS).where(BS.c.tenant_record_id == tenant, BS.c.account_record_id.in_(ids),
-                                           BS.c.is_active.is_(True))
-                          .order_by(BS.c.effective_date, BS.c.record_id)):
-        blocking.setdefault(r.account_record_id, []).append(ent_store.to_blocking_state(r._mapping))
+    accounts = service.accounts.by_record_ids(conn, ctx, ids)
+    inputs = service.entitlements.billing_inputs_many(conn, ctx, ids)
     invoices = store.invoices_of_accounts(conn, tenant, ids)
     out: dict[int, AccountState] = {}
     for rid in ids:
         account = accounts.get(rid)
         if account is None:
             continue
-        out[rid] = AccountState(account, subs.get(rid, []), blocking.get(rid, []), invoices.get(rid, []),
-                                control_tags(ctx, account))
+        subs, blocking = inputs[rid]
+        out[rid] = AccountState(account, subs, blocking, invoices.get(rid, []), service.control_tags(ctx, account))
     return out
 
 
@@ -225,7 +207,7 @@ class Writer:
         arid = account.record_id
         uow = self.uow
         if out.bcd_to_set is not None:
-            uow.update("accounts", arid, {"billing_cycle_day_local": out.bcd_to_set})
+            state.account = self.service.accounts.set_bill_cycle_day(uow, account, out.bcd_to_set)
         for sub_id, when in out.next_dates:
             self.schedule.append({"tenant_record_id": self.ctx.tenant, "account_record_id": arid,
                                   "subscription_id": sub_id, "target_date": when,
@@ -296,12 +278,11 @@ def bill_batch(service: InvoiceService, ctx: CallContext, claimed: dict[int, lis
 def _bill(service: InvoiceService, ctx: CallContext, account_record_ids: list[int], owner: str,
           report: RunReport) -> None:
     with service.db.transaction(ctx) as uow:
-        for arid in sorted(account_record_ids):
-            uow.lock_account(arid)
+        uow.lock_accounts(account_record_ids)
         claimed = store.claimed_rows(uow.conn, account_record_ids, owner)
         if not claimed:
             return
-        states = load_states(uow.conn, ctx, list(claimed), service.control_tags)
+        states = load_states(service, uow.conn, ctx, list(claimed))
         catalog = service.catalogs.catalog(ctx) if any(s.subscriptions for s in states.values()) else None
         writer = Writer(service, uow, ctx, post_null_events=False)
         now = uow.now

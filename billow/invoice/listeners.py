@@ -24,10 +24,10 @@ _TRANSITIONS = (ent.SubscriptionCreationEvent, ent.SubscriptionPhaseEvent, ent.S
 _TODAY = (ent.BundlePauseEvent, ent.BundleResumeEvent, ent.BlockingStateEvent)
 
 
-def _local_date(uow: UnitOfWork, account_record_id: int, tenant: int, instant: datetime) -> date:
-    from billow.account import store as account_store
-
-    account = account_store.by_record_id(uow.conn, tenant, account_record_id)
+def _local_date(service: InvoiceService, uow: UnitOfWork, account_record_id: int, tenant: int,
+                instant: datetime) -> date:
+    account = service.accounts.by_record_ids(uow.conn, internal_context(tenant), [account_record_id]
+                                             ).get(account_record_id)
     if account is None:
         return instant.date()
     return instant.astimezone(fixed_offset(account.time_zone, account.reference_time)).date()
@@ -42,14 +42,14 @@ def install(service: InvoiceService, bus: Any) -> None:
         ctx = internal_context(event.tenant_record_id, user_token=event.user_token)
         when = getattr(event, "effective_date", None)
         instant = datetime.fromisoformat(when) if when else uow.now
-        target = _local_date(uow, event.account_record_id, event.tenant_record_id, instant)
+        target = _local_date(service, uow, event.account_record_id, event.tenant_record_id, instant)
         service.on_event(uow, ctx, event.account_record_id, target)
 
     def on_today(uow: UnitOfWork, event: BusEvent) -> None:
         if event.account_record_id is None:
             return
         ctx = internal_context(event.tenant_record_id, user_token=event.user_token)
-        target = _local_date(uow, event.account_record_id, event.tenant_record_id, uow.now)
+        target = _local_date(service, uow, event.account_record_id, event.tenant_record_id, uow.now)
         service.on_event(uow, ctx, event.account_record_id, target)
 
     bus.subscribe(on_transition, *_TRANSITIONS, name="invoice-transitions")

@@ -143,7 +143,7 @@ class InvoiceService:
         uow.lock_account(account_record_id)
         if not api and store.is_parked(uow.conn, account_record_id):
             return None
-        state = load_states(uow.conn, ctx, [account_record_id], self.control_tags).get(account_record_id)
+        state = load_states(self, uow.conn, ctx, [account_record_id]).get(account_record_id)
         if state is None:
             return None
         if target is None:
@@ -192,7 +192,7 @@ class InvoiceService:
         request = request or DryRunRequest()
         account = self.accounts.get(ctx, account_id)
         with self.db.read() as conn:
-            state = load_states(conn, ctx, [account.record_id], self.control_tags)[account.record_id]
+            state = load_states(self, conn, ctx, [account.record_id])[account.record_id]
             pending = store.pending_dates(conn, account.record_id)
         now = self.db.clock.utcnow()
         catalog = self.catalogs.catalog(ctx) if state.subscriptions else None
@@ -319,7 +319,7 @@ class InvoiceService:
             raise invoice_not_found(invoice_id)
         arid = row["account_record_id"]
         uow.lock_account(arid)
-        state = load_states(uow.conn, ctx, [arid], self.control_tags)[arid]
+        state = load_states(self, uow.conn, ctx, [arid])[arid]
         return row, state
 
     def commit(self, ctx: CallContext, invoice_id: str) -> None:
@@ -404,7 +404,7 @@ class InvoiceService:
                 raise invoice_error(4020, f"Currency {it.currency} does not match the account currency {currency}")
         with self.db.transaction(ctx) as uow:
             uow.lock_account(account.record_id)
-            state = load_states(uow.conn, ctx, [account.record_id], self.control_tags)[account.record_id]
+            state = load_states(self, uow.conn, ctx, [account.record_id])[account.record_id]
             today = requested or _local_today(state, uow.now)
             by_id = {inv.id: inv for inv in state.invoices}
             new_invoice: Invoice | None = None

@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, insert
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
 
+from billow.core.db.bulk import insert_rows
 from billow.core.db.schema import AUDITED, AuditedTable, audit_log
 
 if TYPE_CHECKING:
@@ -47,8 +48,7 @@ def _write_history(uow: UnitOfWork, entry: AuditedTable, rows: Sequence[Mapping[
         h["target_record_id"] = row["record_id"]
         h["change_type"] = change_type
         history_rows.append(h)
-    stmt = insert(entry.history).returning(entry.history.c.record_id, sort_by_parameter_order=True)
-    history_ids = [r[0] for r in uow.conn.execute(stmt, history_rows)]
+    history_ids = insert_rows(uow.conn, entry.history, history_rows, returning_ids=True)
     now = uow.now
     audits = [
         {
@@ -68,7 +68,7 @@ def _write_history(uow: UnitOfWork, entry: AuditedTable, rows: Sequence[Mapping[
         }
         for row, hid in zip(rows, history_ids, strict=True)
     ]
-    uow.conn.execute(insert(audit_log), audits)
+    insert_rows(uow.conn, audit_log, audits, returning_ids=False)
 
 
 def _stamp(uow: UnitOfWork, values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -91,8 +91,7 @@ def insert_many(uow: UnitOfWork, table_name: str, rows: Sequence[Mapping[str, An
         return []
     entry = _entry(table_name)
     stamped = [_stamp(uow, r, creating=True) for r in rows]
-    stmt = insert(entry.table).returning(entry.table.c.record_id, sort_by_parameter_order=True)
-    ids = [r[0] for r in uow.conn.execute(stmt, stamped)]
+    ids = insert_rows(uow.conn, entry.table, stamped, returning_ids=True)
     for row, rid in zip(stamped, ids, strict=True):
         row["record_id"] = rid
     _write_history(uow, entry, stamped, "INSERT")
@@ -115,6 +114,27 @@ def update(uow: UnitOfWork, table_name: str, record_id: int, values: Mapping[str
     new_state = dict(row._mapping)
     _write_history(uow, entry, [new_state], "UPDATE")
     return new_state
+
+
+def update_many(uow: UnitOfWork, table_name: str, changes: Mapping[int, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Update many rows by record id (each with the same columns), with history and audit, in a few
+    statements whatever their number. Returns the new states."""
+    if not changes:
+        return []
+    entry = _entry(table_name)
+    t = entry.table
+    stamped = [{**_stamp(uow, v, creating=False), "_rid": rid} for rid, v in changes.items()]
+    columns = [k for k in stamped[0] if k != "_rid"]
+    if any(set(r) != set(stamped[0]) for r in stamped):
+        raise ValueError("update_many: every row must change the same columns")
+    stmt = sa_update(t).where(t.c.record_id == bindparam("_rid")).values(
+        {c: bindparam(f"v_{c}") for c in columns})
+    uow.conn.execute(stmt, [{"_rid": r["_rid"], **{f"v_{c}": r[c] for c in columns}} for r in stamped])
+    ids = list(changes)
+    states = [dict(r._mapping) for r in uow.conn.execute(select(t).where(t.c.record_id.in_(ids))
+                                                          .order_by(t.c.record_id))]
+    _write_history(uow, entry, states, "UPDATE")
+    return states
 
 
 def delete(uow: UnitOfWork, table_name: str, record_id: int) -> dict[str, Any]:
