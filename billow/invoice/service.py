@@ -127,8 +127,12 @@ class InvoiceService:
         """A next-billing-date notification came due: bill every account of the tenant due by now."""
         ctx = internal_context(tenant)
         with self.db.transaction(ctx) as uow:
-            store.forget_trigger(uow.conn, tenant, fire_at)
-        return self.run_due(tenant=tenant)
+            now = uow.now
+            # this run bills every account due by now: the other wake-ups due by now have nothing left to do
+            store.forget_triggers_due(uow.conn, tenant, now)
+            if self.bus is not None:
+                self.bus.remove_due(uow, TRIGGER_QUEUE, tenant, now)
+        return self.run_due(tenant=tenant, now=now)
 
     def run_due(self, *, tenant: int | None = None, now: datetime | None = None, batch_size: int | None = None,
                 progress: Any = None) -> RunReport:

@@ -201,6 +201,11 @@ def forget_trigger(conn: Connection, tenant: int, fire_at: datetime) -> None:
                                             run_triggers.c.fire_at == fire_at))
 
 
+def forget_triggers_due(conn: Connection, tenant: int, up_to: datetime) -> None:
+    conn.execute(delete(run_triggers).where(run_triggers.c.tenant_record_id == tenant,
+                                            run_triggers.c.fire_at <= up_to))
+
+
 def claim_due(conn: Connection, tenant: int | None, now: datetime, owner: str, wall: datetime,
               stale_before: datetime, limit: int) -> dict[int, list[tuple[str, date]]]:
     """Claim the due schedule rows of up to `limit` accounts: {account record id: [(subscription, date)]}."""

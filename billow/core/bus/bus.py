@@ -196,6 +196,13 @@ class Bus:
         if not self.db.is_sqlite and self.config.listen_notify:
             uow.conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
 
+    def remove_due(self, uow: UnitOfWork, queue_name: str, tenant_record_id: int, effective_up_to: datetime
+                   ) -> int:
+        """Remove a tenant's unclaimed notifications of a queue that are due by a date, in the caller's
+        transaction (history state REMOVED): for a handler that has just done their work too."""
+        return store.remove_available(uow.conn, queue_name, tenant_record_id, effective_up_to,
+                                      self.wall_clock.utcnow())
+
     def wake(self) -> None:
         """Tell the local dispatcher there is work (called after commit)."""
         d = self._dispatcher

@@ -29,6 +29,11 @@ class BusConfig:
     # How many account groups one claim takes per idle worker, and how many rows of one
     # account a group may hold (Kill Bill: `claimed`, 10).
     claimed: int = 10
+    # Rows a worker runs in one transaction, several accounts' groups together (Billow's own): a
+    # billing run makes one event per account, and a transaction per event would cap delivery at a
+    # few hundred per second. A pack that fails is rolled back and its groups run one by one, so
+    # order and retries per account are those of single groups.
+    pack_rows: int = 64
     # max.failure.retry (3): a handler that raises is retried this many times, then FAILED.
     max_failure_retry: int = 3
     # Back-off before retry n (Kill Bill retries at once; configurable here). The last

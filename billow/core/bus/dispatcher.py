@@ -147,28 +147,40 @@ class Dispatcher:
                 idle = self.cfg.workers - self._inflight
             groups: list[list[Entry]] = []
             if idle > 0:
+                pack_rows = max(1, self.cfg.pack_rows)
                 try:
-                    groups = self.claim(idle)
+                    groups = self.claim(idle * pack_rows)
                 except Exception:
                     log.exception("claim failed on node %s", self.owner)
                     self._stop.wait(self.cfg.poll_interval)
                     continue
+                # spread the claimed groups over the idle workers, whole groups of at most
+                # `pack_rows` rows per transaction
+                limit = max(1, min(pack_rows, -(-sum(len(g) for g in groups) // idle)))
+                pack: list[list[Entry]] = []
+                rows = 0
                 for g in groups:
-                    self._submit(g)
-            if groups and len(groups) == idle:
+                    if pack and rows + len(g) > limit:
+                        self._submit(pack)
+                        pack, rows = [], 0
+                    pack.append(g)
+                    rows += len(g)
+                if pack:
+                    self._submit(pack)
+            if groups and len(groups) >= idle * max(1, self.cfg.pack_rows):
                 continue  # workers are full; a finishing worker wakes us
             if groups:
                 continue  # there may be more ready work right away
             self._wake.wait(self.cfg.poll_interval)
 
-    def _submit(self, group: list[Entry]) -> None:
+    def _submit(self, groups: list[list[Entry]]) -> None:
         assert self._pool is not None
         with self._idle_cv:
             self._inflight += 1
         try:
-            fut = self._pool.submit(self._run_group_tracked, group)
+            fut = self._pool.submit(self._run_pack_tracked, groups)
         except RuntimeError:  # pool shut down
-            self._release(group)
+            self._release([e for g in groups for e in g])
             self._done()
             return
         self._futures.add(fut)
@@ -180,13 +192,24 @@ class Dispatcher:
             self._idle_cv.notify_all()
         self._wake.set()
 
-    def _run_group_tracked(self, group: list[Entry]) -> None:
+    def _run_pack_tracked(self, groups: list[list[Entry]]) -> None:
         try:
-            self.run_group(group)
+            self.run_pack(groups)
         except Exception:  # pragma: no cover - run_group handles its own errors
             log.exception("unexpected error in worker")
         finally:
             self._done()
+
+    def run_pack(self, groups: list[list[Entry]]) -> None:
+        """Several account groups in one transaction when every row is transactional; if anything
+        fails the transaction is rolled back and each group runs on its own (`run_group`), so a
+        pack never changes what a single group would have done."""
+        if len(groups) > 1 and not self._stop.is_set():
+            entries = [e for g in groups for e in g]
+            if all(self._batchable(e) for e in entries) and self._run_batch(entries) is None:
+                return
+        for group in groups:
+            self.run_group(group)
 
     # -- processing ---------------------------------------------------------------------------
     def run_group(self, group: list[Entry]) -> None:
@@ -250,8 +273,7 @@ class Dispatcher:
         pos = [0]  # the row being run
         try:
             with self.db.transaction(internal_context(tenant_record_id=first.search_key2)) as uow:
-                if first.search_key1 is not None:
-                    uow.lock_account(first.search_key1)
+                uow.lock_accounts({e.search_key1 for e in batch if e.search_key1 is not None})
                 taken: set[int] = set()
                 for table in (store.BUS, store.NOTIFICATIONS):
                     taken |= store.take_many(uow.conn, [e for e in batch if e.table == table], self.owner)

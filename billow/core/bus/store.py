@@ -47,6 +47,7 @@ from billow.core.bus.tables import (
     IN_PROCESSING,
     PROCESSED,
     REAPED,
+    REMOVED,
     bus_events,
     node_infos,
     notifications,
@@ -373,3 +374,18 @@ def pending(conn: Connection, *, now: datetime, tenant_record_id: int | None, bu
             q = q.where(t.c.search_key2 == tenant_record_id)
         total += conn.execute(q).scalar_one()
     return total
+
+
+def remove_available(conn: Connection, queue_name: str, tenant_record_id: int, effective_up_to: datetime,
+                     wall: datetime) -> int:
+    """Remove the unclaimed notifications of a queue and tenant due by a date (history state REMOVED,
+    Kill Bill's `removeNotification`): work another notification already covers."""
+    t = notifications
+    rows = conn.execute(
+        delete(t).where(t.c.queue_name == queue_name, t.c.search_key2 == tenant_record_id,
+                        t.c.effective_date <= effective_up_to, t.c.processing_state == AVAILABLE,
+                        t.c.processing_owner.is_(None))
+        .returning(*t.c)).all()
+    if rows:
+        archive_many(conn, [Entry.from_row(NOTIFICATIONS, r) for r in rows], REMOVED, None, wall)
+    return len(rows)
