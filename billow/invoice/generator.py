@@ -66,12 +66,16 @@ class TargetDateTooFar(BillowError):
 
 
 class InvoicingError(BillowError):
-    """`UNEXPECTED_ERROR` (1): ILLEGAL INVOICING STATE or SAFETY BOUND TRIGGERED; the account is parked."""
+    """`UNEXPECTED_ERROR` (4): ILLEGAL INVOICING STATE or SAFETY BOUND TRIGGERED; the account is parked.
+
+    Kill Bill answers 500. A safety bound is tripped by what was asked (e.g. a dry run far ahead),
+    so the REST layer answers 400 for it; an illegal state stays a 500: it is a bug to look at."""
 
     status = 500
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, code=1, class_name="org.killbill.billing.invoice.api.InvoiceApiException")
+        super().__init__(message, code=4, class_name="org.killbill.billing.invoice.api.InvoiceApiException",
+                         status=400 if message.startswith("SAFETY BOUND") else 500)
 
 
 class InArrearMode(StrEnum):

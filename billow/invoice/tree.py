@@ -45,7 +45,7 @@ FIXED = InvoiceItemType.FIXED
 
 
 class IllegalInvoicingState(Exception):
-    """Kill Bill's "ILLEGAL INVOICING STATE" / "SAFETY BOUND TRIGGERED" (`ErrorCode.UNEXPECTED_ERROR`, 1).
+    """Kill Bill's "ILLEGAL INVOICING STATE" / "SAFETY BOUND TRIGGERED" (`ErrorCode.UNEXPECTED_ERROR`, 4).
 
     The account would be parked: the data would double-bill or over-repair.
     """

@@ -210,5 +210,53 @@ async function check(name, fn) {
     const bundle = (await bundleApi.getBundle(bundleId)).data;
     assert.ok(bundle.subscriptions.every((s) => s.billingEndDate !== null));  // the add-on follows its base
   });
+  const invoiceApi = new killbill.InvoiceApi(cfg2, undefined, http);
+  const creditApi = new killbill.CreditApi(cfg2, undefined, http);
+  let account3, invoiceId;
+  await check('InvoiceApi: invoices of a new subscription (AccountApi.getInvoicesForAccount, getInvoice)', async () => {
+    account3 = idOf(await accounts2.createAccount({ name: 'Invoiced', currency: 'USD', locale: 'en_US' }, 'compat'));
+    await subscriptionApi.createSubscription({ accountId: account3, planName: 'prioritysupport-monthly' }, 'compat')
+      .catch((e) => assert.strictEqual(e.response.status, 400));  // an add-on needs a base
+    await subscriptionApi.createSubscription({ accountId: account3, planName: 'starter-monthly' }, 'compat',
+                                             undefined, undefined, undefined, undefined, undefined, true, 20);
+    const invoices = (await accounts2.getInvoicesForAccount(account3, undefined, undefined, false, false, false,
+                                                            true)).data;
+    assert.strictEqual(invoices.length, 1);
+    invoiceId = invoices[0].invoiceId;
+    const invoice = (await invoiceApi.getInvoice(invoiceId)).data;
+    assert.strictEqual(invoice.items[0].planName, 'starter-monthly');
+    assert.strictEqual(typeof invoice.invoiceNumber, 'string');
+    const bare = (await accounts2.getInvoicesForAccount(account3)).data;
+    assert.deepStrictEqual(bare[0].items, []);  // includeInvoiceComponents defaults to false
+  });
+  await check('InvoiceApi.generateDryRunInvoice', async () => {
+    const r = await invoiceApi.generateDryRunInvoice({ dryRunType: 'TARGET_DATE' }, account3, 'compat',
+                                                     '2024-06-01');
+    assert.strictEqual(r.status, 200);
+    assert.ok(r.data.items.some((i) => i.itemType === 'RECURRING' && i.planName === 'starter-monthly'));
+    const invoices = (await accounts2.getInvoicesForAccount(account3)).data;
+    assert.strictEqual(invoices.length, 1);  // a dry run writes nothing
+  });
+  await check('CreditApi.createCredits and InvoiceApi.createExternalCharges', async () => {
+    const credits = await creditApi.createCredits([{ accountId: account3, amount: 5, currency: 'USD',
+                                                     description: 'goodwill' }], 'compat', true);
+    assert.strictEqual(credits.data[0].itemType, 'CREDIT_ADJ');
+    assert.strictEqual(credits.data[0].amount, 5);
+    const charges = await invoiceApi.createExternalCharges([{ accountId: account3, amount: 7.5, currency: 'USD',
+                                                              description: 'setup fee' }], account3, 'compat',
+                                                           undefined, true);
+    assert.strictEqual(charges.data[0].itemType, 'EXTERNAL_CHARGE');
+    assert.strictEqual(charges.data[0].amount, 7.5);
+    const account = (await accounts2.getAccount(account3, true, true)).data;
+    assert.strictEqual(account.accountBalance, 2.5);  // 7.50 charged, 5.00 of credit used
+  });
+  await check('InvoiceApi.uploadInvoiceTemplate, uploadInvoiceTranslation, getInvoiceAsHTML', async () => {
+    const template = '<html><body><h1>{{text.invoiceTitle}}</h1> #{{invoice.invoiceNumber}}</body></html>';
+    assert.strictEqual((await invoiceApi.uploadInvoiceTemplate(template, 'compat', true)).status, 201);
+    assert.strictEqual((await invoiceApi.uploadInvoiceTranslation('invoiceTitle=Compat Invoice\n', 'en_US',
+                                                                  'compat', true)).status, 201);
+    const html = (await invoiceApi.getInvoiceAsHTML(invoiceId)).data;
+    assert.ok(html.includes('<h1>Compat Invoice</h1>'), html);
+  });
   console.log('compat: all checks passed');
 })();

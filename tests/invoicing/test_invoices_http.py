@@ -88,8 +88,12 @@ def test_credits_charges_adjustments_commit_and_void(kb: KB, account: str) -> No
                 json=[{"accountId": account, "amount": 12.5, "currency": "USD", "description": "goodwill"}])
     assert r.status_code == 200
     credit = r.json()[0]
-    assert (credit["itemType"], credit["amount"]) == ("CREDIT_ADJ", -12.5)
-    assert kb.get(f"/1.0/kb/credits/{credit['invoiceItemId']}").json()["invoiceItemId"] == credit["invoiceItemId"]
+    # the credit API shows the amount given; the CREDIT_ADJ item on the invoice is negative (Kill Bill)
+    assert (credit["itemType"], credit["amount"]) == ("CREDIT_ADJ", 12.5)
+    got = kb.get(f"/1.0/kb/credits/{credit['invoiceItemId']}").json()
+    assert (got["invoiceItemId"], got["amount"]) == (credit["invoiceItemId"], 12.5)
+    on_invoice = kb.get(f"/1.0/kb/invoices/{credit['invoiceId']}").json()["items"]
+    assert sorted((i["itemType"], i["amount"]) for i in on_invoice) == [("CBA_ADJ", 12.5), ("CREDIT_ADJ", -12.5)]
     assert _balance(kb, account) == (-12.5, 12.5)
     charge = kb.post(f"/1.0/kb/invoices/charges/{account}",
                      json=[{"accountId": account, "amount": 30, "currency": "USD", "description": "install"}])

@@ -259,9 +259,18 @@ def create_credits(request: Request, ctx: Ctx, body: list[InvoiceItemJson] = Bod
         raise InvalidInput("body: at least one credit is needed")
     created_items = _svc(request).add_items(ctx, None, items, InvoiceItemType.CREDIT_ADJ, requested=None,
                                             auto_commit=autoCommit)
-    return KBJSONResponse([item_json(it) for it in created_items])
+    return KBJSONResponse([credit_json(it) for it in created_items])
+
+
+def credit_json(it: InvoiceItem) -> dict[str, Any]:
+    """A credit as the credit API shows it: with the positive amount it was given. The CREDIT_ADJ item
+    itself is stored negated (Kill Bill's `DefaultInvoiceUserApi.negateCreditItems`)."""
+    out = item_json(it)
+    if it.type is InvoiceItemType.CREDIT_ADJ and it.amount is not None:
+        out["amount"] = -it.amount
+    return out
 
 
 @router.get("/1.0/kb/credits/{creditId}", tags=["Credit"], operation_id="getCredit")
 def get_credit(request: Request, ctx: Ctx, creditId: str) -> Response:
-    return KBJSONResponse(item_json(_svc(request).credit(ctx, creditId)))
+    return KBJSONResponse(credit_json(_svc(request).credit(ctx, creditId)))
