@@ -36,7 +36,11 @@ class PushNotificationListener:
     def on_event(self, uow: UnitOfWork, event: BusEvent) -> None:
         if not event.event_type:  # internal-only events are not pushed
             return
-        urls = self.service.callbacks(uow.conn, event.tenant_record_id)
+        # one look-up per tenant and transaction: a bus worker runs many events in one
+        cache: dict[int, list[str]] = uow.__dict__.setdefault("_push_callbacks", {})
+        urls = cache.get(event.tenant_record_id)
+        if urls is None:
+            urls = cache[event.tenant_record_id] = self.service.callbacks(uow.conn, event.tenant_record_id)
         for url in urls:
             self.service.bus.schedule(uow, PUSH_QUEUE, push_key(event, url, 0), uow.now,
                                       account_record_id=event.account_record_id,

@@ -15,17 +15,18 @@ import httpx
 from sqlalchemy import Connection
 
 from billow.push.model import PUSH_NOTIFICATION_CB, PUSH_QUEUE, PushConfig, validate_callback_url
-from billow.tenant import store as tenant_store
 
 if TYPE_CHECKING:
     from billow.core.bus.bus import Bus
     from billow.core.db.uow import UnitOfWork
+    from billow.tenant.service import TenantService
 
 
 class PushNotificationService:
-    def __init__(self, bus: Bus, config: PushConfig | None = None, *,
+    def __init__(self, bus: Bus, tenants: TenantService, config: PushConfig | None = None, *,
                  client: httpx.Client | None = None) -> None:
         self.bus = bus
+        self.tenants = tenants
         self.config = config or PushConfig()
         self._client = client
         self._client_lock = threading.Lock()
@@ -39,21 +40,17 @@ class PushNotificationService:
         tenant key through the tenant service; this is the library API."""
         url = validate_callback_url(url)
         if url not in self.callbacks(uow.conn, uow.ctx.tenant):
-            uow.insert("tenant_kvs", {"tenant_key": PUSH_NOTIFICATION_CB, "tenant_value": url, "is_active": True})
+            self.tenants.add_value_in(uow, PUSH_NOTIFICATION_CB, url)
         return url
 
     def callbacks(self, conn: Connection, tenant_record_id: int) -> list[str]:
-        rows = tenant_store.active_values(conn, tenant_record_id, PUSH_NOTIFICATION_CB)
-        return [r["tenant_value"] for r in rows]
+        return self.tenants.values_in(conn, tenant_record_id, PUSH_NOTIFICATION_CB)
 
     def delete_callbacks(self, uow: UnitOfWork) -> int:
         return self._deactivate(uow)
 
     def _deactivate(self, uow: UnitOfWork) -> int:
-        rows = tenant_store.active_values(uow.conn, uow.ctx.tenant, PUSH_NOTIFICATION_CB)
-        for r in rows:
-            uow.update("tenant_kvs", r["record_id"], {"is_active": False})
-        return len(rows)
+        return self.tenants.deactivate_in(uow, PUSH_NOTIFICATION_CB)
 
     # -- wiring -------------------------------------------------------------------------------
     def install(self) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import Connection
+
 from billow.core.context import CallContext
-from billow.core.db import Database
+from billow.core.db import Database, UnitOfWork
 from billow.core.errors import Conflict, InvalidInput, NotFound
 from billow.core.secrets import VerifiedCache, hash_secret
 from billow.tenant import store
@@ -102,22 +104,35 @@ class TenantService:
     def add_value(self, ctx: CallContext, key: str, value: str, *, replace: bool = False) -> TenantKeyValue:
         """Add a value under `key` (Kill Bill keeps several for some keys, one for others)."""
         with self.db.transaction(ctx) as uow:
-            if replace:
-                for r in store.active_values(uow.conn, ctx.tenant, key):
-                    uow.update("tenant_kvs", r["record_id"], {"is_active": False})
-            uow.insert("tenant_kvs", {"tenant_key": key, "tenant_value": value, "is_active": True})
-            uow.post(TenantConfigChangeEvent(tenant_record_id=ctx.tenant, object_id=ctx.tenant_id,
-                                             user_token=ctx.user_token, key=key))
-            values = [r["tenant_value"] for r in store.active_values(uow.conn, ctx.tenant, key)]
+            values = self.add_value_in(uow, key, value, replace=replace)
         return TenantKeyValue(key, values)
 
     def delete_key(self, ctx: CallContext, key: str, value: str | None = None) -> None:
         with self.db.transaction(ctx) as uow:
-            removed = False
-            for r in store.active_values(uow.conn, ctx.tenant, key):
-                if value is None or r["tenant_value"] == value:
-                    uow.update("tenant_kvs", r["record_id"], {"is_active": False})
-                    removed = True
-            if removed:
-                uow.post(TenantConfigDeletionEvent(tenant_record_id=ctx.tenant, object_id=ctx.tenant_id,
-                                                   user_token=ctx.user_token, key=key))
+            self.deactivate_in(uow, key, value)
+
+    # -- the same, in a caller's transaction (services above: push notifications, ...) ---------
+    @staticmethod
+    def values_in(conn: Connection, tenant_record_id: int, key: str) -> list[str]:
+        return [r["tenant_value"] for r in store.active_values(conn, tenant_record_id, key)]
+
+    def add_value_in(self, uow: UnitOfWork, key: str, value: str, *, replace: bool = False) -> list[str]:
+        ctx = uow.ctx
+        if replace:
+            self.deactivate_in(uow, key, announce=False)
+        uow.insert("tenant_kvs", {"tenant_key": key, "tenant_value": value, "is_active": True})
+        uow.post(TenantConfigChangeEvent(tenant_record_id=ctx.tenant, object_id=ctx.tenant_id,
+                                         user_token=ctx.user_token, key=key))
+        return self.values_in(uow.conn, ctx.tenant, key)
+
+    def deactivate_in(self, uow: UnitOfWork, key: str, value: str | None = None, *, announce: bool = True) -> int:
+        ctx = uow.ctx
+        removed = 0
+        for r in store.active_values(uow.conn, ctx.tenant, key):
+            if value is None or r["tenant_value"] == value:
+                uow.update("tenant_kvs", r["record_id"], {"is_active": False})
+                removed += 1
+        if removed and announce:
+            uow.post(TenantConfigDeletionEvent(tenant_record_id=ctx.tenant, object_id=ctx.tenant_id,
+                                               user_token=ctx.user_token, key=key))
+        return removed

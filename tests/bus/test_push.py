@@ -66,8 +66,10 @@ def callbacks() -> Iterator[Callbacks]:
 def setup_push(db_url: str, make_db: Any, make_bus: Any) -> tuple[Any, Any, PushNotificationService]:
     db = make_db(db_url)
     bus = make_bus(db)
-    push = PushNotificationService(bus, PushConfig(retries=(timedelta(seconds=30), timedelta(seconds=60)),
-                                                   timeout_s=5))
+    from billow.tenant.service import TenantService
+
+    push = PushNotificationService(bus, TenantService(db),
+                                   PushConfig(retries=(timedelta(seconds=30), timedelta(seconds=60)), timeout_s=5))
     push.install()
     return db, bus, push
 
@@ -90,12 +92,15 @@ def test_callback_receives_its_tenant_events_only_and_again_after_a_500(db_url: 
     assert bus.run_until_idle(timeout_s=30)
 
     assert callbacks.bodies() == [
+        # registering the callback is a tenant configuration change, announced like any other
+        {"eventType": "TENANT_CONFIG_CHANGE", "accountId": None, "objectType": "TENANT_KVS", "objectId": None,
+         "metaData": json.dumps({"key": "PUSH_NOTIFICATION_CB"}, separators=(",", ":"))},
         {"eventType": "ACCOUNT_CHANGE", "accountId": "acc-1", "objectType": "ACCOUNT", "objectId": "o1",
          "metaData": None},
         {"eventType": "TAG_CREATION", "accountId": "acc-1", "objectType": "TAG", "objectId": "o3",
          "metaData": json.dumps({"tagDefinitionName": "AUTO_PAY_OFF"}, separators=(",", ":"))},
     ]
-    headers = {k.lower(): v for k, v in callbacks.received[0]["headers"].items()}
+    headers = {k.lower(): v for k, v in callbacks.received[1]["headers"].items()}
     assert headers["user-agent"] == "KillBill/1.0"
     assert headers["content-type"] == "application/json; charset=UTF-8"
 

@@ -19,7 +19,7 @@ def wire(kb: Any, *, worker_threads: int = 2, config: BusConfig | None = None) -
     cfg = config or BusConfig()
     cfg.workers = worker_threads
     bus = Bus(kb.db, cfg)
-    push = PushNotificationService(bus)
+    push = PushNotificationService(bus, kb.tenants)
     push.install()
     kb.push = push
     return bus
