@@ -8,6 +8,7 @@ schedules a notification for each transition that will take effect later.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ from billow.entitlement.model import (
     EntitlementActionPolicy,
     PhasePriceOverride,
     Subscription,
+    SubscriptionEvent,
     SubscriptionEventType,
     SubscriptionState,
 )
@@ -128,6 +130,13 @@ class SubscriptionView:
     billing_end: datetime | None
     current: Transition | None
     bill_cycle_day_local: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    target: Plan
+    when: datetime
+    row: dict[str, Any]
 
 
 @dataclass
@@ -458,86 +467,22 @@ class EntitlementService:
     def change_plan(self, ctx: CallContext, subscription_id: str, req: SubscriptionRequest, *,
                     requested_date: datetime | date | None = None, policy: BillingActionPolicy | None = None
                     ) -> Subscription:
-        if requested_date is not None and policy is not None:
-            raise InvalidInput("requestedDate, billingPolicy: give one of them, not both")
         account = self._account_of_subscription(ctx, subscription_id)
         with self.db.transaction(ctx) as uow:
             uow.lock_account(account.record_id)
             acc = self._load(uow.conn, ctx, account)
             sub = acc.sub(subscription_id)
             assert sub is not None
-            view = self._view(acc, sub)
             now = uow.now
-            if view.state not in (SubscriptionState.ACTIVE, SubscriptionState.PENDING):
-                raise sub_error(1021, f"Subscription {sub.id} is in state {view.state.value}: Failed to change plan")
-            if view.billing_end is not None:
-                raise sub_error(1022, f"Subscription {sub.id} is future cancelled: Failed to change plan")
-            if is_blocked_at(blocked_intervals(view.blocking_states, "block_change"), now):
-                raise BillowError(f"The action CHANGE is block on this SUBSCRIPTION with id={sub.id}", code=6000,
-                                  class_name="org.killbill.billing.entitlement.api.BlockingApiException", status=400)
-            current = view.current
-            assert current is not None and current.plan is not None and current.phase is not None
-            version = acc.catalog.version_for_date(now)
-            try:
-                target = create_or_find_plan(version, PlanSpecifier(
-                    plan_name=req.plan_name, product_name=req.product_name, billing_period=req.billing_period,
-                    price_list_name=req.price_list))
-                result = plan_change_result(
-                    version, PlanPhaseSpecifier(plan_name=current.plan.name, product_name=current.plan.product,
-                                                billing_period=current.plan.recurring_billing_period,
-                                                price_list_name=current.price_list, phase_type=current.phase.type),
-                    PlanSpecifier(plan_name=target.name, product_name=target.product,
-                                  billing_period=target.recurring_billing_period, price_list_name=req.price_list))
-            except CatalogApiError as exc:
-                raise catalog_error(exc) from None
-            if sub.category is ProductCategory.ADD_ON and target.product != current.plan.product:
-                base = next((s for s in acc.subscriptions if s.bundle_id == sub.bundle_id
-                             and s.category is ProductCategory.BASE), None)
-                if base is not None:
-                    base_cur = self._view(acc, base).current
-                    if base_cur is not None and base_cur.plan is not None and not is_addon_available(
-                            version, base_cur.plan.product, target.product):
-                        raise sub_error(1019, f"Can't create AddOn {target.name} for BasePlan "
-                                              f"{base_cur.plan.name} (Not available)")
-            effective_policy = policy or BillingActionPolicy(result.policy.value)
-            if requested_date is not None:
-                when = to_instant(requested_date, now=now, time_zone=account.time_zone,
-                                  reference_time=account.reference_time)
-                if when < current.effective_date and current.type is not SubscriptionEventType.PHASE:
-                    raise sub_error(1001, f"Requested date {when.isoformat()} is not allowed to be prior to the "
-                                          f"previous transition {current.effective_date.isoformat()}")
-                when = max(when, sub.start_date)
-            else:
-                if effective_policy is BillingActionPolicy.ILLEGAL:
-                    raise BillowError(
-                        f"Attempting to change plan from (product: '{current.plan.product}', billing period: "
-                        f"'{current.plan.recurring_billing_period.value}', pricelist '{current.price_list}') to "
-                        f"(product: '{target.product}', billing period: '{target.recurring_billing_period.value}', "
-                        f"pricelist '{result.new_price_list.name}'). This transition is not allowed by catalog "
-                        "rules", code=2001, class_name=CATALOG_EXCEPTION, status=400)
-                when = self._policy_date(effective_policy, view, now)
-            alignment = PlanAlignmentChange(result.alignment.value)
-            if alignment is PlanAlignmentChange.CHANGE_OF_PLAN:
-                align_date, initial = when, req.phase_type
-            elif alignment is PlanAlignmentChange.START_OF_BUNDLE:
-                align_date = sub.bundle_start_date
-                initial = initial_phase_type_on_change(target, req.phase_type, original_phase_type(sub, acc.catalog))
-            else:
-                align_date = sub.start_date
-                initial = initial_phase_type_on_change(target, req.phase_type, original_phase_type(sub, acc.catalog))
+            change = self._decide_change(acc, sub, req, requested_date, policy, now)
+            target, when = change.target, change.when
             before = transitions(sub, acc.catalog)
             before_states = list(acc.blocking)
             # a new change replaces a pending one
             for e in sub.events:
                 if e.is_active and e.event_type is SubscriptionEventType.CHANGE and e.effective_date > now:
                     uow.update("subscription_events", e.record_id, {"is_active": False})
-            uow.insert("subscription_events", {
-                "subscription_id": sub.id, "event_type": SubscriptionEventType.CHANGE.value, "effective_date": when,
-                "plan_name": target.name, "price_list_name": result.new_price_list.name,
-                "phase_align_date": align_date, "initial_phase_type": initial.value if initial else None,
-                "billing_cycle_day_local": None, "quantity": req.quantity,
-                "price_overrides": store.overrides_json(req.price_overrides), "is_active": True,
-                "account_record_id": account.record_id})
+            uow.insert("subscription_events", {**change.row, "account_record_id": account.record_id})
             acc = self._load(uow.conn, ctx, account)
             self._announce(uow, ctx, acc, sub.id, before=before, before_states=before_states)
             if sub.category is ProductCategory.BASE:
@@ -545,6 +490,154 @@ class EntitlementService:
             changed = acc.sub(sub.id)
             assert changed is not None
         return changed
+
+    def _decide_change(self, acc: _Account, sub: Subscription, req: SubscriptionRequest,
+                       requested_date: datetime | date | None, policy: BillingActionPolicy | None,
+                       now: datetime) -> _Change:
+        """What a plan change would do, checked (Kill Bill's `DefaultSubscriptionBase.changePlan*`):
+        the target plan, its effective date and the CHANGE event to store. Writes nothing."""
+        if requested_date is not None and policy is not None:
+            raise InvalidInput("requestedDate, billingPolicy: give one of them, not both")
+        account = acc.account
+        view = self._view(acc, sub)
+        if view.state not in (SubscriptionState.ACTIVE, SubscriptionState.PENDING):
+            raise sub_error(1021, f"Subscription {sub.id} is in state {view.state.value}: Failed to change plan")
+        if view.billing_end is not None:
+            raise sub_error(1022, f"Subscription {sub.id} is future cancelled: Failed to change plan")
+        if is_blocked_at(blocked_intervals(view.blocking_states, "block_change"), now):
+            raise BillowError(f"The action CHANGE is block on this SUBSCRIPTION with id={sub.id}", code=6000,
+                              class_name="org.killbill.billing.entitlement.api.BlockingApiException", status=400)
+        current = view.current
+        assert current is not None and current.plan is not None and current.phase is not None
+        version = acc.catalog.version_for_date(now)
+        try:
+            target = create_or_find_plan(version, PlanSpecifier(
+                plan_name=req.plan_name, product_name=req.product_name, billing_period=req.billing_period,
+                price_list_name=req.price_list))
+            result = plan_change_result(
+                version, PlanPhaseSpecifier(plan_name=current.plan.name, product_name=current.plan.product,
+                                            billing_period=current.plan.recurring_billing_period,
+                                            price_list_name=current.price_list, phase_type=current.phase.type),
+                PlanSpecifier(plan_name=target.name, product_name=target.product,
+                              billing_period=target.recurring_billing_period, price_list_name=req.price_list))
+        except CatalogApiError as exc:
+            raise catalog_error(exc) from None
+        if sub.category is ProductCategory.ADD_ON and target.product != current.plan.product:
+            base = next((s for s in acc.subscriptions if s.bundle_id == sub.bundle_id
+                         and s.category is ProductCategory.BASE), None)
+            if base is not None:
+                base_cur = self._view(acc, base).current
+                if base_cur is not None and base_cur.plan is not None and not is_addon_available(
+                        version, base_cur.plan.product, target.product):
+                    raise sub_error(1019, f"Can't create AddOn {target.name} for BasePlan "
+                                          f"{base_cur.plan.name} (Not available)")
+        effective_policy = policy or BillingActionPolicy(result.policy.value)
+        if requested_date is not None:
+            when = to_instant(requested_date, now=now, time_zone=account.time_zone,
+                              reference_time=account.reference_time)
+            if when < current.effective_date and current.type is not SubscriptionEventType.PHASE:
+                raise sub_error(1001, f"Requested date {when.isoformat()} is not allowed to be prior to the "
+                                      f"previous transition {current.effective_date.isoformat()}")
+            when = max(when, sub.start_date)
+        else:
+            if effective_policy is BillingActionPolicy.ILLEGAL:
+                raise BillowError(
+                    f"Attempting to change plan from (product: '{current.plan.product}', billing period: "
+                    f"'{current.plan.recurring_billing_period.value}', pricelist '{current.price_list}') to "
+                    f"(product: '{target.product}', billing period: '{target.recurring_billing_period.value}', "
+                    f"pricelist '{result.new_price_list.name}'). This transition is not allowed by catalog "
+                    "rules", code=2001, class_name=CATALOG_EXCEPTION, status=400)
+            when = self._policy_date(effective_policy, view, now)
+        alignment = PlanAlignmentChange(result.alignment.value)
+        if alignment is PlanAlignmentChange.CHANGE_OF_PLAN:
+            align_date, initial = when, req.phase_type
+        elif alignment is PlanAlignmentChange.START_OF_BUNDLE:
+            align_date = sub.bundle_start_date
+            initial = initial_phase_type_on_change(target, req.phase_type, original_phase_type(sub, acc.catalog))
+        else:
+            align_date = sub.start_date
+            initial = initial_phase_type_on_change(target, req.phase_type, original_phase_type(sub, acc.catalog))
+        row = {"subscription_id": sub.id, "event_type": SubscriptionEventType.CHANGE.value, "effective_date": when,
+               "plan_name": target.name, "price_list_name": result.new_price_list.name,
+               "phase_align_date": align_date, "initial_phase_type": initial.value if initial else None,
+               "billing_cycle_day_local": None, "quantity": req.quantity,
+               "price_overrides": store.overrides_json(req.price_overrides), "is_active": True}
+        return _Change(target, when, row)
+
+    def what_if(self, ctx: CallContext, account: Account, action: str, *, subscription_id: str | None = None,
+                bundle_id: str | None = None, req: SubscriptionRequest | None = None,
+                effective: datetime | date | None = None, billing_policy: BillingActionPolicy | None = None
+                ) -> tuple[list[Subscription], list[BlockingState]]:
+        """The account's subscriptions as they would be after an action (Kill Bill's dry run
+        SUBSCRIPTION_ACTION: START_BILLING, CHANGE, STOP_BILLING), with the same checks and dates as
+        the real operation. Nothing is written."""
+        now = self.db.clock.utcnow()
+        with self.db.read() as conn:
+            acc = self._load(conn, ctx, account)
+        seq = iter(range(10**12, 10**13))
+
+        def event(sub_id: str, row: dict[str, Any]) -> SubscriptionEvent:
+            n = next(seq)
+            return store.to_event({**row, "record_id": n, "id": str(uuid.uuid4()), "subscription_id": sub_id,
+                                   "created_date": now})
+
+        def with_events(sub: Subscription, *extra: SubscriptionEvent) -> Subscription:
+            return dataclasses.replace(sub, events=(*sub.events, *extra))
+
+        action = action.upper()
+        if action not in ("START_BILLING", "CHANGE", "STOP_BILLING"):
+            raise InvalidInput(f"dryRunAction: '{action}' is not one of START_BILLING, CHANGE, STOP_BILLING")
+        subs = list(acc.subscriptions)
+        if action == "START_BILLING":
+            if req is None:
+                raise InvalidInput("planName: a dry run START_BILLING needs the plan")
+            when = to_instant(effective, now=now, time_zone=account.time_zone, reference_time=account.reference_time)
+            plan, price_list = self._plan_for(acc.catalog, req, when)
+            category = _category(acc.catalog, plan, when)
+            base = next((s for s in subs if s.bundle_id == bundle_id and s.category is ProductCategory.BASE),
+                        None) if bundle_id else None
+            if category is ProductCategory.ADD_ON and base is None:
+                raise sub_error(1013, f"Missing Base Subscription for bundle {bundle_id}")
+            bundle_start = base.start_date if base is not None else when
+            alignment = create_alignment(acc.catalog.version_for_date(when), PlanSpecifier(plan_name=plan.name))
+            align = when if alignment is PlanAlignmentCreate.START_OF_SUBSCRIPTION else bundle_start
+            sub_id = str(uuid.uuid4())
+            new = Subscription(record_id=next(seq), id=sub_id, bundle_id=bundle_id or str(uuid.uuid4()),
+                               account_id=account.id, account_record_id=account.record_id, category=category,
+                               external_key=sub_id, start_date=when, bundle_start_date=bundle_start,
+                               charged_through_date=None, created_date=now)
+            row = {"event_type": SubscriptionEventType.CREATE.value, "effective_date": when, "plan_name": plan.name,
+                   "price_list_name": price_list, "phase_align_date": align,
+                   "initial_phase_type": req.phase_type.value if req.phase_type else None,
+                   "billing_cycle_day_local": None, "quantity": req.quantity,
+                   "price_overrides": store.overrides_json(req.price_overrides), "is_active": True}
+            subs.append(with_events(new, event(sub_id, row)))
+            return subs, acc.blocking
+        sub = acc.sub(subscription_id or "")
+        if sub is None:
+            raise subscription_not_found(subscription_id or "")
+        if action == "CHANGE":
+            if req is None:
+                raise InvalidInput("planName: a dry run CHANGE needs the new plan")
+            change = self._decide_change(acc, sub, req, effective, billing_policy, now)
+            pending = tuple(dataclasses.replace(e, is_active=False) if (
+                e.event_type is SubscriptionEventType.CHANGE and e.effective_date > now) else e for e in sub.events)
+            changed = with_events(dataclasses.replace(sub, events=pending), event(sub.id, change.row))
+            return [changed if s.id == sub.id else s for s in subs], acc.blocking
+        if action == "STOP_BILLING":
+            _, bill = self._decide_cancel(acc, sub, now, effective, None, billing_policy, effective is not None)
+            cancel = {"event_type": SubscriptionEventType.CANCEL.value, "effective_date": bill, "plan_name": None,
+                      "price_list_name": None, "phase_align_date": None, "initial_phase_type": None,
+                      "billing_cycle_day_local": None, "quantity": None, "price_overrides": None, "is_active": True}
+            out = []
+            for s in subs:
+                if s.id == sub.id or (sub.category is ProductCategory.BASE and s.bundle_id == sub.bundle_id
+                                      and s.category is ProductCategory.ADD_ON
+                                      and self._view(acc, s).billing_end is None):
+                    s = with_events(s, event(s.id, {**cancel, "effective_date": max(bill, s.start_date)}))
+                out.append(s)
+            return out, acc.blocking
+        raise AssertionError(action)  # pragma: no cover - checked above
 
     def _policy_date(self, policy: BillingActionPolicy, view: SubscriptionView, now: datetime) -> datetime:
         current = view.current
@@ -610,37 +703,9 @@ class EntitlementService:
             acc = self._load(uow.conn, ctx, account)
             sub = acc.sub(subscription_id)
             assert sub is not None
-            view = self._view(acc, sub)
             now = uow.now
-            if view.billing_end is not None or view.state in (SubscriptionState.CANCELLED,
-                                                              SubscriptionState.EXPIRED):
-                raise sub_error(1031, f"Subscription {sub.id} is in state "
-                                      f"{SubscriptionState.CANCELLED.value if view.billing_end else view.state.value}"
-                                      ": Failed to cancel")
-            catalog_policy = self._catalog_cancel_policy(acc, view)
-            requested = to_instant(requested_date, now=now, time_zone=account.time_zone,
-                                   reference_time=account.reference_time) if requested_date is not None else None
-            if billing_policy is None and entitlement_policy is None:
-                ent_date = requested or now
-                if isinstance(requested_date, datetime) or use_requested_date_for_billing:
-                    bill_date = ent_date
-                else:
-                    bill_date = self._policy_date(catalog_policy, view, now)
-            elif billing_policy is None:
-                assert entitlement_policy is not None
-                bill_policy = (BillingActionPolicy.IMMEDIATE if entitlement_policy is EntitlementActionPolicy.IMMEDIATE
-                               else BillingActionPolicy.END_OF_TERM)
-                bill_date = self._policy_date(bill_policy, view, now)
-                ent_date = now if entitlement_policy is EntitlementActionPolicy.IMMEDIATE else bill_date
-            elif entitlement_policy is None:
-                ent_date = requested or now
-                bill_date = self._policy_date(billing_policy, view, now)
-            else:
-                bill_date = self._policy_date(billing_policy, view, now)
-                ent_date = now if entitlement_policy is EntitlementActionPolicy.IMMEDIATE else \
-                    self._policy_date(BillingActionPolicy.END_OF_TERM, view, now)
-            ent_date = max(ent_date, view.entitlement_start or sub.start_date)
-            bill_date = max(bill_date, sub.start_date)
+            ent_date, bill_date = self._decide_cancel(acc, sub, now, requested_date, entitlement_policy,
+                                                      billing_policy, use_requested_date_for_billing)
             self._write_cancel(uow, ctx, acc, sub, ent_date, bill_date)
             if sub.category is ProductCategory.BASE:
                 for addon in [s for s in acc.subscriptions if s.bundle_id == sub.bundle_id
@@ -650,6 +715,44 @@ class EntitlementService:
                                                                                    SubscriptionState.EXPIRED):
                         self._write_cancel(uow, ctx, acc, addon, max(ent_date, addon.start_date),
                                            max(bill_date, addon.start_date))
+
+    def _decide_cancel(self, acc: _Account, sub: Subscription, now: datetime, requested_date: datetime | date | None,
+                       entitlement_policy: EntitlementActionPolicy | None,
+                       billing_policy: BillingActionPolicy | None,
+                       use_requested_date_for_billing: bool) -> tuple[datetime, datetime]:
+        """Entitlement and billing dates of a cancellation, checked; writes nothing (Kill Bill's
+        `cancelSubscriptionPlan` with its four combinations of date and policies)."""
+        view = self._view(acc, sub)
+        if view.billing_end is not None or view.state in (SubscriptionState.CANCELLED,
+                                                          SubscriptionState.EXPIRED):
+            raise sub_error(1031, f"Subscription {sub.id} is in state "
+                                  f"{SubscriptionState.CANCELLED.value if view.billing_end else view.state.value}"
+                                  ": Failed to cancel")
+        catalog_policy = self._catalog_cancel_policy(acc, view)
+        requested = to_instant(requested_date, now=now, time_zone=acc.account.time_zone,
+                               reference_time=acc.account.reference_time) if requested_date is not None else None
+        if billing_policy is None and entitlement_policy is None:
+            ent_date = requested or now
+            if isinstance(requested_date, datetime) or use_requested_date_for_billing:
+                bill_date = ent_date
+            else:
+                bill_date = self._policy_date(catalog_policy, view, now)
+        elif billing_policy is None:
+            assert entitlement_policy is not None
+            bill_policy = (BillingActionPolicy.IMMEDIATE if entitlement_policy is EntitlementActionPolicy.IMMEDIATE
+                           else BillingActionPolicy.END_OF_TERM)
+            bill_date = self._policy_date(bill_policy, view, now)
+            ent_date = now if entitlement_policy is EntitlementActionPolicy.IMMEDIATE else bill_date
+        elif entitlement_policy is None:
+            ent_date = requested or now
+            bill_date = self._policy_date(billing_policy, view, now)
+        else:
+            bill_date = self._policy_date(billing_policy, view, now)
+            ent_date = now if entitlement_policy is EntitlementActionPolicy.IMMEDIATE else \
+                self._policy_date(BillingActionPolicy.END_OF_TERM, view, now)
+        ent_date = max(ent_date, view.entitlement_start or sub.start_date)
+        bill_date = max(bill_date, sub.start_date)
+        return ent_date, bill_date
 
     def _catalog_cancel_policy(self, acc: _Account, view: SubscriptionView) -> BillingActionPolicy:
         cur = view.current

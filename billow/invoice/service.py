@@ -26,7 +26,8 @@ from billow.core.db import Database, UnitOfWork
 from billow.core.db.audit_read import AuditLogEntry, audit_logs
 from billow.core.errors import BillowError, InvalidInput, NotFound
 from billow.core.money import round_money
-from billow.entitlement.service import EntitlementService
+from billow.entitlement.model import BillingActionPolicy
+from billow.entitlement.service import EntitlementService, SubscriptionRequest
 from billow.invoice import store
 from billow.invoice.billing_run import (
     TRIGGER_QUEUE,
@@ -98,6 +99,11 @@ class DryRunRequest:
     dry_run_type: str = "TARGET_DATE"
     subscription_id: str | None = None
     bundle_id: str | None = None
+    # SUBSCRIPTION_ACTION: START_BILLING, CHANGE or STOP_BILLING, the plan asked for, its date or policy
+    action: str | None = None
+    plan: SubscriptionRequest | None = None
+    effective_date: date | None = None
+    billing_policy: BillingActionPolicy | None = None
 
 
 class InvoiceService:
@@ -199,6 +205,16 @@ class InvoiceService:
             state = load_states(self, conn, ctx, [account.record_id])[account.record_id]
             pending = store.pending_dates(conn, account.record_id)
         now = self.db.clock.utcnow()
+        if (request.dry_run_type or "").upper() == "SUBSCRIPTION_ACTION":
+            if not request.action:
+                raise InvalidInput("dryRunAction: needs to be set for a SUBSCRIPTION_ACTION dry run")
+            # the account as it would be after the action; invoiced as of the action's date
+            state.subscriptions, state.blocking = self.entitlements.what_if(
+                ctx, state.account, request.action, subscription_id=request.subscription_id,
+                bundle_id=request.bundle_id, req=request.plan, effective=request.effective_date,
+                billing_policy=request.billing_policy)
+            if target is None:
+                target = request.effective_date or _local_today(state, now)
         catalog = self.catalogs.catalog(ctx) if state.subscriptions else None
         events, bcd = account_events(state, catalog)
         if bcd is not None:

@@ -7,6 +7,7 @@ Kill Bill: `jaxrs/src/main/java/org/killbill/billing/jaxrs/resources/InvoiceReso
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,10 +17,13 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from billow.account.model import Account
+from billow.catalog.model import BillingPeriod, PhaseType, ProductCategory
 from billow.core.context import CallContext
 from billow.core.db.audit_read import AuditLogEntry
 from billow.core.errors import InvalidInput
 from billow.core.money import round_money
+from billow.entitlement.model import BillingActionPolicy
+from billow.entitlement.service import SubscriptionRequest
 from billow.invoice.credit import balance
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
 from billow.invoice.service import DryRunRequest, InvoiceService, ItemInput, NothingToInvoice
@@ -81,6 +85,26 @@ class InvoiceDryRunJson(BaseModel):
     effectiveDate: date | None = None
     billingPolicy: str | None = None
     planName: str | None = None
+
+
+def _enum(enum: Any, value: str | None, field: str) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return enum(value.upper())
+    except ValueError:
+        raise InvalidInput(f"{field}: '{value}' is not one of {', '.join(e.value for e in enum)}") from None
+
+
+def _dry_run_plan(body: InvoiceDryRunJson, account_id: str) -> SubscriptionRequest | None:
+    """The plan of a SUBSCRIPTION_ACTION dry run (START_BILLING or CHANGE), as a subscription request."""
+    if body.planName is None and body.productName is None:
+        return None
+    return SubscriptionRequest(
+        account_id=account_id, plan_name=body.planName, product_name=body.productName,
+        product_category=_enum(ProductCategory, body.productCategory, "productCategory"),
+        billing_period=_enum(BillingPeriod, body.billingPeriod, "billingPeriod"), price_list=body.priceListName,
+        bundle_id=body.bundleId, phase_type=_enum(PhaseType, body.phaseType, "phaseType"))
 
 
 def _money(amount: Decimal | None, currency: str) -> Decimal | None:
@@ -167,9 +191,12 @@ def generate_dry_run_invoice(request: Request, ctx: Ctx, accountId: str | None =
     kind = (body.dryRunType if body is not None and body.dryRunType else "TARGET_DATE").upper()
     if kind not in ("TARGET_DATE", "UPCOMING_INVOICE", "SUBSCRIPTION_ACTION"):
         raise InvalidInput(f"dryRunType: '{kind}' is not one of TARGET_DATE, UPCOMING_INVOICE, SUBSCRIPTION_ACTION")
-    if kind == "SUBSCRIPTION_ACTION":
-        raise InvalidInput("dryRunType: SUBSCRIPTION_ACTION is not supported yet")
     req = DryRunRequest(kind, body.subscriptionId if body else None, body.bundleId if body else None)
+    if kind == "SUBSCRIPTION_ACTION":
+        assert body is not None
+        req = dataclasses.replace(req, action=body.dryRunAction, effective_date=body.effectiveDate,
+                                  billing_policy=_enum(BillingActionPolicy, body.billingPolicy, "billingPolicy"),
+                                  plan=_dry_run_plan(body, accountId))
     inv = _svc(request).dry_run(ctx, accountId, target, req)
     if inv is None:
         return Response(status_code=204)
