@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
@@ -109,3 +109,13 @@ def audit_log_json(entry: AuditLogEntry) -> dict[str, object]:
         "userToken": entry.user_token,
         "history": entry.history,
     }
+
+
+def parse_enum(enum: Any, value: str | None, field: str) -> Any:
+    """A query or body enum given by name, case-insensitive (Jersey does the same); None when absent."""
+    if value is None or value == "":
+        return None
+    try:
+        return enum(value.upper())
+    except ValueError:
+        raise InvalidInput(f"{field}: '{value}' is not one of {', '.join(e.value for e in enum)}") from None

@@ -27,7 +27,7 @@ from billow.entitlement.service import SubscriptionRequest
 from billow.invoice.credit import balance
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
 from billow.invoice.service import DryRunRequest, InvoiceService, ItemInput, NothingToInvoice
-from billow.rest.common import AuditLevel, Ctx, audit_log_json, created, no_content, parse_date
+from billow.rest.common import AuditLevel, Ctx, audit_log_json, created, no_content, parse_date, parse_enum
 from billow.rest.jsonio import KBJSONResponse, format_instant
 
 router = APIRouter(tags=["Invoice"])
@@ -87,24 +87,15 @@ class InvoiceDryRunJson(BaseModel):
     planName: str | None = None
 
 
-def _enum(enum: Any, value: str | None, field: str) -> Any:
-    if value is None or value == "":
-        return None
-    try:
-        return enum(value.upper())
-    except ValueError:
-        raise InvalidInput(f"{field}: '{value}' is not one of {', '.join(e.value for e in enum)}") from None
-
-
 def _dry_run_plan(body: InvoiceDryRunJson, account_id: str) -> SubscriptionRequest | None:
     """The plan of a SUBSCRIPTION_ACTION dry run (START_BILLING or CHANGE), as a subscription request."""
     if body.planName is None and body.productName is None:
         return None
     return SubscriptionRequest(
         account_id=account_id, plan_name=body.planName, product_name=body.productName,
-        product_category=_enum(ProductCategory, body.productCategory, "productCategory"),
-        billing_period=_enum(BillingPeriod, body.billingPeriod, "billingPeriod"), price_list=body.priceListName,
-        bundle_id=body.bundleId, phase_type=_enum(PhaseType, body.phaseType, "phaseType"))
+        product_category=parse_enum(ProductCategory, body.productCategory, "productCategory"),
+        billing_period=parse_enum(BillingPeriod, body.billingPeriod, "billingPeriod"), price_list=body.priceListName,
+        bundle_id=body.bundleId, phase_type=parse_enum(PhaseType, body.phaseType, "phaseType"))
 
 
 def _money(amount: Decimal | None, currency: str) -> Decimal | None:
@@ -195,7 +186,7 @@ def generate_dry_run_invoice(request: Request, ctx: Ctx, accountId: str | None =
     if kind == "SUBSCRIPTION_ACTION":
         assert body is not None
         req = dataclasses.replace(req, action=body.dryRunAction, effective_date=body.effectiveDate,
-                                  billing_policy=_enum(BillingActionPolicy, body.billingPolicy, "billingPolicy"),
+                                  billing_policy=parse_enum(BillingActionPolicy, body.billingPolicy, "billingPolicy"),
                                   plan=_dry_run_plan(body, accountId))
     inv = _svc(request).dry_run(ctx, accountId, target, req)
     if inv is None:

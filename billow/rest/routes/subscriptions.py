@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +18,7 @@ from billow.entitlement.model import (
     PhasePriceOverride,
 )
 from billow.entitlement.service import SubscriptionRequest
-from billow.rest.common import Ctx, audit_log_json, created, no_content, parse_date, parse_date_or_datetime
+from billow.rest.common import Ctx, audit_log_json, created, no_content, parse_date, parse_date_or_datetime, parse_enum
 from billow.rest.entitlement_json import subscription_json
 from billow.rest.jsonio import KBJSONResponse
 
@@ -85,16 +84,6 @@ class BlockingStateJson(BaseModel):
     isBlockBilling: bool | None = None
     effectiveDate: str | None = None
     type: BlockingStateType | None = None
-
-
-def _enum(enum: Any, value: str | None, field: str) -> Any:
-    if value is None or value == "":
-        return None
-    try:
-        return enum(value.upper())
-    except ValueError:
-        names = ", ".join(e.value for e in enum)
-        raise InvalidInput(f"{field}: '{value}' is not one of {names}") from None
 
 
 async def _wait(request: Request, call_completion: bool, timeout_sec: int) -> Response | None:
@@ -180,7 +169,7 @@ async def change_plan(request: Request, ctx: Ctx, subscriptionId: str, body: Sub
                       callTimeoutSec: int = Query(3), billingPolicy: str | None = Query(None)) -> Response:
     if body.planName is None and (body.productName is None or body.billingPeriod is None):
         raise InvalidInput("planName: needs to be set (or productName, billingPeriod and priceList)")
-    policy = _enum(BillingActionPolicy, billingPolicy, "billingPolicy")
+    policy = parse_enum(BillingActionPolicy, billingPolicy, "billingPolicy")
     await run_in_threadpool(request.app.state.billow.entitlements.change_plan, ctx, subscriptionId,
                             body.to_request(), requested_date=parse_date_or_datetime(requestedDate, "requestedDate"),
                             policy=policy)
@@ -201,8 +190,8 @@ async def cancel(request: Request, ctx: Ctx, subscriptionId: str, requestedDate:
     await run_in_threadpool(
         request.app.state.billow.entitlements.cancel, ctx, subscriptionId,
         requested_date=parse_date_or_datetime(requestedDate, "requestedDate"),
-        entitlement_policy=_enum(EntitlementActionPolicy, entitlementPolicy, "entitlementPolicy"),
-        billing_policy=_enum(BillingActionPolicy, billingPolicy, "billingPolicy"),
+        entitlement_policy=parse_enum(EntitlementActionPolicy, entitlementPolicy, "entitlementPolicy"),
+        billing_policy=parse_enum(BillingActionPolicy, billingPolicy, "billingPolicy"),
         use_requested_date_for_billing=useRequestedDateForBilling)
     return await _wait(request, callCompletion, callTimeoutSec) or no_content()
 
