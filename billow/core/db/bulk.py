@@ -42,7 +42,7 @@ def _copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], wit
     converters = []
     for c in columns:
         process = c.type.bind_processor(dialect)
-        default = c.default.arg if (c.default is not None and getattr(c.default, "is_scalar", False)) else None
+        default = getattr(c.default, "arg", None) if getattr(c.default, "is_scalar", False) else None
         converters.append((c.name, process, default))
     names = ", ".join(f'"{c.name}"' for c in columns)
     raw = conn.connection.driver_connection
