@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from billow.catalog.model import BillingActionPolicy as BillingActionPolicy  # one word everywhere: re-exported
 from billow.catalog.model import PhaseType, ProductCategory
 
 ENTITLEMENT_SERVICE = "entitlement-service"
@@ -51,13 +52,6 @@ class BlockingStateType(StrEnum):
     SUBSCRIPTION = "SUBSCRIPTION"
     SUBSCRIPTION_BUNDLE = "SUBSCRIPTION_BUNDLE"
     ACCOUNT = "ACCOUNT"
-
-
-class BillingActionPolicy(StrEnum):
-    START_OF_TERM = "START_OF_TERM"
-    END_OF_TERM = "END_OF_TERM"
-    IMMEDIATE = "IMMEDIATE"
-    ILLEGAL = "ILLEGAL"
 
 
 class EntitlementActionPolicy(StrEnum):

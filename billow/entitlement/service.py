@@ -531,7 +531,7 @@ class EntitlementService:
                         version, base_cur.plan.product, target.product):
                     raise sub_error(1019, f"Can't create AddOn {target.name} for BasePlan "
                                           f"{base_cur.plan.name} (Not available)")
-        effective_policy = policy or BillingActionPolicy(result.policy.value)
+        effective_policy = policy or result.policy
         if requested_date is not None:
             when = to_instant(requested_date, now=now, time_zone=account.time_zone,
                               reference_time=account.reference_time)
@@ -761,7 +761,7 @@ class EntitlementService:
         policy = cancel_policy(cur.version, PlanPhaseSpecifier(
             plan_name=cur.plan.name, product_name=cur.plan.product, billing_period=cur.plan.recurring_billing_period,
             price_list_name=cur.price_list, phase_type=cur.phase.type))
-        return BillingActionPolicy(policy.value)
+        return policy
 
     def _write_cancel(self, uow: UnitOfWork, ctx: CallContext, acc: _Account, sub: Subscription,
                       ent_date: datetime, bill_date: datetime) -> None:
