@@ -161,18 +161,23 @@ def parse_properties(text: str) -> dict[str, str]:
     return result
 
 
-def validate_bundle(body: bytes | str) -> dict[str, str]:
-    """An uploaded bundle: UTF-8, at most `MAX_BUNDLE_BYTES`, parses as a properties file; 400 otherwise."""
+def uploaded_text(body: bytes | str, field: str, what: str, max_bytes: int) -> str:
+    """An uploaded text (template or bundle): not empty, within `max_bytes`, UTF-8; else 400 naming the line."""
     raw = body.encode("utf-8") if isinstance(body, str) else body
     if not raw.strip():
-        raise InvalidInput("translation: the bundle is empty")
-    if len(raw) > MAX_BUNDLE_BYTES:
-        raise InvalidInput(f"translation: {len(raw)} bytes is over the limit of {MAX_BUNDLE_BYTES} bytes")
+        raise InvalidInput(f"{field}: {what} is empty")
+    if len(raw) > max_bytes:
+        raise InvalidInput(f"{field}: {len(raw)} bytes is over the limit of {max_bytes} bytes")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
-        raise InvalidInput(f"translation: line {line}: not UTF-8 ({exc.reason})") from None
+        raise InvalidInput(f"{field}: line {line}: not UTF-8 ({exc.reason})") from None
+
+
+def validate_bundle(body: bytes | str) -> dict[str, str]:
+    """An uploaded bundle: UTF-8, at most `MAX_BUNDLE_BYTES`, parses as a properties file; 400 otherwise."""
+    text = uploaded_text(body, "translation", "the bundle", MAX_BUNDLE_BYTES)
     try:
         return parse_properties(text)
     except BundleError as exc:

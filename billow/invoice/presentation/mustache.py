@@ -28,7 +28,7 @@ from billow.core.errors import InvalidInput
 from billow.core.money import round_money
 from billow.invoice.credit import balance
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType
-from billow.invoice.presentation.bundles import Translator
+from billow.invoice.presentation.bundles import Translator, uploaded_text
 from billow.invoice.presentation.view import (
     CHARGED_TYPES,
     CatalogNames,
@@ -119,16 +119,7 @@ def parse(template: str) -> tuple[Node, ...]:
 
 def validate(template: bytes | str) -> str:
     """An uploaded Mustache template: UTF-8, within the size limit, compiles; 400 naming the problem otherwise."""
-    raw = template.encode("utf-8") if isinstance(template, str) else template
-    if not raw.strip():
-        raise InvalidInput("template: the template is empty")
-    if len(raw) > MAX_TEMPLATE_BYTES:
-        raise InvalidInput(f"template: {len(raw)} bytes is over the limit of {MAX_TEMPLATE_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise InvalidInput(f"template: line {line}: not UTF-8 ({exc.reason})") from None
+    text = uploaded_text(template, "template", "the template", MAX_TEMPLATE_BYTES)
     try:
         parse(text)
     except MustacheError as exc:
