@@ -452,3 +452,93 @@ def test_item_adjustment_caps_the_repair_of_a_later_upgrade(billow: Billow, tena
     assert w.balances() == (D("9.63"), D("0.00"))
     with pytest.raises(NothingToInvoice):
         w.kb.invoices.trigger(w.ctx, w.account.id, None)
+
+
+# ------------------------------------------------------------------------------------- cancel IMM / EOT, add-ons
+
+
+def test_eot_cancel_of_the_base_cancels_its_add_on_with_nothing_more_billed(billow: Billow,
+                                                                           tenant_ctx: CallContext) -> None:
+    """TestIntegration.testFutureCancelBPWithAOAfterPhase (account BCD 1, issue #897)."""
+    w = world(billow, tenant_ctx, DEFAULT, at(2012, 4, 1), bcd=1)
+    base = w.create(product="Shotgun", period=MONTHLY)
+    assert items(w.invoices()[0]) == [(FX, date(2012, 4, 1), date(2012, 5, 1), D(0))]
+    addon = w.create(product="Telescopic-Scope", period=MONTHLY, bundle_id=w.bundle_of(base))
+    assert items(w.invoices()[1]) == [(R, date(2012, 4, 1), date(2012, 5, 1), D("399.95"))]
+    w.add_months(1)  # past both PHASE events: one invoice for both subscriptions
+    invs = w.invoices()
+    assert len(invs) == 3
+    assert items(invs[2]) == [(R, date(2012, 5, 1), date(2012, 6, 1), D("249.95")),
+                              (R, date(2012, 5, 1), date(2012, 6, 1), D("999.95"))]
+    w.kb.entitlements.cancel(w.ctx, base, entitlement_policy=EntitlementActionPolicy.END_OF_TERM,
+                             billing_policy=BillingActionPolicy.END_OF_TERM)
+    w.add_months(1)
+    assert len(w.invoices()) == 3
+    assert w.kb.entitlements.view(w.ctx, addon).state.value == "CANCELLED"
+    with pytest.raises(NothingToInvoice):
+        w.kb.invoices.trigger(w.ctx, w.account.id, None)
+
+
+def test_immediate_cancel_with_start_of_term_billing_repairs_the_whole_annual_period(billow: Billow,
+                                                                                    tenant_ctx: CallContext) -> None:
+    """TestSubscription.testCancelSubscriptionAfterTrialWith_START_OF_TERM (account BCD 0, Shotgun ANNUAL)."""
+    w = world(billow, tenant_ctx, DEFAULT, at(2015, 8, 1), bcd=0)
+    sid = w.create(product="Shotgun", period=ANNUAL)
+    w.add_days(30)  # 2015-08-31, out of the trial
+    assert items(w.invoices()[1]) == [(R, date(2015, 8, 31), date(2016, 8, 31), D("2399.95"))]
+    # SUBSCRIPTION alignment: the account BCD is not set
+    assert w.kb.accounts.get(w.ctx, w.account.id).bill_cycle_day_local in (0, None)
+    w.add_days(5)  # 2015-09-05
+    w.kb.entitlements.cancel(w.ctx, sid, entitlement_policy=EntitlementActionPolicy.IMMEDIATE,
+                             billing_policy=BillingActionPolicy.START_OF_TERM)
+    view = w.kb.entitlements.view(w.ctx, sid)
+    assert view.state.value == "CANCELLED"
+    assert view.entitlement_end is not None and view.entitlement_end.date() == date(2015, 9, 5)
+    assert view.billing_end is not None and view.billing_end.date() == date(2015, 8, 31)
+    invs = w.invoices()
+    assert len(invs) == 3  # Kill Bill: CANCEL, BLOCK, INVOICE
+    # billing ends at the start of the term (Aug 31): the whole annual item is repaired; its credit (CBA_ADJ +)
+    # then pays the unpaid annual invoice (CBA_ADJ −) — Kill Bill, having been paid, keeps it as account credit
+    assert items(invs[2]) == [(REP, date(2015, 8, 31), date(2016, 8, 31), D("-2399.95")),
+                              (CBA, date(2015, 9, 5), date(2015, 9, 5), D("2399.95"))]
+    assert items(invs[1], T.CBA_ADJ) == [(CBA, date(2015, 9, 5), date(2015, 9, 5), D("-2399.95"))]
+    assert w.balances() == (D("0.00"), D("0.00"))
+
+
+def test_bcd_31_without_trial_follows_month_ends(billow: Billow, tenant_ctx: CallContext) -> None:
+    """TestIntegrationInvoice.testIntegrationWithBCDLargerThanEndMonth (issue #127; Blowdart MONTHLY in price list
+    notrial, account BCD 31). Kill Bill asserts one invoice per step; the periods are BCD 31 clamped per month
+    (billing-semantics.md 2.5), each a whole period at 29.95."""
+    w = world(billow, tenant_ctx, DEFAULT, at(2017, 1, 31), bcd=31)
+    w.create(product="Blowdart", period=MONTHLY, price_list="notrial")
+    w.add_months(1)  # 2017-02-28
+    w.add_months(1)
+    w.add_days(3)  # 2017-03-31
+    w.add_months(1)  # 2017-04-30
+    assert [items(i) for i in w.invoices()] == [
+        [(R, date(2017, 1, 31), date(2017, 2, 28), D("29.95"))],
+        [(R, date(2017, 2, 28), date(2017, 3, 31), D("29.95"))],
+        [(R, date(2017, 3, 31), date(2017, 4, 30), D("29.95"))],
+        [(R, date(2017, 4, 30), date(2017, 5, 31), D("29.95"))],
+    ]
+
+
+# -------------------------------------------------------------------------------------------- catalog versions
+
+
+def test_new_catalog_versions_reach_existing_subscriptions_at_their_own_date(billow: Billow,
+                                                                             tenant_ctx: CallContext) -> None:
+    """TestCatalogWithEffectiveDateForExistingSubscriptions.testRecurringPlan (WaterUtility v1/v2/v3: price
+    increases on 2018-04-01 and 2018-07-01, for existing subscriptions only from 2018-05-01 and 2018-08-01)."""
+    w = world(billow, tenant_ctx, "beatrix/testCatalogWithEffectiveDateForExistingSubscriptions", at(2018, 1, 1),
+              bcd=1)
+    w.create(product="PlumberInsurance", period=MONTHLY)
+    for _ in range(7):
+        w.add_months(1)
+    invs = w.invoices()
+    prices = ["49.95"] * 4 + ["59.95"] * 3 + ["69.95"]
+    assert [items(i) for i in invs] == [[(R, date(2018, 1 + k, 1), date(2018, 2 + k, 1), D(p))]
+                                        for k, p in enumerate(prices)]
+    versions = [datetime(2018, 1, 1, tzinfo=UTC), datetime(2018, 4, 1, tzinfo=UTC), datetime(2018, 7, 1, tzinfo=UTC)]
+    expected = [versions[0]] * 4 + [versions[1]] * 3 + [versions[2]]
+    assert [i.items[0].catalog_effective_date for i in invs] == expected
