@@ -108,7 +108,7 @@ def items(inv: Invoice, *types: InvoiceItemType) -> list[Item]:
 
 
 def new_world(kb: Billow, ctx: CallContext, folder: str, start: datetime, *, bcd: int | None = None,
-              time_zone: str | None = None, reference_time: datetime | None = None) -> RefWorld:
+              time_zone: str | None = None, reference_time: datetime | None = None, currency: str = "USD") -> RefWorld:
     """Upload every version of a reference catalog folder (or one file) for the test's fresh tenant, set the clock
     to `start` and create the account beatrix would (`getAccountData(bcd[, tz[, referenceTime]])`)."""
     files = catalog_files(folder)
@@ -116,7 +116,7 @@ def new_world(kb: Billow, ctx: CallContext, folder: str, start: datetime, *, bcd
     kb.clock.set(start)
     for f in files:
         kb.catalogs.upload(ctx, f.read_text())
-    account = kb.accounts.create(ctx, AccountData(name="beatrix", currency="USD", bill_cycle_day_local=bcd,
+    account = kb.accounts.create(ctx, AccountData(name="beatrix", currency=currency, bill_cycle_day_local=bcd,
                                                   time_zone=time_zone or "UTC",
                                                   reference_time=reference_time or start))
     return RefWorld(kb, ctx, account)

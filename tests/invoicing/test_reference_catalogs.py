@@ -542,3 +542,38 @@ def test_new_catalog_versions_reach_existing_subscriptions_at_their_own_date(bil
     versions = [datetime(2018, 1, 1, tzinfo=UTC), datetime(2018, 4, 1, tzinfo=UTC), datetime(2018, 7, 1, tzinfo=UTC)]
     expected = [versions[0]] * 4 + [versions[1]] * 3 + [versions[2]]
     assert [i.items[0].catalog_effective_date for i in invs] == expected
+
+
+# ------------------------------------------------------------------------------------ SpyCar (catalog module, GBP)
+
+
+def test_spycar_gbp_upgrade_keeps_the_bundle_phase_and_catalog_cancel_policy_is_immediate(
+        billow: Billow, tenant_ctx: CallContext) -> None:
+    """No Kill Bill integration test runs SpyCarBasic.xml (a catalog-module format reference), so these figures are
+    derived from billing-semantics.md: the same flow as TestIntegrationWithDifferentBillingPeriods.
+    testChangeMonthlyToAnnual, in GBP, on SpyCar's rules (change IMMEDIATE aligned START_OF_BUNDLE, cancel
+    IMMEDIATE, billing alignment ACCOUNT) with the account BCD left for Billow to set (2.5 auto-set)."""
+    w = world(billow, tenant_ctx, "catalog-module/SpyCarBasic.xml", at(2024, 1, 15, 10), currency="GBP")
+    sid = w.create("standard-monthly")
+    w.add_days(30)  # 2024-02-14: trial over; the account BCD becomes 14
+    assert w.kb.accounts.get(w.ctx, w.account.id).bill_cycle_day_local == 14
+    w.add_days(10)  # 2024-02-24
+    w.change(sid, "sports-monthly")  # catalog policy IMMEDIATE; START_OF_BUNDLE → straight to EVERGREEN, no trial
+    # [Feb 24, Mar 14) of [Feb 14, Mar 14) = 19/29 → 0.655172414: sports 375 → 245.69, standard 75 → 49.14
+    assert [items(i) for i in w.invoices()] == [
+        [(FX, date(2024, 1, 15), date(2024, 2, 14), D(0))],
+        [(R, date(2024, 2, 14), date(2024, 3, 14), D("75.00"))],
+        [(R, date(2024, 2, 24), date(2024, 3, 14), D("245.69")),
+         (REP, date(2024, 2, 24), date(2024, 3, 14), D("-49.14"))],
+    ]
+    assert all(i.currency == "GBP" for i in w.invoices())
+    w.add_days(19)  # 2024-03-14
+    assert items(w.invoices()[3]) == [(R, date(2024, 3, 14), date(2024, 4, 14), D("375.00"))]
+    w.add_days(6)  # 2024-03-20
+    w.kb.entitlements.cancel(w.ctx, sid)  # catalog cancel policy IMMEDIATE
+    invs = w.invoices()
+    assert len(invs) == 5
+    # [Mar 20, Apr 14) of [Mar 14, Apr 14) = 25/31 → 0.806451613 × 375 = 302.42
+    assert items(invs[4], *BILLED) == [(REP, date(2024, 3, 20), date(2024, 4, 14), D("-302.42"))]
+    # 75 + 245.69 − 49.14 + 375 − 302.42; the credit went to the unpaid invoices
+    assert w.balances() == (D("344.13"), D("0.00"))
