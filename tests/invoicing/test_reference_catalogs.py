@@ -26,7 +26,8 @@ from billow.entitlement.model import BillingActionPolicy, EntitlementActionPolic
 from billow.invoice.model import InvoiceItemType as T
 from billow.invoice.model import InvoiceStatus
 from billow.invoice.service import ItemInput, NothingToInvoice
-from tests.invoicing.reference import RefWorld, items, new_world
+from tests.invoicing.reference import RefWorld, items
+from tests.invoicing.reference import new_world as world
 
 R, FX, REP, CBA, ADJ, EXT, CR = ("RECURRING", "FIXED", "REPAIR_ADJ", "CBA_ADJ", "ITEM_ADJ", "EXTERNAL_CHARGE",
                                  "CREDIT_ADJ")
@@ -40,10 +41,6 @@ BILLED = (T.RECURRING, T.FIXED, T.REPAIR_ADJ, T.ITEM_ADJ, T.EXTERNAL_CHARGE)
 
 def at(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, ss, tzinfo=UTC)
-
-
-def world(kb: Billow, ctx: CallContext, folder: str, start: datetime, **kw: object) -> RefWorld:
-    return new_world(kb, ctx, folder, start, **kw)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------ trial → evergreen, BCD
