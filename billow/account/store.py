@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Column, Connection, Integer, String, UniqueConst
 
 from billow.account.model import Account
 from billow.core.db.schema import audited_table
+from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
 
 accounts = audited_table(
@@ -69,7 +70,8 @@ def by_record_id(conn: Connection, tenant_record_id: int, record_id: int) -> Acc
 
 
 def by_record_ids(conn: Connection, tenant_record_id: int, record_ids: list[int]) -> dict[int, Account]:
-    rows = conn.execute(select(T).where(T.c.tenant_record_id == tenant_record_id, T.c.record_id.in_(record_ids)))
+    rows = conn.execute(select(T).where(T.c.tenant_record_id == tenant_record_id,
+                                        in_values(conn, T.c.record_id, record_ids)))
     return {r.record_id: to_account(r) for r in rows}
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Boolean, Column, Connection, Integer, String, Text, selec
 
 from billow.catalog.model import PhaseType, ProductCategory
 from billow.core.db.schema import audited_table
+from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
 from billow.entitlement.model import (
     BlockingState,
@@ -154,13 +155,15 @@ def subscriptions_of_account(conn: Connection, tenant: int, account_record_id: i
 def subscriptions_of_accounts(conn: Connection, tenant: int, account_record_ids: list[int]
                               ) -> dict[int, list[Subscription]]:
     """The subscriptions (with their events) of many accounts, in two queries whatever their number."""
-    evs = conn.execute(select(E).where(E.c.tenant_record_id == tenant, E.c.account_record_id.in_(account_record_ids))
+    evs = conn.execute(select(E).where(E.c.tenant_record_id == tenant,
+                                       in_values(conn, E.c.account_record_id, account_record_ids))
                        .order_by(E.c.effective_date, E.c.record_id)).all()
     by_sub: dict[str, list[SubscriptionEvent]] = {}
     for r in evs:
         ev = to_event(r._mapping)
         by_sub.setdefault(ev.subscription_id, []).append(ev)
-    subs = conn.execute(select(S).where(S.c.tenant_record_id == tenant, S.c.account_record_id.in_(account_record_ids))
+    subs = conn.execute(select(S).where(S.c.tenant_record_id == tenant,
+                                        in_values(conn, S.c.account_record_id, account_record_ids))
                         .order_by(S.c.record_id)).all()
     out: dict[int, list[Subscription]] = {}
     for r in subs:
@@ -190,7 +193,7 @@ def blocking_states_of_account(conn: Connection, tenant: int, account_record_id:
 def blocking_states_of_accounts(conn: Connection, tenant: int, account_record_ids: list[int]
                                 ) -> dict[int, list[BlockingState]]:
     rows = conn.execute(select(BS).where(BS.c.tenant_record_id == tenant,
-                                         BS.c.account_record_id.in_(account_record_ids),
+                                         in_values(conn, BS.c.account_record_id, account_record_ids),
                                          BS.c.is_active.is_(True))
                         .order_by(BS.c.effective_date, BS.c.record_id))
     out: dict[int, list[BlockingState]] = {}
@@ -203,5 +206,5 @@ def charged_through_dates(conn: Connection, tenant: int, subscription_ids: list[
                           ) -> list[tuple[int, str, datetime | None]]:
     """(record id, id, charged-through date) of the given subscriptions."""
     rows = conn.execute(select(S.c.record_id, S.c.id, S.c.charged_through_date).where(
-        S.c.tenant_record_id == tenant, S.c.id.in_(subscription_ids)))
+        S.c.tenant_record_id == tenant, in_values(conn, S.c.id, subscription_ids)))
     return [(r.record_id, r.id, r.charged_through_date) for r in rows]

@@ -101,3 +101,58 @@ def test_audit_logs_read_back_with_history(billow: Billow, tenant_ctx: CallConte
     assert logs[1].history["recordId"] == account.record_id
     plain = billow.accounts.audit_logs(tenant_ctx, account.id)
     assert all(entry.history is None for entry in plain)
+
+
+def _trail(billow: Billow, table: str, record_ids: list[int]) -> list[tuple]:
+    """History and audit rows of these records, without their own ids, dates of writing or row order."""
+    from billow.core.db.schema import AUDITED
+
+    h = AUDITED[table].history
+    with billow.db.read() as conn:
+        hist = {r.record_id: r for r in conn.execute(select(h).where(h.c.target_record_id.in_(record_ids)))}
+        audits = conn.execute(select(audit_log).where(audit_log.c.table_name == table,
+                                                      audit_log.c.target_record_id.in_(record_ids))).all()
+    out = []
+    for a in audits:
+        row = hist[a.history_record_id]
+        state = {k: v for k, v in row._mapping.items() if k not in ("record_id", "id")}
+        out.append((a.target_record_id, a.change_type, a.created_by, a.reason_code, a.comments, a.user_token,
+                    a.account_record_id, a.tenant_record_id, len(a.id), tuple(sorted(state.items(), key=str))))
+    return sorted(out, key=str)
+
+
+@pytest.mark.parametrize("rows", [3, 40])  # below and above the bulk threshold (server-side on PostgreSQL)
+def test_bulk_insert_and_update_write_the_same_trail_as_single_rows(billow: Billow, tenant_ctx: CallContext,
+                                                                    rows: int) -> None:
+    from datetime import UTC, datetime
+
+    from billow.core.db import audit
+
+    acc = billow.accounts.create(tenant_ctx, AccountData(name="Bulk", currency="USD"))
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    sample = {"bundle_id": "b", "account_id": acc.id, "category": "BASE", "start_date": start,
+              "bundle_start_date": start, "charged_through_date": None, "migrated": False,
+              "account_record_id": acc.record_id}
+    with billow.db.transaction(tenant_ctx) as uow:
+        bulk = audit.insert_many(uow, "subscriptions", [{**sample, "external_key": f"x{i}"} for i in range(rows)])
+        singles = [audit.insert_many(uow, "subscriptions", [{**sample, "external_key": f"y{i}"}])[0]
+                   for i in range(rows)]
+    ctd = datetime(2024, 2, 1, 8, 30, tzinfo=UTC)
+    with billow.db.transaction(tenant_ctx) as uow:
+        assert audit.update_many(uow, "subscriptions",
+                                 {r["record_id"]: {"charged_through_date": ctd} for r in bulk}) == rows
+        for r in singles:
+            audit.update_many(uow, "subscriptions", {r["record_id"]: {"charged_through_date": ctd}})
+
+    def normalised(trail: list[tuple]) -> list[tuple]:  # the external keys differ by construction
+        return sorted([t[1:9] + (tuple(kv for kv in t[9] if kv[0] not in ("external_key", "target_record_id")),)
+                       for t in trail], key=str)
+
+    bulk_trail = _trail(billow, "subscriptions", [r["record_id"] for r in bulk])
+    single_trail = _trail(billow, "subscriptions", [r["record_id"] for r in singles])
+    assert len(bulk_trail) == 2 * rows
+    assert normalised(bulk_trail) == normalised(single_trail)
+    updated = [t for t in bulk_trail if t[1] == "UPDATE"]
+    assert all(dict(t[9])["charged_through_date"] == ctd for t in updated)
+    assert {t[6] for t in bulk_trail} == {acc.record_id}
+    assert {t[7] for t in bulk_trail} == {tenant_ctx.tenant_record_id}

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 _REGISTRY: dict[str, type[BusEvent]] = {}
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _default(o: Any) -> Any:
@@ -54,7 +55,12 @@ class BusEvent:
         return None
 
     def to_json(self) -> str:
-        body = dataclasses.asdict(self)
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in dataclasses.fields(self))
+        body = {n: getattr(self, n) for n in names}
+        if any(isinstance(v, (list, tuple, dict)) or dataclasses.is_dataclass(v) for v in body.values()):
+            body = dataclasses.asdict(self)  # nested values: asdict copies them into plain JSON shapes
         body["_v"] = self.version
         return json.dumps(body, default=_default, separators=(",", ":"))
 

@@ -52,6 +52,8 @@ from billow.core.bus.tables import (
     node_infos,
     notifications,
 )
+from billow.core.db.bulk import insert_rows
+from billow.core.db.sets import in_values
 
 BUS = "bus_events"
 NOTIFICATIONS = "notifications"
@@ -99,9 +101,9 @@ class Entry:
 
 # -- writes in the caller's transaction -------------------------------------------------------
 def insert_entries(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Multi-row insert (SQLAlchemy's insertmanyvalues batches the rows into one statement)."""
+    """Many rows in one round trip (COPY on PostgreSQL for a billing run's hundreds of events)."""
     if rows:
-        conn.execute(insert(TABLES[table]), list(rows))
+        insert_rows(conn, TABLES[table], rows, returning_ids=False)
 
 
 # -- claims -------------------------------------------------------------------------------------
@@ -171,7 +173,7 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
         ready_expr = and_(*_ready(t, now, wall))
         sub = (select(t.c.record_id, t.c.search_key1, *([t.c.queue_name] if t is notifications else []),
                       ready_expr.label("ready"), rn)
-               .where(t.c.search_key1.in_({h.search_key1 for h in with_account}))
+               .where(in_values(conn, t.c.search_key1, {h.search_key1 for h in with_account}))
                .subquery())
         rows = conn.execute(
             select(sub).where(sub.c.rn <= group_size).order_by(sub.c.search_key1, sub.c.rn)).all()
@@ -193,7 +195,8 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
     all_ids = [i for ids in ordered for i in ids]
     claimed = conn.execute(
         update(t)
-        .where(t.c.record_id.in_(all_ids), t.c.processing_state == AVAILABLE, t.c.processing_owner.is_(None))
+        .where(in_values(conn, t.c.record_id, all_ids), t.c.processing_state == AVAILABLE,
+               t.c.processing_owner.is_(None))
         .values(processing_state=IN_PROCESSING, processing_owner=owner,
                 processing_available_date=wall + claim_time)
         .returning(*t.c)
@@ -223,7 +226,7 @@ def release(conn: Connection, table: str, record_ids: Sequence[int], owner: str)
     t = TABLES[table]
     conn.execute(
         update(t)
-        .where(t.c.record_id.in_(list(record_ids)), t.c.processing_owner == owner,
+        .where(in_values(conn, t.c.record_id, record_ids), t.c.processing_owner == owner,
                t.c.processing_state == IN_PROCESSING)
         .values(processing_state=AVAILABLE, processing_owner=None, processing_available_date=None)
     )
@@ -243,7 +246,7 @@ def take_many(conn: Connection, entries: Sequence[Entry], owner: str) -> set[int
     if not entries:
         return set()
     t = TABLES[entries[0].table]
-    res = conn.execute(delete(t).where(t.c.record_id.in_([e.record_id for e in entries]),
+    res = conn.execute(delete(t).where(in_values(conn, t.c.record_id, [e.record_id for e in entries]),
                                        t.c.processing_owner == owner, t.c.processing_state == IN_PROCESSING)
                        .returning(t.c.record_id))
     return {r[0] for r in res}
@@ -258,7 +261,7 @@ def archive_many(conn: Connection, entries: Sequence[Entry], state: str, owner: 
                 values = e.values()
                 values.update(processing_state=state, processing_owner=owner, processing_available_date=wall)
                 rows.append(values)
-        conn.execute(insert(HISTORY[table]), rows)
+        insert_rows(conn, HISTORY[table], rows, returning_ids=False)
 
 
 def still_owned(conn: Connection, entry: Entry, owner: str) -> bool:
@@ -359,20 +362,20 @@ def mark_dead_nodes(conn: Connection, wall: datetime, threshold: timedelta) -> N
 # -- drain --------------------------------------------------------------------------------------
 def pending(conn: Connection, *, now: datetime, tenant_record_id: int | None, bus: bool,
             queue_names: Sequence[str]) -> int:
-    """Unfinished work: any bus row, and notifications of known queues now due."""
+    """Unfinished work: any bus row, and notifications of known queues now due. 0 or 1 per table: callers
+    poll it while waiting for the bus to drain, so it stops at the first row instead of counting them all."""
     total = 0
     if bus:
-        q = select(func.count()).select_from(bus_events)
+        q = select(bus_events.c.record_id)
         if tenant_record_id is not None:
             q = q.where(bus_events.c.search_key2 == tenant_record_id)
-        total += conn.execute(q).scalar_one()
+        total += conn.execute(q.limit(1)).first() is not None
     if queue_names:
         t = notifications
-        q = select(func.count()).select_from(t).where(t.c.effective_date <= now,
-                                                      t.c.queue_name.in_(list(queue_names)))
+        q = select(t.c.record_id).where(t.c.effective_date <= now, t.c.queue_name.in_(list(queue_names)))
         if tenant_record_id is not None:
             q = q.where(t.c.search_key2 == tenant_record_id)
-        total += conn.execute(q).scalar_one()
+        total += conn.execute(q.limit(1)).first() is not None
     return total
 
 

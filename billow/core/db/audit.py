@@ -13,15 +13,23 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import BigInteger, Connection, Row, Table, bindparam, func, select, text
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import TypeDecorator
 
 from billow.core.db.bulk import insert_rows
 from billow.core.db.schema import AUDITED, AuditedTable, audit_log
+from billow.core.db.sets import in_values
+from billow.core.db.types import UTCDateTime
 
 if TYPE_CHECKING:
     from billow.core.db.uow import UnitOfWork
+
+
+# From this many rows on (PostgreSQL), history and audit rows are written server-side (`_history_in_server`).
+SERVER_SIDE_HISTORY = 32
 
 
 def _entry(table_name: str) -> AuditedTable:
@@ -94,7 +102,10 @@ def insert_many(uow: UnitOfWork, table_name: str, rows: Sequence[Mapping[str, An
     ids = insert_rows(uow.conn, entry.table, stamped, returning_ids=True)
     for row, rid in zip(stamped, ids, strict=True):
         row["record_id"] = rid
-    _write_history(uow, entry, stamped, "INSERT")
+    if _server_side(uow.conn, len(stamped)):
+        _history_in_server(uow, entry, ids, "INSERT")
+    else:
+        _write_history(uow, entry, stamped, "INSERT")
     return stamped
 
 
@@ -116,25 +127,82 @@ def update(uow: UnitOfWork, table_name: str, record_id: int, values: Mapping[str
     return new_state
 
 
-def update_many(uow: UnitOfWork, table_name: str, changes: Mapping[int, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def update_many(uow: UnitOfWork, table_name: str, changes: Mapping[int, Mapping[str, Any]]) -> int:
     """Update many rows by record id (each with the same columns), with history and audit, in a few
-    statements whatever their number. Returns the new states."""
+    statements whatever their number. Returns how many rows were updated."""
     if not changes:
-        return []
+        return 0
     entry = _entry(table_name)
     t = entry.table
     stamped = [{**_stamp(uow, v, creating=False), "_rid": rid} for rid, v in changes.items()]
     columns = [k for k in stamped[0] if k != "_rid"]
     if any(set(r) != set(stamped[0]) for r in stamped):
         raise ValueError("update_many: every row must change the same columns")
-    stmt = sa_update(t).where(t.c.record_id == bindparam("_rid")).values(
-        {c: bindparam(f"v_{c}") for c in columns})
-    uow.conn.execute(stmt, [{"_rid": r["_rid"], **{f"v_{c}": r[c] for c in columns}} for r in stamped])
-    ids = list(changes)
-    states = [dict(r._mapping) for r in uow.conn.execute(select(t).where(t.c.record_id.in_(ids))
-                                                          .order_by(t.c.record_id))]
+    conn = uow.conn
+    if _server_side(conn, len(stamped)):
+        ids = _update_from_arrays(conn, t, columns, stamped)
+        _history_in_server(uow, entry, ids, "UPDATE")
+        return len(ids)
+    if conn.dialect.name == "postgresql":
+        states = [dict(r._mapping) for r in conn.execute(
+            select(t).where(in_values(conn, t.c.record_id, _update_from_arrays(conn, t, columns, stamped)))
+            .order_by(t.c.record_id))]
+    else:
+        stmt = sa_update(t).where(t.c.record_id == bindparam("_rid")).values(
+            {c: bindparam(f"v_{c}") for c in columns})
+        conn.execute(stmt, [{"_rid": r["_rid"], **{f"v_{c}": r[c] for c in columns}} for r in stamped])
+        states = [dict(r._mapping) for r in conn.execute(select(t).where(in_values(conn, t.c.record_id, list(changes)))
+                                                         .order_by(t.c.record_id))]
     _write_history(uow, entry, states, "UPDATE")
-    return states
+    return len(states)
+
+
+def _update_from_arrays(conn: Connection, t: Table, columns: list[str], stamped: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: `UPDATE t SET c = v.c FROM (SELECT unnest(:rids), unnest(:c) ...) v WHERE t.record_id = v.rid
+    RETURNING t.record_id`: one short statement with one array per column, whatever the number of rows (an
+    executemany of hundreds of UPDATEs, then a SELECT of the new states, cost a billing run a second per
+    10,000 accounts)."""
+    dialect = conn.dialect
+    arrays = [func.unnest(bindparam(None, [r["_rid"] for r in stamped], type_=ARRAY(BigInteger()))).label("_rid")]
+    for name in columns:
+        col_type = t.c[name].type
+        process = col_type.bind_processor(dialect)
+        values = [r[name] if process is None or r[name] is None else process(r[name]) for r in stamped]
+        base = col_type.load_dialect_impl(dialect) if isinstance(col_type, TypeDecorator) else col_type
+        arrays.append(func.unnest(bindparam(None, values, type_=ARRAY(base))).label(f"v_{name}"))
+    v = select(*arrays).subquery("v")
+    stmt = (sa_update(t).where(t.c.record_id == v.c._rid).values({c: v.c[f"v_{c}"] for c in columns})
+            .returning(t.c.record_id))
+    return sorted(r[0] for r in conn.execute(stmt))
+
+
+def _server_side(conn: Connection, rows: int) -> bool:
+    return rows >= SERVER_SIDE_HISTORY and conn.dialect.name == "postgresql"
+
+
+def _history_in_server(uow: UnitOfWork, entry: AuditedTable, record_ids: Sequence[int], change_type: str) -> None:
+    """PostgreSQL, many rows: the history copies and audit rows are written by one statement from the rows
+    as they now are in the table (`INSERT INTO <t>_history SELECT ... FROM <t>`, then `audit_log` from its
+    RETURNING), so no row travels back and forth through Python: the same rows `_write_history` writes."""
+    ctx = uow.ctx
+    t, h = entry.table, entry.history
+    cols = ", ".join(f'"{c.name}"' for c in t.columns if c.name != "record_id")
+    account = {None: "NULL", "self": "target_record_id"}.get(entry.account_column, f'"{entry.account_column}"')
+    tenant = "target_record_id" if entry.tenant_self else "tenant_record_id"
+    sql = text(f"""
+        WITH h AS (
+            INSERT INTO "{h.name}" (target_record_id, change_type, {cols})
+            SELECT record_id, :change_type, {cols} FROM "{t.name}" WHERE record_id = ANY(:ids)
+            RETURNING record_id, target_record_id, {account} AS arid, {tenant} AS trid)
+        INSERT INTO audit_log (id, target_record_id, table_name, history_record_id, change_type, created_date,
+                               created_by, reason_code, comments, user_token, account_record_id, tenant_record_id)
+        SELECT gen_random_uuid()::text, target_record_id, :table_name, record_id, :change_type, :now, :created_by,
+               :reason_code, :comments, :user_token, arid, coalesce(trid, :ctx_tenant) FROM h""").bindparams(
+        bindparam("ids", type_=ARRAY(BigInteger())), bindparam("now", type_=UTCDateTime()))
+    uow.conn.execute(sql, {"ids": list(record_ids), "change_type": change_type, "table_name": t.name,
+                           "now": uow.now, "created_by": ctx.user_name, "reason_code": ctx.reason_code,
+                           "comments": ctx.comments, "user_token": ctx.user_token,
+                           "ctx_tenant": ctx.tenant_record_id})
 
 
 def delete(uow: UnitOfWork, table_name: str, record_id: int) -> dict[str, Any]:

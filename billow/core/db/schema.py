@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table
 from sqlalchemy.sql.schema import SchemaItem
 
 from billow.core.db.types import UTCDateTime
@@ -38,7 +38,7 @@ class AuditedTable:
 AUDITED: dict[str, AuditedTable] = {}
 
 
-def entity_columns(*, account_owned: bool) -> list[Column]:
+def entity_columns(*, account_owned: bool, tenant_index: bool = True) -> list[Column]:
     cols: list[Column] = [
         Column("record_id", RecordId, primary_key=True, autoincrement=True),
         Column("id", String(36), nullable=False, unique=True),
@@ -51,7 +51,8 @@ def entity_columns(*, account_owned: bool) -> list[Column]:
     ]
     if account_owned:
         cols.append(Column("account_record_id", RecordId, nullable=True, index=True))
-    cols.append(Column("tenant_record_id", RecordId, nullable=False, index=True))
+    # account rows are read by (tenant, account): a composite index instead (see audited_table)
+    cols.append(Column("tenant_record_id", RecordId, nullable=False, index=tenant_index))
     return cols
 
 
@@ -62,11 +63,18 @@ def audited_table(name: str, object_type: str, *items: SchemaItem, account_owned
 
     `account_column` defaults to `account_record_id` for account-owned tables.
     """
-    base_cols = entity_columns(account_owned=account_owned)
+    by_account = tenant_scoped and (account_owned or account_column == "self")
+    base_cols = entity_columns(account_owned=account_owned, tenant_index=not by_account)
     if not tenant_scoped:
         base_cols = [c for c in base_cols if c.name != "tenant_record_id"]
         base_cols.append(Column("tenant_record_id", RecordId, nullable=True))
     table = Table(name, metadata, *base_cols, *items)
+    # (tenant, account) lookups of many accounts at once stay index scans even before the planner has
+    # statistics (migration 0005_account_indexes)
+    if by_account and account_owned:
+        Index(f"ix_{name}_tenant_account", table.c.tenant_record_id, table.c.account_record_id)
+    elif by_account:
+        Index(f"ix_{name}_tenant_record", table.c.tenant_record_id, table.c.record_id)
     history_cols: list[Column] = [
         Column("record_id", RecordId, primary_key=True, autoincrement=True),
         Column("target_record_id", RecordId, nullable=False, index=True),

@@ -41,7 +41,7 @@ class UnitOfWork:
     def update(self, table_name: str, record_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
         return audit.update(self, table_name, record_id, values)
 
-    def update_many(self, table_name: str, changes: Mapping[int, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def update_many(self, table_name: str, changes: Mapping[int, Mapping[str, Any]]) -> int:
         return audit.update_many(self, table_name, changes)
 
     def delete(self, table_name: str, record_id: int) -> dict[str, Any]:

@@ -1,0 +1,23 @@
+"""`column IN (values)` for the set-based reads and writes of billing runs (hundreds of values).
+
+On PostgreSQL an expanded `IN (%s, %s, ...)` of 500 values makes a new statement text per batch size that
+psycopg parses from scratch every time (it caches the conversion of short statements only) and binds
+value by value; `= ANY(%s::BIGINT[])` is one short statement with one array parameter: parsed once,
+prepared by the server after a few runs. SQLite keeps the plain IN list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Connection, String, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+
+
+def in_values(conn: Connection, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
+    """`column IN values` for an integer (record id) or string (UUID, name) column."""
+    if conn.dialect.name != "postgresql":
+        return column.in_(list(values))
+    element = BigInteger() if column.type.python_type is int else String()
+    return column == any_(bindparam(None, list(values), type_=ARRAY(element)))
