@@ -34,7 +34,7 @@ from billow.catalog.model import BillingMode, BillingPeriod, PhaseType
 from billow.core.errors import BillowError
 from billow.core.money import round_money
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
-from billow.invoice.proration import ONE, months_between, service_periods
+from billow.invoice.proration import ONE, months_between, service_periods_cached
 from billow.invoice.tree import (
     IllegalInvoicingState,
     Piece,
@@ -477,8 +477,8 @@ def _propose_recurring(account: AccountBillingInfo, evs: list[BillingEvent], loc
         end = local_dates[i + 1] if i + 1 < n and evs[i + 1].subscription_id == sub_id else None
         mode = ev.billing_mode
         try:
-            periods, interval = service_periods(start, end, target, ev.bill_cycle_day_local, ev.billing_period, mode,
-                                                fixed_days, greedy)
+            periods, interval = service_periods_cached(start, end, target, ev.bill_cycle_day_local,
+                                                       ev.billing_period, mode, fixed_days, greedy)
         except ValueError as e:
             raise BillowError(str(e), code=4004,
                               class_name="org.killbill.billing.invoice.api.InvoiceApiException") from e

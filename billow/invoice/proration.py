@@ -314,6 +314,16 @@ class ServicePeriod:
     factor: Decimal
 
 
+@lru_cache(maxsize=65536)
+def service_periods_cached(start: date, end: date | None, target: date, bcd: int, billing_period: BillingPeriod,
+                           mode: BillingMode, fixed_days: int = 0, in_arrear_greedy: bool = False
+                           ) -> tuple[tuple[ServicePeriod, ...], BillingInterval]:
+    """`service_periods` memoised (immutable result): a billing run asks the same question for every account
+    that started on the same day with the same bill cycle day and period, and again each month."""
+    periods, interval = service_periods(start, end, target, bcd, billing_period, mode, fixed_days, in_arrear_greedy)
+    return tuple(periods), interval
+
+
 def service_periods(start: date, end: date | None, target: date, bcd: int, billing_period: BillingPeriod,
                     mode: BillingMode, fixed_days: int = 0,
                     in_arrear_greedy: bool = False) -> tuple[list[ServicePeriod], BillingInterval]:

@@ -170,7 +170,7 @@ def invoices_of_accounts(conn: Connection, tenant: int, account_record_ids: Sequ
     for (id_, inv_id, acc, typ, start, end, amount, cur, sub, bundle, product, plan, phase, usage, rate, linked, qty,
          details, descr, catalog_date, child, created) in conn.execute(
             select(*_ITEM_COLUMNS).where(IT.c.tenant_record_id == tenant, in_values(conn, IT.c.account_record_id, ids))
-            .order_by(IT.c.record_id)):
+            .order_by(IT.c.record_id)).all():  # fetchall: row-by-row fetchone costs more
         item = InvoiceItem(id_, inv_id, acc, types[typ], start, end, amount, cur, sub, bundle, product, plan, phase,
                            usage, rate, linked, qty, details, descr,
                            None if catalog_date is None else catalog_date.replace(tzinfo=UTC), child,

@@ -156,3 +156,4 @@ def test_bulk_insert_and_update_write_the_same_trail_as_single_rows(billow: Bill
     assert all(dict(t[9])["charged_through_date"] == ctd for t in updated)
     assert {t[6] for t in bulk_trail} == {acc.record_id}
     assert {t[7] for t in bulk_trail} == {tenant_ctx.tenant_record_id}
+

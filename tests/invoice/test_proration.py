@@ -21,6 +21,7 @@ from billow.invoice.proration import (
     months_between,
     period_of,
     service_periods,
+    service_periods_cached,
     trailing_proration,
     whole_periods_between,
     years_between,
@@ -34,7 +35,10 @@ ARR = BillingMode.IN_ARREAR
 
 def pieces(start: str, end: str | None, target: str, bcd: int, period: BillingPeriod = M,
            mode: BillingMode = ADV, fixed_days: int = 0, greedy: bool = False) -> list[tuple[str, str, str]]:
-    result, _ = service_periods(d(start), d(end) if end else None, d(target), bcd, period, mode, fixed_days, greedy)
+    args = (d(start), d(end) if end else None, d(target), bcd, period, mode, fixed_days, greedy)
+    result, interval = service_periods(*args)
+    # the generator's memoised copy answers the same, the first time and from its cache
+    assert service_periods_cached(*args) == service_periods_cached(*args) == (tuple(result), interval)
     return [(str(p.start), str(p.end), str(p.factor)) for p in result]
 
 

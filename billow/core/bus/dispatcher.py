@@ -69,6 +69,11 @@ class Dispatcher:
         self._registered = False
         self._last_beat = 0.0
         self._listen_conn: Any = None
+        # rows this node completed, and that count at the last vacuum of the queue tables (a heuristic:
+        # unlocked increments from worker threads may miss a few)
+        self._processed = 0
+        self._vacuumed_at = 0
+        self._last_vacuum = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -203,11 +208,27 @@ class Dispatcher:
     def run_pack(self, groups: list[list[Entry]]) -> None:
         """Several account groups in one transaction when every row is transactional; if anything
         fails the transaction is rolled back and each group runs on its own (`run_group`), so a
-        pack never changes what a single group would have done."""
+        pack never changes what a single group would have done. A handler that raised is not run
+        again for the same attempt: its row gets its retry, the rows before it in its group run
+        again, the rows after it wait."""
         if len(groups) > 1 and not self._stop.is_set():
             entries = [e for g in groups for e in g]
-            if all(self._batchable(e) for e in entries) and self._run_batch(entries) is None:
-                return
+            if all(self._batchable(e) for e in entries):
+                failure = self._run_batch(entries)
+                if failure is None:
+                    return
+                k, exc = failure
+                if not isinstance(exc, (_Commit, _LostClaim)):
+                    bad = entries[k]
+                    for group in groups:
+                        at = next((i for i, e in enumerate(group) if e is bad), None)
+                        if at is None:
+                            self.run_group(group)
+                            continue
+                        done = self._after_failure(group, at, exc)
+                        if done < len(group):
+                            self._release(group[done + 1:])
+                    return
         for group in groups:
             self.run_group(group)
 
@@ -243,7 +264,11 @@ class Dispatcher:
         failure = self._run_batch(batch)
         if failure is None:
             return len(batch)
-        k, exc = failure
+        return self._after_failure(batch, *failure)
+
+    def _after_failure(self, batch: list[Entry], k: int, exc: Exception) -> int:
+        """Row `k` of a batch that ran in one transaction failed with `exc` (rolled back): run the rows
+        before it again, record its failure without running its handler again; how many rows completed."""
         if isinstance(exc, _Commit):
             for n, entry in enumerate(batch):
                 if self.run_one(entry) != OK:
@@ -292,6 +317,7 @@ class Dispatcher:
                     uow.flush_events()  # with this row's user token
                 pos[0] = len(batch)  # a failure from here on is not a handler's
                 store.archive_many(uow.conn, batch, PROCESSED, self.owner, self._wall())
+            self._processed += len(batch)
             return None
         except Exception as exc:
             if pos[0] >= len(batch):  # completion or commit failed: run every row on its own
@@ -323,6 +349,7 @@ class Dispatcher:
                     self._run_notification(entry, ctx, queue.handler)
                 else:
                     self._run_non_transactional(entry, ctx, queue.handler)
+            self._processed += 1
             return OK
         except _LostClaim:
             log.warning("claim on %s %s lost (reaped?); skipping", entry.table, entry.record_id)
@@ -427,9 +454,24 @@ class Dispatcher:
                 if now >= next_reap:
                     self.reap()
                     next_reap = now + reap_every
+                self.maybe_vacuum()
             except Exception:
                 log.exception("housekeeping failed on node %s", self.owner)
-            self._stop.wait(max(0.01, min(next_beat, next_reap) - time.monotonic()))
+            self._stop.wait(max(0.01, min(next_beat, next_reap, time.monotonic() + 1.0) - time.monotonic()))
+
+    def maybe_vacuum(self) -> bool:
+        """Vacuum the queue tables (PostgreSQL) once `vacuum_every_rows` rows were processed since the last
+        time, at most once per `vacuum_interval`: every row is inserted then deleted, and the dead rows
+        would otherwise slow every claim (see `Database.vacuum`)."""
+        every = self.cfg.vacuum_every_rows
+        if self.db.is_sqlite or every <= 0 or self._processed - self._vacuumed_at < every:
+            return False
+        if time.monotonic() - self._last_vacuum < self.cfg.vacuum_interval.total_seconds():
+            return False
+        self._vacuumed_at = self._processed
+        self._last_vacuum = time.monotonic()
+        self.db.vacuum(store.BUS, store.NOTIFICATIONS)
+        return True
 
     # -- LISTEN/NOTIFY --------------------------------------------------------------------------
     def _listen_loop(self) -> None:
@@ -464,7 +506,10 @@ class Dispatcher:
         deadline = time.monotonic() + timeout_s
         self.wake()
         while True:
-            if self._pending(tenant_record_id) == 0:
+            with self._idle_cv:
+                busy = self._inflight > 0
+            # while this node's workers run, it is not idle: ask the database only when they pause
+            if not busy and self._pending(tenant_record_id) == 0:
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -479,8 +524,13 @@ class Dispatcher:
             beat_due = time.monotonic() - self._last_beat > self.cfg.heartbeat_interval.total_seconds()
             if not self._registered or beat_due:
                 self._beat()
-            groups = self.claim(max(1, self.cfg.workers), strict=True)
-            if groups:
+            self.maybe_vacuum()
+            # bus events in packs (one transaction for many accounts' groups, as the workers do);
+            # notifications one at a time, in effective-date order across accounts
+            groups = self.claim(max(1, self.cfg.workers) * max(1, self.cfg.pack_rows), strict=True)
+            if groups and all(g[0].table == store.BUS for g in groups):
+                self.run_pack(groups)
+            elif groups:
                 for g in groups:
                     self.run_group(g)
             elif self._pending(tenant_record_id) == 0:

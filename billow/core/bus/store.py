@@ -150,7 +150,8 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
         if not queues:
             return []
         cond.append(t.c.queue_name.in_(queues))
-    heads_q = (select(t.c.record_id, t.c.search_key1, *( [t.c.queue_name] if t is notifications else []))
+    heads_q = (select(t.c.record_id, t.c.search_key1, t.c.search_key2,
+                      *([t.c.queue_name] if t is notifications else []))
                .where(*cond, ~_earlier_exists(t)).order_by(*_order(t)).limit(groups))
     if skip_locked:
         heads_q = heads_q.with_for_update(skip_locked=True, of=t)
@@ -173,7 +174,8 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
         ready_expr = and_(*_ready(t, now, wall))
         sub = (select(t.c.record_id, t.c.search_key1, *([t.c.queue_name] if t is notifications else []),
                       ready_expr.label("ready"), rn)
-               .where(in_values(conn, t.c.search_key1, {h.search_key1 for h in with_account}))
+               .where(in_values(conn, t.c.search_key2, {h.search_key2 for h in with_account}),
+                      in_values(conn, t.c.search_key1, {h.search_key1 for h in with_account}))
                .subquery())
         rows = conn.execute(
             select(sub).where(sub.c.rn <= group_size).order_by(sub.c.search_key1, sub.c.rn)).all()

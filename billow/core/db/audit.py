@@ -83,7 +83,8 @@ def _stamp(uow: UnitOfWork, values: Mapping[str, Any], *, creating: bool) -> dic
     now: datetime = uow.now
     out = dict(values)
     if creating:
-        out.setdefault("id", str(uuid.uuid4()))
+        if "id" not in out:  # not setdefault: a uuid per row costs a system call
+            out["id"] = str(uuid.uuid4())
         out.setdefault("created_date", now)
         out.setdefault("created_by", uow.ctx.user_name)
         if "tenant_record_id" not in out:

@@ -161,6 +161,20 @@ class Database:
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         return ScriptDirectory.from_config(cfg).get_current_head()
 
+    def vacuum(self, *tables: str) -> None:
+        """PostgreSQL: `VACUUM (ANALYZE)` tables that churn (queues, the billing schedule).
+
+        A queue table sees every row inserted and deleted; until its dead rows are vacuumed each claim and
+        each "anything left?" poll walks them, and a deployment whose autovacuum is off or lags (its default
+        scale factor waits for 20% of a table to change) slows down month after month. Their owners call this
+        after heavy use; it runs outside any transaction, takes no lock that blocks readers or writers, and
+        is a no-op on SQLite."""
+        if self.is_sqlite or not tables:
+            return
+        names = ", ".join(f'"{t}"' for t in tables)
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {names}")
+
     def ping(self) -> bool:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -1,0 +1,101 @@
+"""The billing run at scale (`InvoiceService.run_due`, what next-billing-date notifications and `billow bill`
+call): batches of accounts (two at once on PostgreSQL), one invoice per due date, a failing account isolated,
+retried and parked. On SQLite and PostgreSQL.
+
+The session's Billow runs bus workers, so a clock move bills through the notification path too; these tests
+assert what ends up in the database (and run_due's report only where nothing else can be billing).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import select
+
+from billow.account.model import AccountData
+from billow.invoice import billing_run, store
+from billow.invoice.model import InvoiceItemType
+from tests.invoicing.conftest import World, invoices_of
+
+
+def _accounts_with_subscriptions(w: World, n: int) -> list[str]:
+    ids = [w.account.id]
+    w.create("silver-monthly")
+    for i in range(n - 1):
+        acc = w.kb.accounts.create(w.ctx, AccountData(name=f"Batch {i}", currency="USD"))
+        ids.append(acc.id)
+        from billow.entitlement.service import SubscriptionRequest
+
+        w.kb.entitlements.create(w.ctx, [SubscriptionRequest(account_id=acc.id, plan_name="silver-monthly")])
+    assert w.kb.run_until_idle(60)
+    return ids
+
+
+def _recurring_periods(w: World, account_id: str) -> list[tuple[date | None, date | None, D]]:
+    invoices = w.kb.invoices.of_account(w.ctx, account_id)
+    return sorted((it.start_date, it.end_date, it.amount) for inv in invoices for it in inv.items
+                  if it.type is InvoiceItemType.RECURRING)
+
+
+def test_run_due_bills_every_due_account_once_in_small_batches(w: World) -> None:
+    ids = _accounts_with_subscriptions(w, 12)
+    w.kb.invoices.batch_size = 5  # 12 accounts: three batches (two at a time on PostgreSQL)
+    try:
+        w.advance(days=31)  # 2024-02-15: every account's next billing date
+        report = w.kb.invoices.run_due(tenant=w.ctx.tenant_record_id)
+    finally:
+        w.kb.invoices.batch_size = 500
+    assert not report.failed and not report.parked
+    assert report.accounts == 0  # the notification path billed them all already: nothing is billed twice
+    for account_id in ids:
+        assert _recurring_periods(w, account_id) == [(date(2024, 1, 15), date(2024, 2, 15), D(20)),
+                                                     (date(2024, 2, 15), date(2024, 3, 15), D(20))]
+    numbers = [inv.invoice_number for a in ids for inv in w.kb.invoices.of_account(w.ctx, a)]
+    assert len(numbers) == len(set(numbers)) == 24
+
+
+def test_a_long_clock_move_bills_each_missed_date_on_its_own_invoice(w: World) -> None:
+    _accounts_with_subscriptions(w, 3)
+    w.advance(days=31 + 29 + 31)  # three billing dates passed at once: 02-15, 03-15, 04-15
+    invs = invoices_of(w)
+    assert [(i.target_date, [(it.start_date, it.amount) for it in i.items]) for i in invs] == [
+        (date(2024, 1, 15), [(date(2024, 1, 15), D(20))]),
+        (date(2024, 2, 15), [(date(2024, 2, 15), D(20))]),
+        (date(2024, 3, 15), [(date(2024, 3, 15), D(20))]),
+        (date(2024, 4, 15), [(date(2024, 4, 15), D(20))]),
+    ]
+
+
+def test_a_failing_account_does_not_hold_up_the_others_and_is_parked(w: World,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _accounts_with_subscriptions(w, 4)
+    bad = w.kb.accounts.get(w.ctx, ids[2])
+    real = billing_run.run_once
+
+    def run_once(state, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if state.account.id == bad.id:
+            raise RuntimeError("boom")
+        return real(state, *args, **kwargs)
+
+    monkeypatch.setattr(billing_run, "run_once", run_once)
+    w.advance(days=31)  # the notification path bills the batch: it fails, then account by account
+    for account_id in ids:
+        expected = 1 if account_id == bad.id else 2
+        assert len(w.kb.invoices.of_account(w.ctx, account_id)) == expected
+    with w.kb.db.read() as conn:
+        assert not store.is_parked(conn, bad.record_id)  # one failure: retried by the next run
+    reports = [w.kb.invoices.run_due(tenant=w.ctx.tenant_record_id) for _ in range(w.kb.invoices.max_errors)]
+    assert any(bad.record_id in r.parked for r in reports)
+    with w.kb.db.read() as conn:
+        assert store.is_parked(conn, bad.record_id)
+        errors = conn.execute(select(store.SC.c.last_error).where(store.SC.c.account_record_id == bad.record_id)
+                              ).scalars().all()
+    assert errors and all("boom" in e for e in errors)
+    # a parked account is left alone by later runs, and billed again once it works and is retried by the API
+    monkeypatch.setattr(billing_run, "run_once", real)
+    assert bad.record_id not in w.kb.invoices.run_due(tenant=w.ctx.tenant_record_id).failed
+    assert len(w.kb.invoices.of_account(w.ctx, bad.id)) == 1
+    w.kb.invoices.trigger(w.ctx, bad.id, date(2024, 2, 15))
+    assert _recurring_periods(w, bad.id)[-1] == (date(2024, 2, 15), date(2024, 3, 15), D(20))
