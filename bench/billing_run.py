@@ -24,6 +24,7 @@ from billow.app import Billow  # noqa: E402
 from billow.core.clock import TestClock  # noqa: E402
 from billow.core.context import CallContext  # noqa: E402
 from billow.entitlement.service import SubscriptionRequest  # noqa: E402
+from billow.invoice.billing_pool import default_processes  # noqa: E402
 
 CATALOG = """<?xml version="1.0" encoding="UTF-8"?>
 <catalog xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="CatalogSchema.xsd">
@@ -55,6 +56,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_rss_children_mb() -> float:
+    """The largest worker process (billing-run processes end with the Billow)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def _count_invoices(kb: Billow) -> int:
     from sqlalchemy import func, select
 
@@ -77,7 +83,9 @@ def main() -> None:
             c.exec_driver_sql("CREATE SCHEMA public")
         engine.dispose()
     clock = TestClock(datetime(2024, 1, 1, 8, 0, tzinfo=UTC))
-    kb = Billow(url, clock, worker_threads=4)
+    # as `billow serve` and `billow bill` do: big runs use worker processes (BILLOW_BILLING_PROCESSES, else one
+    # per CPU); this script has the __main__ guard multiprocessing's spawn needs
+    kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True))
     tenant = kb.tenants.create(CallContext(user_name="bench"), "bench", "secret")
     ctx = CallContext(user_name="bench").for_tenant(tenant.record_id, tenant.id)
     kb.catalogs.upload(ctx, CATALOG)
@@ -118,8 +126,9 @@ def main() -> None:
             if not via_clock:
                 kb.run_until_idle(3600)
         print(f"billow [{db}] N={n}, {label}: {total} invoices in {elapsed:.1f}s => {total / elapsed:.0f} invoices/s")
-    print(f"billow [{db}] peak RSS {peak_rss_mb():.0f} MB")
     kb.close()
+    print(f"billow [{db}] peak RSS {peak_rss_mb():.0f} MB; largest billing worker process "
+          f"{peak_rss_children_mb():.0f} MB ({kb.invoices.processes} processes)")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from billow.core.db import Database
 from billow.entitlement import listeners as entitlement_listeners
 from billow.entitlement.service import EntitlementService
 from billow.invoice import listeners as invoice_listeners
+from billow.invoice.billing_pool import default_processes
 from billow.invoice.service import InvoiceService
 from billow.security.service import SecurityService
 from billow.tenant.service import TenantService
@@ -47,7 +48,8 @@ def _timeline_invoices(invoices: InvoiceService):  # type: ignore[no-untyped-def
 
 class Billow:
     def __init__(self, database_url: str | None = None, clock: Clock | None = None, *,
-                 migrate: bool = True, start_workers: bool = False, worker_threads: int = 2) -> None:
+                 migrate: bool = True, start_workers: bool = False, worker_threads: int = 2,
+                 billing_processes: int | None = None) -> None:
         _load_tables()
         self.clock: Clock = clock or SystemClock()
         self.db = Database(database_url or os.environ.get("BILLOW_DATABASE_URL"), self.clock)
@@ -61,8 +63,10 @@ class Billow:
         # the bus becomes db.bus: events posted in a unit of work are written in its transaction
         self.bus: Bus = wire(self, worker_threads=worker_threads)
         entitlement_listeners.install(self.entitlements, self.bus)
+        # big billing runs use worker processes (see billow.invoice.billing_pool)
+        processes = billing_processes if billing_processes is not None else default_processes(server=False)
         self.invoices = InvoiceService(self.db, self.accounts, self.entitlements, self.catalogs,
-                                       wall_clock=self.bus.wall_clock)
+                                       wall_clock=self.bus.wall_clock, processes=processes)
         invoice_listeners.install(self.invoices, self.bus)
         self.account_balances = self.invoices.account_balances
         self.timeline_invoices = _timeline_invoices(self.invoices)
@@ -86,4 +90,5 @@ class Billow:
 
     def close(self) -> None:
         self.stop()
+        self.invoices.close()
         self.db.dispose()

@@ -53,12 +53,14 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
     from billow.app import Billow
     from billow.core.clock import TestClock
     from billow.core.logs import configure
+    from billow.invoice.billing_pool import default_processes
     from billow.rest.app import create_app
     from billow.security.service import DEFAULT_PASSWORD
 
     configure(log_level)
     log = logging.getLogger("billow")
-    billow = Billow(database_url, TestClock() if test_mode else None, worker_threads=workers)
+    billow = Billow(database_url, TestClock() if test_mode else None, worker_threads=workers,
+                    billing_processes=default_processes(server=True))
     billow.security.ensure_default_admin(password=admin_password or DEFAULT_PASSWORD)
     if billow.security.uses_default_password():
         log.warning("the default admin/password user is in use: set BILLOW_ADMIN_PASSWORD or change it")

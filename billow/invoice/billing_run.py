@@ -23,6 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -332,18 +333,30 @@ def run_due(service: InvoiceService, ctx_for: Callable[[int], CallContext], *, t
             owner: str | None = None, parallel: int | None = None) -> RunReport:
     """Bill every account with a next billing date due by `now` (of one tenant, or all), in batches.
 
-    On PostgreSQL `parallel` batches (default 2) run at once, each in its own transaction on disjoint
-    accounts: while one waits for the database the other computes. SQLite has one writer: one batch."""
+    On PostgreSQL several batches run at once, each in its own transaction on disjoint accounts: in the
+    service's worker processes (`billing_pool`) when the run is bigger than one batch, else two in this
+    process (while one waits for the database the other computes). SQLite has one writer: one batch."""
     owner = owner or f"run-{uuid.uuid4().hex[:12]}"
     report = RunReport()
     lock = threading.Lock()
     wall = service.wall_clock.utcnow()
     stale = wall - timedelta(minutes=10)
     workers = 1 if service.db.is_sqlite else max(1, parallel if parallel is not None else 2)
+    pool = None
+    broken = threading.Event()
 
     def bill(t: int, claimed: dict[int, list[tuple[str, date]]]) -> None:
         part = RunReport()
-        bill_batch(service, ctx_for(t), claimed, owner, part)
+        if pool is not None and not broken.is_set():
+            try:
+                part = pool.bill(t, claimed, owner, service.clock_for_workers())
+            except BrokenProcessPool:  # a worker died (killed, out of memory): bill here, start afresh next run
+                log.exception("billing worker process died; this run goes on in this process")
+                broken.set()
+                service.close()
+                bill_batch(service, ctx_for(t), claimed, owner, part)
+        else:
+            bill_batch(service, ctx_for(t), claimed, owner, part)
         with lock:
             report.accounts += part.accounts
             report.invoices += part.invoices
@@ -353,13 +366,18 @@ def run_due(service: InvoiceService, ctx_for: Callable[[int], CallContext], *, t
             if progress is not None:
                 progress(report.accounts, report.invoices)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="billow-billing-run") as pool:
+    threads = max(workers, 1 if service.db.is_sqlite else service.processes)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="billow-billing-run") as executor:
         running: set[Future[None]] = set()
         while True:
             with service.db.transaction(ctx_for(tenant or 0)) as uow:
                 claimed_all = store.claim_due(uow.conn, tenant, now, owner, wall, stale, batch_size)
             if not claimed_all:
                 break
+            if pool is None and not running and len(claimed_all) >= batch_size and parallel is None:
+                pool = service.billing_pool()  # more than one batch due: use the worker processes
+                if pool is not None:
+                    workers = max(workers, pool.processes)
             by_tenant: dict[int, dict[int, list[tuple[str, date]]]] = {}
             if tenant is not None:
                 by_tenant[tenant] = claimed_all
@@ -373,7 +391,7 @@ def run_due(service: InvoiceService, ctx_for: Callable[[int], CallContext], *, t
                     finished, running = wait(running, return_when=FIRST_COMPLETED)
                     for f in finished:
                         f.result()
-                running.add(pool.submit(bill, t, claimed))
+                running.add(executor.submit(bill, t, claimed))
         for f in running:
             f.result()
     if report.accounts >= VACUUM_AFTER_ACCOUNTS:

@@ -25,6 +25,7 @@ def bill(date_: Annotated[str | None, typer.Option("--date", help="bill as of th
     from billow.app import Billow
     from billow.core.clock import TestClock
     from billow.invoice import store
+    from billow.invoice.billing_pool import default_processes
 
     clock = None
     if date_ is not None:
@@ -33,7 +34,7 @@ def bill(date_: Annotated[str | None, typer.Option("--date", help="bill as of th
         except ValueError:
             raise typer.BadParameter(f"'{date_}' is not a date (YYYY-MM-DD)", param_hint="--date") from None
         clock = TestClock(datetime.combine(day, time(23, 59, 59), tzinfo=UTC))
-    kb = Billow(database_url, clock)
+    kb = Billow(database_url, clock, billing_processes=default_processes(server=True))
     now = kb.clock.utcnow()
     with kb.db.read() as conn:
         due = store.count_due(conn, tenant, now)

@@ -10,6 +10,7 @@ Kill Bill sources (killbill/killbill 0.24, `invoice/src/main/java/org/killbill/b
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 from billow.account.model import Account
 from billow.account.service import AccountService
 from billow.catalog.service import CatalogService
-from billow.core.clock import Clock, SystemClock
+from billow.core.clock import Clock, SystemClock, TestClock
 from billow.core.context import CallContext, internal_context
 from billow.core.db import Database, UnitOfWork
 from billow.core.db.audit_read import AuditLogEntry, audit_logs
@@ -29,6 +30,7 @@ from billow.core.money import round_money
 from billow.entitlement.model import BillingActionPolicy
 from billow.entitlement.service import EntitlementService, SubscriptionRequest
 from billow.invoice import store
+from billow.invoice.billing_pool import BillingPool
 from billow.invoice.billing_run import (
     TRIGGER_QUEUE,
     AccountState,
@@ -110,7 +112,7 @@ class InvoiceService:
     def __init__(self, db: Database, accounts: AccountService, entitlements: EntitlementService,
                  catalogs: CatalogService, *, config: GeneratorConfig | None = None,
                  control_tags: ControlTags = no_control_tags, wall_clock: Clock | None = None,
-                 max_errors: int = 3, batch_size: int = 500) -> None:
+                 max_errors: int = 3, batch_size: int = 500, processes: int | None = None) -> None:
         self.db = db
         self.accounts = accounts
         self.entitlements = entitlements
@@ -120,6 +122,10 @@ class InvoiceService:
         self.wall_clock: Clock = wall_clock or SystemClock()
         self.max_errors = max_errors
         self.batch_size = batch_size
+        # worker processes for billing runs bigger than one batch (PostgreSQL; see billing_pool). 1: none.
+        self.processes = processes if processes is not None else 1
+        self._pool: BillingPool | None = None
+        self._pool_lock = threading.Lock()
         self.bus: Any = None  # set by listeners.install
 
     # ============================================================ scheduling
@@ -145,6 +151,28 @@ class InvoiceService:
         """The billing run: every account with a billing date due by `now` (default: the clock), in batches."""
         return run_due(self, lambda t: internal_context(t or None), tenant=tenant, now=now or self.db.clock.utcnow(),
                        batch_size=batch_size or self.batch_size, progress=progress)
+
+    def billing_pool(self) -> BillingPool | None:
+        """The worker processes of big billing runs: PostgreSQL only, more than one process configured, and
+        the default control-tag rule (a custom rule is a function of this process)."""
+        if self.db.is_sqlite or self.processes <= 1 or self.control_tags is not no_control_tags:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = BillingPool(self.db.url, processes=self.processes,
+                                         test_clock=isinstance(self.db.clock, TestClock), config=self.config,
+                                         max_errors=self.max_errors)
+            return self._pool
+
+    def clock_for_workers(self) -> datetime | None:
+        """The instant worker processes bill at: the test clock's, or None (their own system clock)."""
+        return self.db.clock.utcnow() if isinstance(self.db.clock, TestClock) else None
+
+    def close(self) -> None:
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     # ============================================================ runs
     def run_in(self, uow: UnitOfWork, ctx: CallContext, account_record_id: int, target: date | None, *,

@@ -99,3 +99,31 @@ def test_a_failing_account_does_not_hold_up_the_others_and_is_parked(w: World,
     assert len(w.kb.invoices.of_account(w.ctx, bad.id)) == 1
     w.kb.invoices.trigger(w.ctx, bad.id, date(2024, 2, 15))
     assert _recurring_periods(w, bad.id)[-1] == (date(2024, 2, 15), date(2024, 3, 15), D(20))
+
+
+def test_big_runs_bill_in_worker_processes_on_postgresql(w: World) -> None:
+    if w.kb.db.is_sqlite:
+        pytest.skip("billing worker processes are for PostgreSQL (SQLite has one writer)")
+    from datetime import UTC, datetime
+
+    from billow.app import Billow
+    from billow.core.clock import TestClock
+
+    ids = _accounts_with_subscriptions(w, 12)
+    # a second node whose clock reached the next billing date (the session's clock stays on 2024-01-15)
+    node = Billow(w.kb.db.url, TestClock(datetime(2024, 2, 15, 10, 0, tzinfo=UTC)), migrate=False,
+                  billing_processes=2)
+    try:
+        report = node.invoices.run_due(tenant=w.ctx.tenant_record_id, batch_size=5)
+        assert node.invoices._pool is not None  # more than one batch due: the worker processes billed them
+    finally:
+        node.close()
+    assert (report.accounts, report.invoices, report.failed, report.parked) == (12, 12, [], [])
+    for account_id in ids:
+        assert _recurring_periods(w, account_id) == [(date(2024, 1, 15), date(2024, 2, 15), D(20)),
+                                                     (date(2024, 2, 15), date(2024, 3, 15), D(20))]
+        invs = w.kb.invoices.of_account(w.ctx, account_id)
+        # stamped with the node's (test) clock, as if billed in its own process
+        assert [(i.invoice_date, i.target_date) for i in invs][-1] == (date(2024, 2, 15), date(2024, 2, 15))
+    numbers = [inv.invoice_number for a in ids for inv in w.kb.invoices.of_account(w.ctx, a)]
+    assert len(numbers) == len(set(numbers)) == 24

@@ -54,9 +54,5 @@ class BusConfig:
     poll_interval: float = 0.5
     # shutdownTimeout (15s).
     shutdown_timeout: float = 15.0
-    # PostgreSQL: vacuum the queue tables after this many rows were processed by this node (0: never), at
-    # most once per vacuum_interval (Billow's own; see Database.vacuum).
-    vacuum_every_rows: int = 5000
-    vacuum_interval: timedelta = timedelta(seconds=10)
     # Use LISTEN/NOTIFY on PostgreSQL.
     listen_notify: bool = True

@@ -69,11 +69,6 @@ class Dispatcher:
         self._registered = False
         self._last_beat = 0.0
         self._listen_conn: Any = None
-        # rows this node completed, and that count at the last vacuum of the queue tables (a heuristic:
-        # unlocked increments from worker threads may miss a few)
-        self._processed = 0
-        self._vacuumed_at = 0
-        self._last_vacuum = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -317,7 +312,6 @@ class Dispatcher:
                     uow.flush_events()  # with this row's user token
                 pos[0] = len(batch)  # a failure from here on is not a handler's
                 store.archive_many(uow.conn, batch, PROCESSED, self.owner, self._wall())
-            self._processed += len(batch)
             return None
         except Exception as exc:
             if pos[0] >= len(batch):  # completion or commit failed: run every row on its own
@@ -349,7 +343,6 @@ class Dispatcher:
                     self._run_notification(entry, ctx, queue.handler)
                 else:
                     self._run_non_transactional(entry, ctx, queue.handler)
-            self._processed += 1
             return OK
         except _LostClaim:
             log.warning("claim on %s %s lost (reaped?); skipping", entry.table, entry.record_id)
@@ -454,24 +447,9 @@ class Dispatcher:
                 if now >= next_reap:
                     self.reap()
                     next_reap = now + reap_every
-                self.maybe_vacuum()
             except Exception:
                 log.exception("housekeeping failed on node %s", self.owner)
             self._stop.wait(max(0.01, min(next_beat, next_reap, time.monotonic() + 1.0) - time.monotonic()))
-
-    def maybe_vacuum(self) -> bool:
-        """Vacuum the queue tables (PostgreSQL) once `vacuum_every_rows` rows were processed since the last
-        time, at most once per `vacuum_interval`: every row is inserted then deleted, and the dead rows
-        would otherwise slow every claim (see `Database.vacuum`)."""
-        every = self.cfg.vacuum_every_rows
-        if self.db.is_sqlite or every <= 0 or self._processed - self._vacuumed_at < every:
-            return False
-        if time.monotonic() - self._last_vacuum < self.cfg.vacuum_interval.total_seconds():
-            return False
-        self._vacuumed_at = self._processed
-        self._last_vacuum = time.monotonic()
-        self.db.vacuum(store.BUS, store.NOTIFICATIONS)
-        return True
 
     # -- LISTEN/NOTIFY --------------------------------------------------------------------------
     def _listen_loop(self) -> None:
@@ -524,7 +502,6 @@ class Dispatcher:
             beat_due = time.monotonic() - self._last_beat > self.cfg.heartbeat_interval.total_seconds()
             if not self._registered or beat_due:
                 self._beat()
-            self.maybe_vacuum()
             # bus events in packs (one transaction for many accounts' groups, as the workers do);
             # notifications one at a time, in effective-date order across accounts
             groups = self.claim(max(1, self.cfg.workers) * max(1, self.cfg.pack_rows), strict=True)

@@ -162,13 +162,13 @@ class Database:
         return ScriptDirectory.from_config(cfg).get_current_head()
 
     def vacuum(self, *tables: str) -> None:
-        """PostgreSQL: `VACUUM (ANALYZE)` tables that churn (queues, the billing schedule).
+        """PostgreSQL: `VACUUM (ANALYZE)` a table that churns, when it is full (the billing schedule after a
+        run: every billed account deleted its rows and wrote next month's).
 
-        A queue table sees every row inserted and deleted; until its dead rows are vacuumed each claim and
-        each "anything left?" poll walks them, and a deployment whose autovacuum is off or lags (its default
-        scale factor waits for 20% of a table to change) slows down month after month. Their owners call this
-        after heavy use; it runs outside any transaction, takes no lock that blocks readers or writers, and
-        is a no-op on SQLite."""
+        Until its dead rows are vacuumed each read walks them, and a deployment whose autovacuum is off (as
+        on our test machines) or lags slows down month after month. Not for the bus tables: they swing between
+        empty and full, and statistics taken while empty make the planner choose nested scans once full.
+        Runs outside any transaction, takes no lock that blocks readers or writers; a no-op on SQLite."""
         if self.is_sqlite or not tables:
             return
         names = ", ".join(f'"{t}"' for t in tables)

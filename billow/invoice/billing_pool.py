@@ -1,0 +1,90 @@
+"""Worker processes for big billing runs (PostgreSQL).
+
+A billing run is bound by Python (reading each account's invoices, generating, building rows), so one process
+uses one core whatever the number of threads. DESIGN.md lets billing runs partition by account: the run that
+claimed a batch of accounts (their `invoice_schedule` rows carry the run as owner) hands it to one of a few
+processes, each with its own connections and services, which bills it exactly as `bill_batch` does in the
+caller (one transaction per batch; account by account, then parked, on failure). The pool is started at the
+first run big enough to need it and kept for the next ones; `InvoiceService.close` stops it.
+
+Children use a settable clock set to the caller's time for each batch when the caller runs on a test clock
+(so test-clock runs stamp the same instants), and the system clock otherwise.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from billow.invoice.billing_run import RunReport
+
+if TYPE_CHECKING:
+    from billow.invoice.generator import GeneratorConfig
+
+_child: Any = None  # the Billow of a worker process
+
+
+def default_processes(*, server: bool) -> int:
+    """`BILLOW_BILLING_PROCESSES` when set; else, for `billow serve` and `billow bill`, the number of CPUs (at
+    most 8); else 1 (no worker process): an embedding program opts in, because worker processes are started
+    with multiprocessing's "spawn", which imports the program's main module again (it needs the usual
+    `if __name__ == "__main__":` guard)."""
+    value = os.environ.get("BILLOW_BILLING_PROCESSES")
+    if value:
+        return max(1, int(value))
+    return max(1, min(8, os.cpu_count() or 1)) if server else 1
+
+
+def _init(url: str, test_clock: bool, config: GeneratorConfig, max_errors: int) -> None:
+    global _child
+    from billow.app import Billow
+    from billow.core.clock import SystemClock, TestClock
+
+    _child = Billow(url, TestClock() if test_clock else SystemClock(), migrate=False)
+    _child.invoices.config = config
+    _child.invoices.max_errors = max_errors
+
+
+def _bill(tenant: int, claimed: dict[int, list[tuple[str, date]]], owner: str, now: datetime | None) -> RunReport:
+    from billow.core.clock import TestClock
+    from billow.core.context import internal_context
+    from billow.invoice.billing_run import bill_batch
+
+    kb = _child
+    assert kb is not None, "billing worker not initialised"
+    if now is not None and isinstance(kb.clock, TestClock):
+        kb.clock.set(now)
+    report = RunReport()
+    bill_batch(kb.invoices, internal_context(tenant), claimed, owner, report)
+    return report
+
+
+class BillingPool:
+    def __init__(self, url: str, *, processes: int, test_clock: bool, config: GeneratorConfig,
+                 max_errors: int) -> None:
+        self.processes = processes
+        self._args = (url, test_clock, config, max_errors)
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def bill(self, tenant: int, claimed: dict[int, list[tuple[str, date]]], owner: str,
+             now: datetime | None) -> RunReport:
+        """Bill one claimed batch in a worker process; blocks until it is done."""
+        with self._lock:
+            if self._executor is None:
+                # spawn, not fork: the caller runs bus and server threads whose locks a fork would copy
+                self._executor = ProcessPoolExecutor(max_workers=self.processes,
+                                                     mp_context=multiprocessing.get_context("spawn"),
+                                                     initializer=_init, initargs=self._args)
+            executor = self._executor
+        return executor.submit(_bill, tenant, claimed, owner, now).result()
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
