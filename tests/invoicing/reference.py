@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from billow.account.model import Account, AccountData
+from billow.account.model import AccountData
 from billow.app import Billow
 from billow.catalog.model import BillingPeriod, ProductCategory
 from billow.core.clock import TestClock
@@ -21,6 +21,7 @@ from billow.core.context import CallContext
 from billow.entitlement.service import SubscriptionRequest
 from billow.invoice.model import Invoice, InvoiceItemType
 from tests.conftest import SHARED
+from tests.entitlement.conftest import World
 
 CATALOGS = SHARED / "reference" / "catalogs"
 
@@ -37,17 +38,8 @@ def catalog_files(folder: str) -> list[Path]:
 
 
 @dataclass
-class RefWorld:
+class RefWorld(World):
     """One tenant on a reference catalog, one account, and the test clock (shared by the session's Billow)."""
-
-    kb: Billow
-    ctx: CallContext
-    account: Account
-
-    @property
-    def clock(self) -> TestClock:
-        assert isinstance(self.kb.clock, TestClock)
-        return self.kb.clock
 
     def idle(self) -> None:
         assert self.kb.run_until_idle(30)
