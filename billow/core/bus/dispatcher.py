@@ -449,7 +449,7 @@ class Dispatcher:
                     next_reap = now + reap_every
             except Exception:
                 log.exception("housekeeping failed on node %s", self.owner)
-            self._stop.wait(max(0.01, min(next_beat, next_reap, time.monotonic() + 1.0) - time.monotonic()))
+            self._stop.wait(max(0.01, min(next_beat, next_reap) - time.monotonic()))
 
     # -- LISTEN/NOTIFY --------------------------------------------------------------------------
     def _listen_loop(self) -> None:
