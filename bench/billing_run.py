@@ -127,8 +127,9 @@ def main() -> None:
                 kb.run_until_idle(3600)
         print(f"billow [{db}] N={n}, {label}: {total} invoices in {elapsed:.1f}s => {total / elapsed:.0f} invoices/s")
     kb.close()
-    print(f"billow [{db}] peak RSS {peak_rss_mb():.0f} MB; largest billing worker process "
-          f"{peak_rss_children_mb():.0f} MB ({kb.invoices.processes} processes)")
+    workers = "" if db == "SQLite" else (f"; largest billing worker process {peak_rss_children_mb():.0f} MB "
+                                         f"({kb.invoices.processes} processes)")
+    print(f"billow [{db}] peak RSS {peak_rss_mb():.0f} MB{workers}")
 
 
 if __name__ == "__main__":
