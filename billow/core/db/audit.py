@@ -144,16 +144,10 @@ def update_many(uow: UnitOfWork, table_name: str, changes: Mapping[int, Mapping[
         ids = _update_from_arrays(conn, t, columns, stamped)
         _history_in_server(uow, entry, ids, "UPDATE")
         return len(ids)
-    if conn.dialect.name == "postgresql":
-        states = [dict(r._mapping) for r in conn.execute(
-            select(t).where(in_values(conn, t.c.record_id, _update_from_arrays(conn, t, columns, stamped)))
-            .order_by(t.c.record_id))]
-    else:
-        stmt = sa_update(t).where(t.c.record_id == bindparam("_rid")).values(
-            {c: bindparam(f"v_{c}") for c in columns})
-        conn.execute(stmt, [{"_rid": r["_rid"], **{f"v_{c}": r[c] for c in columns}} for r in stamped])
-        states = [dict(r._mapping) for r in conn.execute(select(t).where(in_values(conn, t.c.record_id, list(changes)))
-                                                         .order_by(t.c.record_id))]
+    stmt = sa_update(t).where(t.c.record_id == bindparam("_rid")).values({c: bindparam(f"v_{c}") for c in columns})
+    conn.execute(stmt, [{"_rid": r["_rid"], **{f"v_{c}": r[c] for c in columns}} for r in stamped])
+    states = [dict(r._mapping) for r in conn.execute(select(t).where(in_values(conn, t.c.record_id, list(changes)))
+                                                     .order_by(t.c.record_id))]
     _write_history(uow, entry, states, "UPDATE")
     return len(states)
 

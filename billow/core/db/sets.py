@@ -14,10 +14,13 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, Connection, String, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 
+# Up to this many values a plain IN list is a short statement psycopg caches as well (one account's reads).
+SHORT_LIST = 16
+
 
 def in_values(conn: Connection, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
     """`column IN values` for an integer (record id) or string (UUID, name) column."""
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql" or len(values) <= SHORT_LIST:
         return column.in_(list(values))
     element = BigInteger() if column.type.python_type is int else String()
     return column == any_(bindparam(None, list(values), type_=ARRAY(element)))
