@@ -7,6 +7,8 @@ subscriptions, blocking states and invoices of the whole batch; each account's r
 memory; the batch's invoices, items, audit and history rows, schedule rows and bus events are
 written with multi-row inserts. A batch that fails is retried one account per transaction, and an
 account that keeps failing is parked (its schedule rows turn FAILED) without holding up the others.
+On PostgreSQL several batches run at once: in worker processes (`billing_pool`) for runs bigger than
+one batch when the service has them, else two threads.
 
 Next billing dates (`SubscriptionFutureNotificationDates`) are rows of `invoice_schedule`; one bus
 notification per tenant and instant (queue `invoice-service:next-billing-date-queue`) wakes the
