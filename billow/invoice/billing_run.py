@@ -332,7 +332,7 @@ def _bill(service: InvoiceService, ctx: CallContext, account_record_ids: list[in
 
 def run_due(service: InvoiceService, ctx_for: Callable[[int], CallContext], *, tenant: int | None, now: datetime,
             batch_size: int = 500, progress: Callable[[int, int], None] | None = None,
-            owner: str | None = None, parallel: int | None = None) -> RunReport:
+            owner: str | None = None) -> RunReport:
     """Bill every account with a next billing date due by `now` (of one tenant, or all), in batches.
 
     On PostgreSQL several batches run at once, each in its own transaction on disjoint accounts: in the
@@ -343,7 +343,7 @@ def run_due(service: InvoiceService, ctx_for: Callable[[int], CallContext], *, t
     lock = threading.Lock()
     wall = service.wall_clock.utcnow()
     stale = wall - timedelta(minutes=10)
-    workers = 1 if service.db.is_sqlite else max(1, parallel if parallel is not None else 2)
+    workers = 1 if service.db.is_sqlite else 2
     pool = None
     broken = threading.Event()
 
@@ -376,7 +376,7 @@ def run_due(service: InvoiceService, ctx_for: Callable[[int], CallContext], *, t
                 claimed_all = store.claim_due(uow.conn, tenant, now, owner, wall, stale, batch_size)
             if not claimed_all:
                 break
-            if pool is None and not running and len(claimed_all) >= batch_size and parallel is None:
+            if pool is None and not running and len(claimed_all) >= batch_size:
                 pool = service.billing_pool()  # more than one batch due: use the worker processes
                 if pool is not None:
                     workers = max(workers, pool.processes)

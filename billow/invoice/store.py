@@ -131,13 +131,6 @@ def to_item(m: Mapping[str, Any]) -> InvoiceItem:
         child_account_id=m["child_account_id"], created_date=m["created_date"])
 
 
-def to_invoice(m: Mapping[str, Any], items: Iterable[InvoiceItem] = ()) -> Invoice:
-    return Invoice(id=m["id"], account_id=m["account_id"], invoice_date=m["invoice_date"],
-                   target_date=m["target_date"], currency=m["currency"], status=InvoiceStatus(m["status"]),
-                   items=tuple(items), invoice_number=m["record_id"], is_parent_invoice=bool(m["parent_invoice"]),
-                   migrated=bool(m["migrated"]), created_date=m["created_date"])
-
-
 # ------------------------------------------------------------------------------------------------- reads
 # The columns a billing run needs, in `InvoiceItem` field order; instants read as plain DateTime and made
 # aware here (one `replace` instead of a type decorator call per value: a month-13 run reads ~13 items and

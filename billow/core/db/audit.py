@@ -19,7 +19,7 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeDecorator
 
-from billow.core.db.bulk import insert_rows
+from billow.core.db.bulk import COPY_THRESHOLD, insert_rows
 from billow.core.db.schema import AUDITED, AuditedTable, audit_log
 from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from billow.core.db.uow import UnitOfWork
 
 
-# From this many rows on (PostgreSQL), history and audit rows are written server-side (`_history_in_server`).
-SERVER_SIDE_HISTORY = 32
+# From this many rows on (PostgreSQL), history and audit rows are written server-side (`_history_in_server`):
+# the size from which the rows themselves go through COPY.
+SERVER_SIDE_HISTORY = COPY_THRESHOLD
 
 
 def _entry(table_name: str) -> AuditedTable:
