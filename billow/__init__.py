@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-KB_COMPAT_VERSION = "0.24.10"
+from billow.core.version import KB_COMPAT_VERSION, __version__
 
 if TYPE_CHECKING:
     from billow.app import Billow
@@ -19,4 +18,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["Billow", "__version__"]
+__all__ = ["KB_COMPAT_VERSION", "Billow", "__version__"]

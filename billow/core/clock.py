@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 
 def utc(dt: datetime) -> datetime:
@@ -24,15 +23,10 @@ def utc(dt: datetime) -> datetime:
 class Clock(Protocol):
     def utcnow(self) -> datetime: ...
 
-    def today(self, time_zone: str = "UTC") -> date: ...
-
 
 class _ClockBase:
     def utcnow(self) -> datetime:  # pragma: no cover - overridden
         raise NotImplementedError
-
-    def today(self, time_zone: str = "UTC") -> date:
-        return self.utcnow().astimezone(ZoneInfo(time_zone)).date()
 
 
 class SystemClock(_ClockBase):

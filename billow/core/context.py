@@ -7,8 +7,12 @@ Kill Bill carries it as a `CallContext`; the REST layer fills it from
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from dataclasses import dataclass, field, replace
+
+# The user token of the request (or bus entry) being handled in this thread or task, for the logs.
+current_user_token: contextvars.ContextVar[str | None] = contextvars.ContextVar("billow_user_token", default=None)
 
 
 @dataclass(frozen=True, slots=True)

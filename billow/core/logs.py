@@ -7,18 +7,18 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from billow.core.context import current_user_token
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        from billow.rest.context import user_token_var
-
         body = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
-        token = user_token_var.get()
+        token = current_user_token.get()
         if token:
             body["userToken"] = token
         if record.exc_info:

@@ -6,6 +6,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billow.core.account_time import zone_date
 from billow.core.clock import TestClock
 from billow.core.money import is_currency, minor_units, round_money
 from billow.rest.jsonio import dumps, format_instant
@@ -52,8 +53,9 @@ def test_test_clock_moves_only_when_told_and_notifies() -> None:
     clock.add_months(1)
     assert clock.utcnow() == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
     assert seen == [datetime(2024, 2, 1, 10, 0, tzinfo=UTC), datetime(2024, 3, 1, 10, 0, tzinfo=UTC)]
-    assert clock.today("America/Los_Angeles").isoformat() == "2024-03-01"
-    assert clock.today("Asia/Tokyo").isoformat() == "2024-03-01"
+    assert zone_date(clock.utcnow(), "America/Los_Angeles").isoformat() == "2024-03-01"
+    assert zone_date(clock.utcnow(), "Asia/Tokyo").isoformat() == "2024-03-01"
+    assert zone_date(clock.utcnow(), "-11:00").isoformat() == "2024-02-29"
 
 
 def test_instants_print_as_kill_bill() -> None:

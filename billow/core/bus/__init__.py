@@ -1,6 +1,7 @@
 """The persistent bus and notification queue (DESIGN.md, Bus and notification queue).
 
-    bus = Bus(db, BusConfig(workers=4))       # wires itself as db.bus
+    db = Database(url, clock, outbox=Outbox(BusConfig(workers=4)))   # units of work write their events
+    bus = Bus(db)                                                      # and the bus dispatches them
     bus.subscribe(handler, SomeEvent, "INVOICE_CREATION")
     q = bus.register_queue("invoice-service:next-billing-date-queue", handler)
     q.schedule(uow, {"subscriptionId": ...}, effective_date, account_record_id=...)
@@ -12,5 +13,6 @@
 from billow.core.bus.bus import Bus, Notification, NotificationQueue
 from billow.core.bus.config import BusConfig
 from billow.core.bus.event import BusEvent
+from billow.core.bus.outbox import Outbox
 
-__all__ = ["Bus", "BusConfig", "BusEvent", "Notification", "NotificationQueue"]
+__all__ = ["Bus", "BusConfig", "BusEvent", "Notification", "NotificationQueue", "Outbox"]

@@ -16,19 +16,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, delete, insert, select
+from sqlalchemy import Connection
 
 from billow.core.bus import store
-from billow.core.bus.tables import (
-    AVAILABLE,
-    FAILED,
-    IN_PROCESSING,
-    bus_events,
-    bus_events_history,
-    node_infos,
-    notifications,
-    notifications_history,
-)
+from billow.core.context import CallContext
 
 if TYPE_CHECKING:
     from billow.core.bus.bus import Bus
@@ -74,45 +65,16 @@ def list_entries(conn: Connection, *, tenant_record_id: int, now: datetime,
     Without an account: pending rows dated up to `max_date` and history rows from
     `min_date` (default now -/+ 2 days, as Kill Bill). `only_failed` lists FAILED rows only.
     """
-    min_date = min_date or now - timedelta(days=2)
-    max_date = max_date or now + timedelta(days=2)
-    states = [AVAILABLE, IN_PROCESSING] if with_in_processing else [AVAILABLE]
+    window = store.EntryWindow(tenant_record_id=tenant_record_id, account_record_id=account_record_id,
+                               min_date=min_date or now - timedelta(days=2),
+                               max_date=max_date or now + timedelta(days=2), with_history=with_history,
+                               with_in_processing=with_in_processing, only_failed=only_failed)
     out: dict[str, list[dict[str, Any]]] = {}
-
-    def rows(live: Table, history: Table, date_col: str, extra: list[Any]) -> list[Any]:
-        found: list[Any] = []
-        for table, is_history in ((history, True), (live, False)):
-            if is_history and not (with_history or only_failed):
-                continue
-            if only_failed and not is_history:
-                continue
-            q = select(table).where(table.c.search_key2 == tenant_record_id, *[f(table) for f in extra])
-            if account_record_id is not None:
-                q = q.where(table.c.search_key1 == account_record_id)
-            if is_history:
-                if only_failed:
-                    q = q.where(table.c.processing_state == FAILED)
-                if account_record_id is None:
-                    q = q.where(table.c[date_col] >= min_date)
-            else:
-                q = q.where(table.c.processing_state.in_(states))
-                if account_record_id is None:
-                    q = q.where(table.c[date_col] <= max_date)
-            order = [table.c[date_col], table.c.record_id]
-            found += conn.execute(q.order_by(*order)).all()
-        return found
-
     if with_bus_events:
-        out["busEvents"] = [_bus_json(r) for r in rows(bus_events, bus_events_history, "created_date", [])]
+        out["busEvents"] = [_bus_json(r) for r in store.queue_entries(conn, store.BUS, window)]
     if with_notifications:
-        extra: list[Any] = []
-        if queue_name:
-            extra.append(lambda t: (t.c.queue_name.like(f"%:{queue_name}"))
-                         | (t.c.queue_name == queue_name))
-        if service_name:
-            extra.append(lambda t: t.c.queue_name.like(f"{service_name}:%"))
-        out["notifications"] = [_notification_json(r)
-                                for r in rows(notifications, notifications_history, "effective_date", extra)]
+        out["notifications"] = [_notification_json(r) for r in store.queue_entries(
+            conn, store.NOTIFICATIONS, window, queue_name=queue_name, service_name=service_name)]
     return out
 
 
@@ -126,43 +88,18 @@ def retry_failed(bus: Bus, *, tenant_record_id: int | None = None,
     """
     from billow.core.context import internal_context
 
-    moved = 0
-    select_all = bus_record_ids is None and notification_record_ids is None
     with bus.db.transaction(internal_context(tenant_record_id)) as uow:
-        for history, table, ids in ((bus_events_history, store.BUS, bus_record_ids),
-                                    (notifications_history, store.NOTIFICATIONS, notification_record_ids)):
-            if ids is None and not select_all:
-                continue
-            q = select(history).where(history.c.processing_state == FAILED)
-            if tenant_record_id is not None:
-                q = q.where(history.c.search_key2 == tenant_record_id)
-            if ids is not None:
-                q = q.where(history.c.record_id.in_(list(ids)))
-            found = uow.conn.execute(q.order_by(history.c.record_id).with_for_update()).all()
-            if not found:
-                continue
-            fresh = []
-            for r in found:
-                values = {k: v for k, v in r._mapping.items() if k != "record_id"}
-                values.update(processing_state=AVAILABLE, processing_owner=None,
-                              processing_available_date=None, error_count=0)
-                fresh.append(values)
-            uow.conn.execute(delete(history).where(history.c.record_id.in_([r.record_id for r in found])))
-            uow.conn.execute(insert(store.TABLES[table]), fresh)
-            moved += len(found)
+        moved = store.requeue_failed(uow.conn, tenant_record_id, bus_record_ids, notification_record_ids)
         uow.after_commit(bus.wake)
     return moved
 
 
 def nodes_info(conn: Connection, *, include_inactive: bool = False) -> list[dict[str, Any]]:
     """Kill Bill's NodeInfoJson for every live node."""
-    from billow import KB_COMPAT_VERSION, __version__
+    from billow.core.version import KB_COMPAT_VERSION, __version__
 
-    q = select(node_infos).order_by(node_infos.c.node_name)
-    if not include_inactive:
-        q = q.where(node_infos.c.is_active.is_(True))
     out = []
-    for r in conn.execute(q):
+    for r in store.node_rows(conn, include_inactive=include_inactive):
         try:
             info = json.loads(r.node_info)
         except ValueError:  # pragma: no cover
@@ -175,3 +112,31 @@ def nodes_info(conn: Connection, *, include_inactive: bool = False) -> list[dict
             "commonVersion": None, "platformVersion": None, "billowVersion": version, "pluginsInfo": [],
         })
     return out
+
+
+class QueueAdmin:
+    """The operators' view of the queues (REST `/1.0/kb/admin/queues`, `/1.0/kb/nodesInfo`)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    def entries(self, ctx: CallContext, *, account_record_id: int | None = None, queue_name: str | None = None,
+                service_name: str | None = None, with_history: bool = True, min_date: datetime | None = None,
+                max_date: datetime | None = None, with_in_processing: bool = True, with_bus_events: bool = True,
+                with_notifications: bool = True, only_failed: bool = False) -> dict[str, list[dict[str, Any]]]:
+        with self.bus.db.read_connection() as conn:
+            return list_entries(conn, tenant_record_id=ctx.tenant, now=self.bus.db.clock.utcnow(),
+                                account_record_id=account_record_id, queue_name=queue_name,
+                                service_name=service_name, with_history=with_history, min_date=min_date,
+                                max_date=max_date, with_in_processing=with_in_processing,
+                                with_bus_events=with_bus_events, with_notifications=with_notifications,
+                                only_failed=only_failed)
+
+    def retry_failed(self, ctx: CallContext, *, bus_record_ids: Sequence[int] | None = None,
+                     notification_record_ids: Sequence[int] | None = None) -> int:
+        return retry_failed(self.bus, tenant_record_id=ctx.tenant, bus_record_ids=bus_record_ids,
+                            notification_record_ids=notification_record_ids)
+
+    def nodes(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
+        with self.bus.db.read_connection() as conn:
+            return nodes_info(conn, include_inactive=include_inactive)

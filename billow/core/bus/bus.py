@@ -1,9 +1,9 @@
 """The persistent bus and the notification queues: the public API.
 
-`Bus(db)` wires itself into `db.bus`: a unit of work's posted events are written by
-`Bus.write` in the same transaction (transactional outbox), and `Bus.wake` runs after
-the commit. Services subscribe handlers by event class or Kill Bill event type name
-(`ExtBusEventType`), and register one handler per notification queue.
+The database is built with the bus's outbox (`Database(url, clock, outbox=Outbox(config))`): a unit of
+work's posted events are written in its own transaction (transactional outbox) and the outbox's doorbell
+rings after the commit. `Bus(db)` dispatches them. Services subscribe handlers by event class or Kill Bill
+event type name (`ExtBusEventType`), and register one handler per notification queue.
 
 Kill Bill: killbill-commons `bus/api/PersistentBus.java` (post from a transaction,
 register by subscriber), `notificationq/api/NotificationQueue.java`
@@ -12,10 +12,9 @@ register by subscriber), `notificationq/api/NotificationQueue.java`
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from billow.core.bus import store
 from billow.core.bus.config import BusConfig
 from billow.core.bus.event import BusEvent
+from billow.core.bus.outbox import Outbox
 from billow.core.bus.tables import AVAILABLE
 from billow.core.clock import Clock, SystemClock, utc
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("billow.bus")
 
-NOTIFY_CHANNEL = "billow_queue"
 NOTIFICATION_CLASS = "billow.notification"
 
 EventHandler = Callable[["UnitOfWork", BusEvent], None]
@@ -89,10 +88,12 @@ class NotificationQueue:
 
 
 class Bus:
-    def __init__(self, db: Database, config: BusConfig | None = None, *,
-                 wall_clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, *, wall_clock: Clock | None = None) -> None:
+        if not isinstance(db.outbox, Outbox):
+            raise TypeError("the bus needs a database built with its outbox: Database(url, clock, outbox=Outbox())")
         self.db = db
-        self.config = config or BusConfig()
+        self.outbox: Outbox = db.outbox
+        self.config: BusConfig = self.outbox.config
         # Business time (effective dates, created dates) is the database's clock, which a
         # test clock may move; infrastructure time (claims, back-off, heartbeats) is the
         # wall clock, so that a frozen test clock neither stalls retries nor reaps nodes.
@@ -101,7 +102,6 @@ class Bus:
         self.queues: dict[str, NotificationQueue] = {}
         self._dispatcher: Dispatcher | None = None
         self._inline: Dispatcher | None = None
-        db.bus = self
         on_change = getattr(db.clock, "on_change", None)
         if on_change is not None:
             on_change(lambda _now: self.wake())
@@ -142,34 +142,6 @@ class Bus:
         return self.queues[name]
 
     # -- writes (caller's transaction) -------------------------------------------------------
-    def write(self, uow: UnitOfWork, events: Sequence[BusEvent]) -> None:
-        """Insert the events of a unit of work into `bus_events` (one multi-row insert).
-
-        On PostgreSQL the accounts the events belong to are locked first (in record-id
-        order, so two writers cannot deadlock on them): record ids of one account's events
-        then follow commit order, which is what per-account delivery order relies on.
-        """
-        if not events:
-            return
-        rows = []
-        accounts: set[int] = set()
-        for ev in events:
-            if not isinstance(ev, BusEvent):
-                raise TypeError(f"not a bus event: {ev!r}")
-            if ev.user_token is None:
-                ev = dataclasses.replace(ev, user_token=uow.ctx.user_token)
-            if ev.account_record_id is not None:
-                accounts.add(ev.account_record_id)
-            rows.append({
-                "class_name": ev.class_name(), "event_json": ev.to_json(), "user_token": ev.user_token,
-                "created_date": uow.now, "creating_owner": self.node_name, "processing_owner": None,
-                "processing_available_date": None, "processing_state": AVAILABLE, "error_count": 0,
-                "search_key1": ev.account_record_id, "search_key2": ev.tenant_record_id,
-            })
-        uow.lock_accounts(accounts)
-        store.insert_entries(uow.conn, store.BUS, rows)
-        self._notify(uow)
-
     def schedule(self, uow: UnitOfWork, queue_name: str, payload: Mapping[str, Any],
                  effective_date: datetime, *,
                  account_record_id: int | None = None, tenant_record_id: int | None = None,
@@ -188,13 +160,8 @@ class Bus:
             "queue_name": queue_name, "effective_date": effective, "future_user_token": future_user_token,
         }])
         if effective <= uow.now:
-            self._notify(uow)
+            self.outbox.notify(uow)
         uow.after_commit(self.wake)
-
-    def _notify(self, uow: UnitOfWork) -> None:
-        # NOTIFY is delivered at commit to every listening node (and dropped on rollback).
-        if not self.db.is_sqlite and self.config.listen_notify:
-            uow.conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
 
     def remove_due(self, uow: UnitOfWork, queue_name: str, tenant_record_id: int, effective_up_to: datetime
                    ) -> int:
@@ -205,9 +172,7 @@ class Bus:
 
     def wake(self) -> None:
         """Tell the local dispatcher there is work (called after commit)."""
-        d = self._dispatcher
-        if d is not None:
-            d.wake()
+        self.outbox.ring()
 
     # -- dispatch ----------------------------------------------------------------------------
     def start(self, workers: int | None = None) -> None:

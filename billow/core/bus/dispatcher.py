@@ -59,7 +59,7 @@ class Dispatcher:
         self.cfg = bus.config
         self.owner = bus.config.node_name
         self.boot = bus.wall_clock.utcnow()
-        self._wake = threading.Event()
+        self._wake = bus.outbox.doorbell
         self._stop = threading.Event()
         self._idle_cv = threading.Condition()
         self._inflight = 0
@@ -385,7 +385,7 @@ class Dispatcher:
 
     def _run_non_transactional(self, entry: Entry, ctx: Any, handler: Callable[..., Any]) -> None:
         notification = self._notification(entry)
-        with self.db.read() as conn:
+        with self.db.read_connection() as conn:
             if not store.still_owned(conn, entry, self.owner):
                 raise _LostClaim()
         follow_up = handler(notification)
@@ -413,7 +413,7 @@ class Dispatcher:
 
     # -- heartbeat and reaper -----------------------------------------------------------------
     def _beat(self) -> None:
-        from billow import __version__
+        from billow.core.version import __version__
 
         with self.db.transaction(internal_context()) as uow:
             store.heartbeat(uow.conn, self.owner, self._wall(), self.boot, {"version": __version__})
@@ -455,7 +455,7 @@ class Dispatcher:
     def _listen_loop(self) -> None:
         import psycopg
 
-        from billow.core.bus.bus import NOTIFY_CHANNEL
+        from billow.core.bus.outbox import NOTIFY_CHANNEL
 
         dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         while not self._stop.is_set():
@@ -476,7 +476,7 @@ class Dispatcher:
 
     # -- drain ----------------------------------------------------------------------------------
     def _pending(self, tenant_record_id: int | None) -> int:
-        with self.db.read() as conn:
+        with self.db.read_connection() as conn:
             return store.pending(conn, now=self._now(), tenant_record_id=tenant_record_id,
                                  bus=bool(self.bus.subscriptions), queue_names=list(self.bus.queues))
 

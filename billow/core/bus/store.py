@@ -394,3 +394,90 @@ def remove_available(conn: Connection, queue_name: str, tenant_record_id: int, e
     if rows:
         archive_many(conn, [Entry.from_row(NOTIFICATIONS, r) for r in rows], REMOVED, None, wall)
     return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------- operators
+@dataclass(frozen=True, slots=True)
+class EntryWindow:
+    """Which queue rows an operator lists (Kill Bill's AdminResource#getQueueEntries)."""
+
+    tenant_record_id: int
+    account_record_id: int | None
+    min_date: datetime
+    max_date: datetime
+    with_history: bool = True
+    with_in_processing: bool = True
+    only_failed: bool = False
+
+
+def queue_entries(conn: Connection, table: str, window: EntryWindow, *, queue_name: str | None = None,
+                  service_name: str | None = None) -> list[Any]:
+    """Rows of a queue (`BUS` or `NOTIFICATIONS`) and its history, oldest first."""
+    live, history = TABLES[table], HISTORY[table]
+    date_col = "created_date" if table == BUS else "effective_date"
+    states = [AVAILABLE, IN_PROCESSING] if window.with_in_processing else [AVAILABLE]
+    found: list[Any] = []
+    for t, is_history in ((history, True), (live, False)):
+        if is_history and not (window.with_history or window.only_failed):
+            continue
+        if window.only_failed and not is_history:
+            continue
+        q = select(t).where(t.c.search_key2 == window.tenant_record_id)
+        if queue_name:
+            q = q.where((t.c.queue_name.like(f"%:{queue_name}")) | (t.c.queue_name == queue_name))
+        if service_name:
+            q = q.where(t.c.queue_name.like(f"{service_name}:%"))
+        if window.account_record_id is not None:
+            q = q.where(t.c.search_key1 == window.account_record_id)
+        if is_history:
+            if window.only_failed:
+                q = q.where(t.c.processing_state == FAILED)
+            if window.account_record_id is None:
+                q = q.where(t.c[date_col] >= window.min_date)
+        else:
+            q = q.where(t.c.processing_state.in_(states))
+            if window.account_record_id is None:
+                q = q.where(t.c[date_col] <= window.max_date)
+        found += conn.execute(q.order_by(t.c[date_col], t.c.record_id)).all()
+    return found
+
+
+def requeue_failed(conn: Connection, tenant_record_id: int | None, bus_record_ids: Sequence[int] | None,
+                   notification_record_ids: Sequence[int] | None) -> int:
+    """Move FAILED history rows back into their queue (AVAILABLE, no errors); no ids: every FAILED row."""
+    moved = 0
+    select_all = bus_record_ids is None and notification_record_ids is None
+    for table, ids in ((BUS, bus_record_ids), (NOTIFICATIONS, notification_record_ids)):
+        if ids is None and not select_all:
+            continue
+        history = HISTORY[table]
+        q = select(history).where(history.c.processing_state == FAILED)
+        if tenant_record_id is not None:
+            q = q.where(history.c.search_key2 == tenant_record_id)
+        if ids is not None:
+            q = q.where(history.c.record_id.in_(list(ids)))
+        found = conn.execute(q.order_by(history.c.record_id).with_for_update()).all()
+        if not found:
+            continue
+        fresh = []
+        for r in found:
+            values = {k: v for k, v in r._mapping.items() if k != "record_id"}
+            values.update(processing_state=AVAILABLE, processing_owner=None, processing_available_date=None,
+                          error_count=0)
+            fresh.append(values)
+        conn.execute(delete(history).where(history.c.record_id.in_([r.record_id for r in found])))
+        conn.execute(insert(TABLES[table]), fresh)
+        moved += len(found)
+    return moved
+
+
+def node_rows(conn: Connection, *, include_inactive: bool = False) -> list[Any]:
+    q = select(node_infos).order_by(node_infos.c.node_name)
+    if not include_inactive:
+        q = q.where(node_infos.c.is_active.is_(True))
+    return list(conn.execute(q))
+
+
+def notify(conn: Connection, channel: str) -> None:
+    """PostgreSQL NOTIFY, delivered at commit to every listening node (dropped on rollback)."""
+    conn.exec_driver_sql(f"NOTIFY {channel}")

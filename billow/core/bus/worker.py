@@ -18,6 +18,7 @@ from typing import Any
 
 from billow.core.bus.bus import Bus
 from billow.core.bus.config import BusConfig
+from billow.core.bus.outbox import Outbox
 from billow.core.db.engine import Database
 
 
@@ -49,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                     reap_schedule=timedelta(seconds=args.reap_schedule), poll_interval=args.poll)
     if args.node_name:
         cfg.node_name = args.node_name
-    db = Database(args.url)
-    bus = Bus(db, cfg)
+    db = Database(args.url, outbox=Outbox(cfg))
+    bus = Bus(db)
     _load(args.setup)(bus)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

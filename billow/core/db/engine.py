@@ -3,25 +3,34 @@
 SQLite is the embedded default (WAL, foreign keys, write transactions begun
 IMMEDIATE so that concurrent writers queue instead of failing); PostgreSQL
 through psycopg 3 for production and for several nodes.
+
+One unit of work, one connection: a thread that holds a unit of work never opens another one (the code it
+calls takes the unit of work instead). Two pooled connections held by one thread deadlock a loaded server
+(every connection taken by a thread waiting for its second), so `ConnectionGuard` watches the pool: strict
+(tests, `BILLOW_STRICT_CONNECTIONS=1`) it refuses a nested unit of work and records any other second
+checkout; otherwise it logs them.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import StaticPool
 
 from billow.core.clock import Clock, SystemClock
-from billow.core.context import CallContext
+from billow.core.context import CallContext, internal_context
+from billow.core.db.uow import EventWriter, UnitOfWork
 
-if TYPE_CHECKING:
-    from billow.core.db.uow import UnitOfWork
+log = logging.getLogger("billow.db")
 
 DEFAULT_URL = "sqlite:///billow.db"
 MIGRATION_LOCK_KEY = 0x62696C6C6F77  # "billow"
@@ -37,17 +46,67 @@ def normalize_url(url: str) -> str:
     return url
 
 
+class NestedConnection(RuntimeError):
+    """A thread holding a unit of work asked for a second one: pass the unit of work down instead."""
+
+
+class ConnectionGuard:
+    """Counts the pooled connections each thread holds (pool checkout/checkin events)."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.violations: list[str] = []
+        self._held: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def held(self) -> int:
+        return self._held.get(threading.get_ident(), 0)
+
+    def on_checkout(self, _dbapi: Any, record: Any, _proxy: Any) -> None:
+        me = threading.get_ident()
+        record.info["billow_thread"] = me
+        with self._lock:
+            n = self._held.get(me, 0) + 1
+            self._held[me] = n
+        if n > 1:
+            self.report("a second pooled connection was checked out by a thread that holds one")
+
+    def on_checkin(self, _dbapi: Any, record: Any) -> None:
+        owner = record.info.pop("billow_thread", None)
+        if owner is None:
+            return
+        with self._lock:
+            n = self._held.get(owner, 0) - 1
+            if n > 0:
+                self._held[owner] = n
+            else:
+                self._held.pop(owner, None)
+
+    def report(self, what: str) -> None:
+        stack = "".join(traceback.format_stack(limit=12)[:-2])
+        with self._lock:
+            self.violations.append(f"{what}\n{stack}")
+        log.warning("%s (nested connections deadlock a loaded server)", what, stack_info=True)
+
+
+def _strict_default() -> bool:
+    return os.environ.get("BILLOW_STRICT_CONNECTIONS", "") not in ("", "0", "false")
+
+
 class Database:
-    def __init__(self, url: str | None = None, clock: Clock | None = None, *, pool_size: int = 10,
-                 echo: bool = False) -> None:
+    def __init__(self, url: str | None = None, clock: Clock | None = None, *, outbox: EventWriter | None = None,
+                 pool_size: int = 10, echo: bool = False, strict_connections: bool | None = None) -> None:
         self.url = normalize_url(url or DEFAULT_URL)
         self.clock: Clock = clock or SystemClock()
         self.is_sqlite = self.url.startswith("sqlite")
-        # Set by the bus (billow.core.bus) when wired: writes posted events in the caller's
-        # transaction and wakes the dispatcher after commit.
-        self.bus: Any = None
+        # where the events a unit of work posts are written, in its transaction (the bus's outbox)
+        self.outbox = outbox
+        self.pool_size = pool_size
         self._sqlite_write_lock = threading.RLock()
+        self.guard = ConnectionGuard(_strict_default() if strict_connections is None else strict_connections)
         self.engine: Engine = self._make_engine(pool_size, echo)
+        event.listen(self.engine, "checkout", self.guard.on_checkout)
+        event.listen(self.engine, "checkin", self.guard.on_checkin)
 
     # -- engine -------------------------------------------------------------------------------
     def _make_engine(self, pool_size: int, echo: bool) -> Engine:
@@ -87,17 +146,23 @@ class Database:
         return self.engine.dialect.name
 
     # -- transactions -------------------------------------------------------------------------
+    def _enter(self) -> None:
+        if self.guard.held():
+            if self.guard.strict:
+                raise NestedConnection("this thread already holds a unit of work: pass it down (the internal "
+                                       "API takes the caller's unit of work) instead of opening another")
+            self.guard.report("a unit of work was opened by a thread that holds one")
+
     @contextmanager
     def transaction(self, ctx: CallContext) -> Iterator[UnitOfWork]:
         """A read-write unit of work: commits on success, rolls back on any exception."""
-        from billow.core.db.uow import UnitOfWork
-
+        self._enter()
         lock = self._sqlite_write_lock if self.is_sqlite else None
         if lock is not None:
             lock.acquire()
         try:
             with self.engine.connect() as conn:
-                uow = UnitOfWork(self, conn, ctx)
+                uow = UnitOfWork(conn, ctx, self.clock.utcnow(), is_sqlite=self.is_sqlite, outbox=self.outbox)
                 with conn.begin():
                     yield uow
                     uow.flush_events()
@@ -107,12 +172,30 @@ class Database:
                 lock.release()
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only connection (no write lock taken on SQLite)."""
+    def read(self, ctx: CallContext | None = None) -> Iterator[UnitOfWork]:
+        """A read-only unit of work (no write lock taken on SQLite); writes through it are refused."""
+        self._enter()
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(billow_read_only=True)
+            with conn.begin():
+                yield UnitOfWork(conn, ctx or internal_context(), self.clock.utcnow(), is_sqlite=self.is_sqlite,
+                                 readonly=True)
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A read-only connection outside any unit of work: the bus's own queries, operator tools, tests."""
+        self._enter()
         with self.engine.connect() as conn:
             conn = conn.execution_options(billow_read_only=True)
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A plain connection outside any unit of work (migrations, maintenance, the bus's own claims)."""
+        self._enter()
+        with self.engine.connect() as conn:
+            yield conn
 
     # -- migrations ---------------------------------------------------------------------------
     def _alembic_config(self, conn: Connection) -> Any:

@@ -1,65 +1,103 @@
-"""The unit of work: one transaction, the call context, and the instant it happens at.
+"""The unit of work: one transaction on one connection, the call context, and the instant it happens at.
 
 Everything a service changes in one call goes through one unit of work: rows
 (with their audit and history, `billow.core.db.audit`), and the bus events
 that announce the change (transactional outbox: written in the same
 transaction, so a rolled-back change announces nothing).
+
+A service's *internal API* (what services above it call) takes the caller's unit of work as its first
+argument and does everything on its connection; only the *user API* (what REST, the CLI and embedding
+programs call, with a `CallContext`) opens units of work (`Database.transaction` / `Database.read`).
+A read-only unit of work (`Database.read`) refuses writes.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, text
 
 from billow.core.context import CallContext
 from billow.core.db import audit
 
-if TYPE_CHECKING:
-    from billow.core.db.engine import Database
+
+class EventWriter(Protocol):
+    """Where posted events go at the end of a unit of work (the bus's outbox, `billow.core.bus.outbox`)."""
+
+    def write(self, uow: UnitOfWork, events: Sequence[Any]) -> None: ...
+
+
+class ReadOnlyUnitOfWork(RuntimeError):
+    pass
 
 
 class UnitOfWork:
-    def __init__(self, db: Database, conn: Connection, ctx: CallContext) -> None:
-        self.db = db
+    def __init__(self, conn: Connection, ctx: CallContext, now: datetime, *, is_sqlite: bool,
+                 outbox: EventWriter | None = None, readonly: bool = False) -> None:
         self.conn = conn
         self.ctx = ctx
-        self.now: datetime = db.clock.utcnow()
+        self.now = now
+        self.is_sqlite = is_sqlite
+        self.readonly = readonly
+        self._outbox = outbox
         self._events: list[Any] = []
         self._after_commit: list[Callable[[], None]] = []
 
+    @property
+    def tenant(self) -> int:
+        """The tenant record id every query of this unit of work is scoped by."""
+        return self.ctx.tenant
+
+    def for_tenant(self, tenant_record_id: int, tenant_id: str | None = None) -> UnitOfWork:
+        """The same transaction, speaking for one tenant (system work that spans tenants: billing runs)."""
+        other = UnitOfWork(self.conn, replace(self.ctx, tenant_record_id=tenant_record_id, tenant_id=tenant_id),
+                           self.now, is_sqlite=self.is_sqlite, outbox=self._outbox, readonly=self.readonly)
+        other._events = self._events
+        other._after_commit = self._after_commit
+        return other
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise ReadOnlyUnitOfWork("a read-only unit of work cannot write: use Database.transaction")
+
     # -- audited writes -----------------------------------------------------------------------
     def insert(self, table_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        self._writable()
         return audit.insert_one(self, table_name, values)
 
     def insert_many(self, table_name: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        self._writable()
         return audit.insert_many(self, table_name, rows)
 
     def update(self, table_name: str, record_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
+        self._writable()
         return audit.update(self, table_name, record_id, values)
 
     def update_many(self, table_name: str, changes: Mapping[int, Mapping[str, Any]]) -> int:
+        self._writable()
         return audit.update_many(self, table_name, changes)
 
     def delete(self, table_name: str, record_id: int) -> dict[str, Any]:
+        self._writable()
         return audit.delete(self, table_name, record_id)
 
     # -- events -------------------------------------------------------------------------------
     def post(self, event: Any) -> None:
         """Announce a change; the event is written to the bus table when this unit commits."""
+        self._writable()
         self._events.append(event)
 
     def flush_events(self) -> None:
         if not self._events:
             return
-        if self.db.bus is None:
-            raise RuntimeError("events were posted but no bus is wired to this database")
+        if self._outbox is None:
+            raise RuntimeError("events were posted but this database has no outbox (see billow.core.bus.outbox)")
         events, self._events = self._events, []
-        self.db.bus.write(self, events)
-        self.after_commit(self.db.bus.wake)
+        self._outbox.write(self, events)
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         self._after_commit.append(fn)
@@ -74,13 +112,13 @@ class UnitOfWork:
 
         On SQLite every write transaction already holds the database's write lock.
         """
-        if self.db.is_sqlite:
+        if self.is_sqlite:
             return
         self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": account_lock_key(account_record_id)})
 
     def lock_accounts(self, account_record_ids: Iterable[int]) -> None:
         """Several account locks in one round trip, taken in key order (so writers cannot deadlock)."""
-        if self.db.is_sqlite:
+        if self.is_sqlite:
             return
         keys = sorted({account_lock_key(a) for a in account_record_ids})
         if len(keys) == 1:
