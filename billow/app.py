@@ -1,4 +1,4 @@
-"""Wiring: one `Billow` holds the database, the clock and every service, built once.
+"""Wiring: one `Billow` holds the database, the clock, the bus and every service, built once.
 
 This is also the embedded library API:
 
@@ -6,25 +6,40 @@ This is also the embedded library API:
     kb = Billow(database_url="sqlite:///billing.db")
     tenant = kb.tenants.create(ctx, "key", "secret")
 
-The REST layer calls exactly these services.
+Each service gets what it uses through its constructor, built here bottom-up (DESIGN.md's stack): a
+service's *user API* (`kb.accounts`, `kb.entitlements`, ...) is what REST, the CLI and embedding programs
+call; services above it get its *internal API* (`kb.accounts.internal`, ...), whose methods join the
+caller's unit of work. Bus listeners are installed here too. The REST layer calls exactly these services.
 """
 
 from __future__ import annotations
 
 import os
 
+from billow.account.internal import AccountInternalApi
 from billow.account.service import AccountService
+from billow.catalog.internal import CatalogInternalApi
 from billow.catalog.service import CatalogService
+from billow.core.bus.admin import QueueAdmin
 from billow.core.bus.bus import Bus
-from billow.core.bus.wiring import wire
+from billow.core.bus.config import BusConfig
+from billow.core.bus.outbox import Outbox
 from billow.core.clock import Clock, SystemClock, TestClock
 from billow.core.db import Database
 from billow.entitlement import listeners as entitlement_listeners
+from billow.entitlement.announce import Announcer
+from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.service import EntitlementService
 from billow.invoice import listeners as invoice_listeners
-from billow.invoice.billing_pool import default_processes
+from billow.invoice.billing_pool import BillingWorker, default_processes
+from billow.invoice.billing_run import BillingRun
+from billow.invoice.generator import GeneratorConfig
+from billow.invoice.internal import InvoiceInternalApi
+from billow.invoice.presentation.service import InvoicePresenter
 from billow.invoice.service import InvoiceService
+from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
+from billow.tenant.internal import TenantInternalApi
 from billow.tenant.service import TenantService
 
 
@@ -37,39 +52,44 @@ def _load_tables() -> None:
     import billow.tenant.store  # noqa: F401
 
 
-def _timeline_invoices(invoices: InvoiceService):  # type: ignore[no-untyped-def]
-    def render(ctx, account):  # type: ignore[no-untyped-def]
-        from billow.rest.routes.invoices import timeline_invoices_json
-
-        return timeline_invoices_json(invoices, ctx, account)
-
-    return render
-
-
 class Billow:
     def __init__(self, database_url: str | None = None, clock: Clock | None = None, *,
                  migrate: bool = True, start_workers: bool = False, worker_threads: int = 2,
-                 billing_processes: int | None = None) -> None:
+                 billing_processes: int | None = None, bus_config: BusConfig | None = None) -> None:
         _load_tables()
         self.clock: Clock = clock or SystemClock()
-        self.db = Database(database_url or os.environ.get("BILLOW_DATABASE_URL"), self.clock)
+        # the bus's outbox: events posted in a unit of work are written in its transaction
+        outbox = Outbox(bus_config or BusConfig(workers=worker_threads))
+        self.db = Database(database_url or os.environ.get("BILLOW_DATABASE_URL"), self.clock, outbox=outbox)
         if migrate:
             self.db.upgrade()
-        self.tenants = TenantService(self.db)
-        self.accounts = AccountService(self.db)
+        self.bus = Bus(self.db)
+        self.queues = QueueAdmin(self.bus)
+
+        # the foundation: tenants, accounts, users, catalogs, push notifications
+        tenants = TenantInternalApi()
+        accounts = AccountInternalApi()
+        catalogs = CatalogInternalApi(tenants)
+        self.tenants = TenantService(self.db, tenants)
+        self.accounts = AccountService(self.db, accounts)
         self.security = SecurityService(self.db)
-        self.catalogs = CatalogService(self.tenants)
-        self.entitlements = EntitlementService(self.db, self.accounts, self.catalogs)
-        # the bus becomes db.bus: events posted in a unit of work are written in its transaction
-        self.bus: Bus = wire(self, worker_threads=worker_threads)
-        entitlement_listeners.install(self.entitlements, self.bus)
-        # big billing runs use worker processes (see billow.invoice.billing_pool)
+        self.catalogs = CatalogService(self.db, self.tenants, catalogs)
+        self.push = PushNotificationService(self.db, self.bus, tenants)
+        self.push.install()
+
+        # entitlement
+        entitlements = EntitlementInternalApi(accounts, catalogs, Announcer(self.bus))
+        self.entitlements = EntitlementService(self.db, entitlements)
+        entitlement_listeners.install(entitlements, self.bus)
+
+        # invoice: big billing runs use worker processes (see billow.invoice.billing_pool)
         processes = billing_processes if billing_processes is not None else default_processes(server=False)
-        self.invoices = InvoiceService(self.db, self.accounts, self.entitlements, self.catalogs,
-                                       wall_clock=self.bus.wall_clock, processes=processes)
-        invoice_listeners.install(self.invoices, self.bus)
-        self.account_balances = self.invoices.account_balances
-        self.timeline_invoices = _timeline_invoices(self.invoices)
+        run = BillingRun(self.db, accounts, entitlements, catalogs, self.bus, wall_clock=self.bus.wall_clock,
+                         processes=processes, worker_factory=billing_worker)
+        invoices = InvoiceInternalApi(run)
+        self.invoices = InvoiceService(self.db, run, invoices, accounts, entitlements, catalogs)
+        invoice_listeners.install(invoices, run, accounts, self.bus)
+        self.presentation = InvoicePresenter(self.db, invoices, accounts, catalogs, tenants)
         if start_workers:
             self.start()
 
@@ -88,7 +108,30 @@ class Billow:
         """Fire due notifications and drain the bus (of one tenant, or all). True when nothing is left."""
         return bool(self.bus.run_until_idle(tenant_record_id=tenant_record_id, timeout_s=timeout_s))
 
+    def health(self) -> dict[str, dict[str, object]]:
+        """`GET /1.0/healthcheck`: the database is reachable and its schema is at the migrations' head."""
+        out: dict[str, dict[str, object]] = {}
+        try:
+            self.db.ping()
+            out["database"] = {"healthy": True, "message": None}
+        except Exception as exc:  # noqa: BLE001 - the check reports any failure
+            out["database"] = {"healthy": False, "message": f"{type(exc).__name__}: {exc}"}
+            return out
+        current, head = self.db.current_revision(), self.db.head_revision()
+        out["migrations"] = {"healthy": current == head, "message": f"at {current}, head {head}"}
+        return out
+
     def close(self) -> None:
         self.stop()
         self.invoices.close()
+        self.push.close()
         self.db.dispose()
+
+
+def billing_worker(url: str, test_clock: bool, config: GeneratorConfig, max_errors: int) -> BillingWorker:
+    """What a billing worker process bills with (`billow.invoice.billing_pool`): a Billow of its own, on the
+    same database, with the caller's generator configuration."""
+    kb = Billow(url, TestClock() if test_clock else SystemClock(), migrate=False)
+    kb.invoices.run.config = config
+    kb.invoices.run.max_errors = max_errors
+    return kb.invoices.run

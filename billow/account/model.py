@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from billow.core.account_time import AccountTime, account_time
+
 DEFAULT_BILL_CYCLE_DAY_LOCAL = 0  # Kill Bill: 0 means "not set yet"
 
 
@@ -40,6 +42,11 @@ class Account:
     migrated: bool | None
     created_date: datetime
     updated_date: datetime
+
+    @property
+    def time(self) -> AccountTime:
+        """How this account's dates and instants convert (Kill Bill's fixed offset, billing-semantics.md 4.10)."""
+        return account_time(self.time_zone, self.reference_time)
 
 
 # The fields a caller may give when creating or updating an account (REST AccountJson names

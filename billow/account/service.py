@@ -8,28 +8,25 @@ once (from 0) and then immutable; reference time immutable.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billow.account import store
+from billow.account.errors import account_exists, account_key_not_found
 from billow.account.events import AccountChangeEvent, AccountCreationEvent
+from billow.account.internal import AccountInternalApi
 from billow.account.model import ACCOUNT_DATA_FIELDS, DEFAULT_BILL_CYCLE_DAY_LOCAL, Account, AccountData
+from billow.core.account_time import is_time_zone
 from billow.core.context import CallContext
-from billow.core.db import Database, UnitOfWork
+from billow.core.db import Database
 from billow.core.db.audit_read import AuditLogEntry, audit_logs
-from billow.core.errors import Conflict, InvalidInput, NotFound
+from billow.core.errors import InvalidInput
 from billow.core.money import is_currency
 
-ACCOUNT_EXCEPTION = "org.killbill.billing.account.api.AccountApiException"
-ACCOUNT_ALREADY_EXISTS = 3000
-ACCOUNT_DOES_NOT_EXIST_FOR_ID = 3002
-ACCOUNT_DOES_NOT_EXIST_FOR_KEY = 3003
-
-_OFFSET_TZ = re.compile(r"^[+-](0\d|1\d|2[0-3]):[0-5]\d$")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,3}$")
 
 
@@ -40,21 +37,6 @@ class Page:
     limit: int
     total: int  # matching records
     max_records: int  # all records of the kind in the tenant
-
-
-def account_not_found(account_id: str) -> NotFound:
-    return NotFound(f"Account does not exist for id {account_id}", code=ACCOUNT_DOES_NOT_EXIST_FOR_ID,
-                    class_name=ACCOUNT_EXCEPTION)
-
-
-def is_time_zone(tz: str) -> bool:
-    if _OFFSET_TZ.match(tz):
-        return True
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError):
-        return False
-    return True
 
 
 def validate_account_data(data: AccountData) -> None:
@@ -110,59 +92,48 @@ def _row_values(data: AccountData) -> dict[str, Any]:
 
 
 class AccountService:
-    def __init__(self, db: Database) -> None:
+    """The user API (REST, CLI, embedding programs): each call is one unit of work. Services above use
+    `internal` (`AccountInternalApi`) in their own unit of work instead."""
+
+    def __init__(self, db: Database, internal: AccountInternalApi) -> None:
         self.db = db
+        self.internal = internal
 
     # -- reads --------------------------------------------------------------------------------
     def get(self, ctx: CallContext, account_id: str) -> Account:
-        with self.db.read() as conn:
-            account = store.by_id(conn, ctx.tenant, account_id)
-        if account is None:
-            raise account_not_found(account_id)
-        return account
-
-    def get_by_record_id(self, ctx: CallContext, record_id: int) -> Account:
-        with self.db.read() as conn:
-            account = store.by_record_id(conn, ctx.tenant, record_id)
-        if account is None:
-            raise NotFound(f"Account does not exist for record id {record_id}",
-                           code=ACCOUNT_DOES_NOT_EXIST_FOR_ID, class_name=ACCOUNT_EXCEPTION)
-        return account
+        with self.db.read(ctx) as uow:
+            return self.internal.get(uow, account_id)
 
     def get_by_key(self, ctx: CallContext, external_key: str) -> Account:
-        with self.db.read() as conn:
-            account = store.by_external_key(conn, ctx.tenant, external_key)
+        with self.db.read(ctx) as uow:
+            account = store.by_external_key(uow.conn, ctx.tenant, external_key)
         if account is None:
-            raise NotFound(f"Account does not exist for key {external_key}",
-                           code=ACCOUNT_DOES_NOT_EXIST_FOR_KEY, class_name=ACCOUNT_EXCEPTION)
+            raise account_key_not_found(external_key)
         return account
 
     def list(self, ctx: CallContext, offset: int = 0, limit: int = 100) -> Page:
-        with self.db.read() as conn:
-            total = store.count(conn, ctx.tenant)
-            items = store.page(conn, ctx.tenant, offset, limit)
+        with self.db.read(ctx) as uow:
+            total = store.count(uow.conn, ctx.tenant)
+            items = store.page(uow.conn, ctx.tenant, offset, limit)
         return Page(items, offset, limit, total, total)
 
     def search(self, ctx: CallContext, search_key: str, offset: int = 0, limit: int = 100) -> Page:
-        with self.db.read() as conn:
-            items, matches = store.search(conn, ctx.tenant, search_key, offset, limit)
-            total = store.count(conn, ctx.tenant)
+        with self.db.read(ctx) as uow:
+            items, matches = store.search(uow.conn, ctx.tenant, search_key, offset, limit)
+            total = store.count(uow.conn, ctx.tenant)
         return Page(items, offset, limit, matches, total)
 
-    def by_record_ids(self, conn: Any, ctx: CallContext, record_ids: list[int]) -> dict[int, Account]:
-        """Many accounts at once, on the caller's connection (the billing run's batches)."""
-        return store.by_record_ids(conn, ctx.tenant, record_ids)
-
     def audit_logs(self, ctx: CallContext, account_id: str, *, with_history: bool = False
-                   ) -> list[AuditLogEntry]:
-        account = self.get(ctx, account_id)
-        with self.db.read() as conn:
-            logs = audit_logs(conn, ctx.tenant, "accounts", [account.record_id], with_history=with_history)
+                   ) -> builtins.list[AuditLogEntry]:
+        with self.db.read(ctx) as uow:
+            account = self.internal.get(uow, account_id)
+            logs = audit_logs(uow.conn, ctx.tenant, "accounts", [account.record_id], with_history=with_history)
         return logs[account.record_id]
 
-    def audit_logs_of(self, ctx: CallContext, accounts: list[Account], level: str) -> dict[int, list[AuditLogEntry]]:
-        with self.db.read() as conn:
-            return audit_logs(conn, ctx.tenant, "accounts", [a.record_id for a in accounts], level=level)
+    def audit_logs_of(self, ctx: CallContext, accounts: builtins.list[Account], level: str
+                      ) -> dict[int, builtins.list[AuditLogEntry]]:
+        with self.db.read(ctx) as uow:
+            return audit_logs(uow.conn, ctx.tenant, "accounts", [a.record_id for a in accounts], level=level)
 
     # -- writes -------------------------------------------------------------------------------
     def create(self, ctx: CallContext, data: AccountData) -> Account:
@@ -182,11 +153,9 @@ class AccountService:
             if values["reference_time"] is None:
                 values["reference_time"] = uow.now
             if store.by_external_key(uow.conn, ctx.tenant, values["external_key"]) is not None:
-                raise Conflict(f"Account already exists for key {values['external_key']}",
-                               code=ACCOUNT_ALREADY_EXISTS, class_name=ACCOUNT_EXCEPTION)
-            if data.parent_account_id is not None and store.by_id(
-                    uow.conn, ctx.tenant, data.parent_account_id) is None:
-                raise account_not_found(data.parent_account_id)
+                raise account_exists(values["external_key"])
+            if data.parent_account_id is not None:
+                self.internal.get(uow, data.parent_account_id)
             row = uow.insert("accounts", values)
             account = store.to_account(row)
             uow.post(AccountCreationEvent(
@@ -194,32 +163,17 @@ class AccountService:
                 object_id=account.id, user_token=ctx.user_token))
         return account
 
-    def set_bill_cycle_day(self, uow: UnitOfWork, account: Account, bill_cycle_day_local: int) -> Account:
-        """Set the BCD of an account that has none yet, in the caller's transaction (Kill Bill's
-        account BCD auto-set when the first ACCOUNT-aligned subscription is invoiced). Like Kill Bill,
-        this first setting announces nothing: it must not trigger a re-invoice."""
-        if account.bill_cycle_day_local not in (0, bill_cycle_day_local):
-            raise InvalidInput(f"billCycleDayLocal: account {account.id} already has BCD "
-                               f"{account.bill_cycle_day_local}")
-        if not 1 <= bill_cycle_day_local <= 31:
-            raise InvalidInput(f"billCycleDayLocal: {bill_cycle_day_local} is not between 1 and 31")
-        row = uow.update("accounts", account.record_id, {"billing_cycle_day_local": bill_cycle_day_local})
-        return store.to_account(row)
-
     def update(self, ctx: CallContext, account_id: str, data: AccountData, *,
                treat_null_as_reset: bool = False) -> Account:
         validate_account_data(data)
         with self.db.transaction(ctx) as uow:
-            current = store.by_id(uow.conn, ctx.tenant, account_id)
-            if current is None:
-                raise account_not_found(account_id)
+            current = self.internal.get(uow, account_id)
             uow.lock_account(current.record_id)
             _check_immutables(current, data, ignore_null_input=treat_null_as_reset)
             if data.parent_account_id is not None:
                 if data.parent_account_id == current.id:
                     raise InvalidInput("parentAccountId: an account cannot be its own parent")
-                if store.by_id(uow.conn, ctx.tenant, data.parent_account_id) is None:
-                    raise account_not_found(data.parent_account_id)
+                self.internal.get(uow, data.parent_account_id)
             new_values = _merge(current, data, treat_null_as_reset)
             old_values = _row_values(_as_data(current))
             changes = {k: v for k, v in new_values.items() if old_values.get(k) != v}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, TypeVar
@@ -28,7 +28,6 @@ from billow.catalog.errors import CatalogValidationError, ValidationMessage
 from billow.catalog.model import (
     CURRENCIES,
     MINUS_ONE,
-    UTC,
     BillingActionPolicy,
     BillingAlignment,
     BillingAlignmentCase,

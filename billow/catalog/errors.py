@@ -120,3 +120,6 @@ class CatalogApiError(LookupError):
 
 class IllegalPlanChange(CatalogApiError):
     """The change rules resolve to ILLEGAL (Kill Bill ``CAT_ILLEGAL_CHANGE_REQUEST``)."""
+
+
+CATALOG_EXCEPTION = "org.killbill.billing.catalog.api.CatalogApiException"

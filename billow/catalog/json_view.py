@@ -9,7 +9,8 @@ written ``2013-02-08T00:00:00.000+00:00``.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,20 +26,20 @@ from billow.catalog.model import (
     PriceList,
     Product,
     Usage,
-    to_instant,
 )
 from billow.catalog.xml import fmt_decimal
+from billow.core.clock import utc
 
 
 def java_date_json(dt: datetime) -> str:
     """A ``java.util.Date`` as Kill Bill's Jackson writes it: ``2013-02-08T00:00:00.000+00:00``."""
-    dt = to_instant(dt)
+    dt = utc(dt)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+00:00"
 
 
 def datetime_json(dt: datetime) -> str:
     """A Joda ``DateTime`` in UTC with millis, ``2013-02-08T00:00:00.000Z`` (``/catalog/versions``)."""
-    dt = to_instant(dt)
+    dt = utc(dt)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
@@ -137,14 +138,10 @@ def version_json(version: CatalogVersion) -> dict[str, Any]:
     }
 
 
-def catalog_json(catalog: Catalog, requested_date: datetime | date | None = None) -> list[dict[str, Any]]:
-    """``GET /1.0/kb/catalog``: one ``CatalogJson`` per version, or only the version in force at
-    ``requested_date`` when given.  An empty catalog gives ``[]``."""
-    if not catalog.versions:
-        return []
-    if requested_date is not None:
-        return [version_json(catalog.version_for_date(requested_date))]
-    return [version_json(v) for v in catalog.versions]
+def catalog_json(versions: Iterable[CatalogVersion]) -> list[dict[str, Any]]:
+    """``GET /1.0/kb/catalog``: one ``CatalogJson`` per version (every version, or the one in force at the
+    requested date: `CatalogService.versions_at`)."""
+    return [version_json(v) for v in versions]
 
 
 def versions_json(catalog: Catalog) -> list[str]:

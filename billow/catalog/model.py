@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from billow.catalog.errors import CatalogApiError, ErrorCode
+from billow.core.clock import utc
 
 MINUS_ONE = Decimal(-1)
 DEFAULT_PRICE_LIST_NAME = "DEFAULT"
@@ -50,13 +51,6 @@ CURRENCIES: frozenset[str] = frozenset(_CURRENCY_CODES.split())
 def java_sort_key(name: str) -> bytes:
     """Sort key giving Java's ``String.compareTo`` order (UTF-16 code units)."""
     return name.encode("utf-16-be", "surrogatepass")
-
-
-def to_instant(value: datetime | date) -> datetime:
-    """A UTC-aware datetime from a datetime (naive = UTC) or a date (midnight UTC)."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.combine(value, time.min, tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- enums
@@ -702,14 +696,14 @@ class Catalog:
     def effective_dates(self) -> tuple[datetime, ...]:
         return self._dates
 
-    def index_for_date(self, when: datetime | date) -> int:
+    def index_for_date(self, when: datetime) -> int:
         """Index of the latest version effective on or before ``when``; 0 if ``when`` precedes them all."""
         if not self.versions:
             raise CatalogApiError(ErrorCode.CAT_NO_CATALOG_FOR_GIVEN_DATE, when)
-        i = bisect.bisect_right(self._dates, to_instant(when)) - 1
+        i = bisect.bisect_right(self._dates, utc(when)) - 1
         return max(i, 0)
 
-    def version_for_date(self, when: datetime | date) -> CatalogVersion:
+    def version_for_date(self, when: datetime) -> CatalogVersion:
         """Kill Bill's ``getVersion(date)``; the first version if ``when`` precedes every version (#760)."""
         return self.versions[self.index_for_date(when)]
 

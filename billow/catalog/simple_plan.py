@@ -48,9 +48,9 @@ from billow.catalog.model import (
     TimeUnit,
     java_sort_key,
     phase_name,
-    to_instant,
 )
 from billow.catalog.validation import validate_version
+from billow.core.clock import utc
 
 DEFAULT_CATALOG_NAME = "DEFAULT"
 INVALID_PLAN = "Plan is invalid. Please check."
@@ -119,7 +119,7 @@ def empty_version(effective_date: datetime, currencies: tuple[str, ...] = ()) ->
     """Kill Bill's template catalog (``createDefaultEmptyCatalog``): name DEFAULT, nothing to sell."""
     return CatalogVersion(
         name=DEFAULT_CATALOG_NAME,
-        effective_date=to_instant(effective_date),
+        effective_date=utc(effective_date),
         currencies=currencies,
         units=(),
         products=(),
@@ -133,8 +133,8 @@ def empty_version(effective_date: datetime, currencies: tuple[str, ...] = ()) ->
 def safe_first_effective_date(now: datetime, requested: datetime | None = None) -> datetime:
     """Effective date of a first version made by the API: ``now - 1 day`` unless an earlier date is asked
     (Kill Bill's ``getSafeFirstCatalogEffectiveDate``, see issue #760)."""
-    floor = to_instant(now) - timedelta(days=1)
-    return floor if requested is None or to_instant(requested) > floor else to_instant(requested)
+    floor = utc(now) - timedelta(days=1)
+    return floor if requested is None or utc(requested) > floor else utc(requested)
 
 
 def _fail(message: str) -> CatalogApiError:

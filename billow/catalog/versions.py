@@ -16,12 +16,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from billow.catalog.engine import PlanSpecifier, create_or_find_plan
 from billow.catalog.errors import CatalogApiError, CatalogValidationError, ErrorCode, ValidationMessage
-from billow.catalog.model import Catalog, CatalogVersion, Plan, to_instant
+from billow.catalog.model import Catalog, CatalogVersion, Plan
 from billow.catalog.validation import validate_catalog
+from billow.core.clock import utc
 
 
 def add_version(catalog: Catalog | None, version: CatalogVersion) -> Catalog:
@@ -51,7 +52,7 @@ def add_version(catalog: Catalog | None, version: CatalogVersion) -> Catalog:
     return candidate
 
 
-def versions_up_to(catalog: Catalog, when: datetime | date) -> tuple[CatalogVersion, ...]:
+def versions_up_to(catalog: Catalog, when: datetime) -> tuple[CatalogVersion, ...]:
     """Versions whose effective date <= that of the version in effect at ``when`` (Kill Bill's
     ``versionsBeforeDate``; the first version alone when ``when`` precedes them all)."""
     latest = catalog.version_for_date(when)
@@ -67,8 +68,8 @@ class PlanEntry:
 def plan_for_subscription(
     catalog: Catalog,
     spec: PlanSpecifier | str,
-    requested_date: datetime | date,
-    last_change_date: datetime | date,
+    requested_date: datetime,
+    last_change_date: datetime,
 ) -> PlanEntry:
     """Version and plan for an existing subscription at ``requested_date``.
 
@@ -82,8 +83,8 @@ def plan_for_subscription(
     """
     if isinstance(spec, str):
         spec = PlanSpecifier(plan_name=spec)
-    requested = to_instant(requested_date)
-    changed = to_instant(last_change_date)
+    requested = utc(requested_date)
+    changed = utc(last_change_date)
     if not catalog.versions:
         raise CatalogApiError(ErrorCode.CAT_NO_CATALOG_FOR_GIVEN_DATE, requested.isoformat())
     candidates = versions_up_to(catalog, requested)
@@ -116,7 +117,7 @@ def plan_for_subscription(
 
 
 def plan_for_new_subscription(
-    catalog: Catalog, spec: PlanSpecifier | str, when: datetime | date
+    catalog: Catalog, spec: PlanSpecifier | str, when: datetime
 ) -> PlanEntry:
     """Version in effect at ``when`` and the plan found in it (retired plans cannot be bought)."""
     if isinstance(spec, str):

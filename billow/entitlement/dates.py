@@ -1,43 +1,17 @@
 """Effective dates of entitlement operations (billing-semantics.md 2.3 and 2.5), pure.
 
 Kill Bill sources: `DefaultSubscriptionBase.getEffectiveDateForPolicy`,
-`SubscriptionDateHelper`, `BillCycleDayCalculator`/`getEffectiveDateForNewBCD`,
-and the account reference time for dates given without a time.
+`SubscriptionDateHelper`, `BillCycleDayCalculator`/`getEffectiveDateForNewBCD`. Requested dates
+become instants through the account's `AccountTime` (billing-semantics.md 4.10).
 """
 
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from billow.catalog.model import BillingPeriod
 from billow.entitlement.model import BillingActionPolicy
-
-
-def zone(tz: str) -> ZoneInfo:
-    if tz.startswith(("+", "-")):
-        from datetime import timedelta, timezone
-
-        sign = 1 if tz[0] == "+" else -1
-        hours, minutes = int(tz[1:3]), int(tz[4:6])
-        return timezone(sign * timedelta(hours=hours, minutes=minutes))  # type: ignore[return-value]
-    return ZoneInfo(tz)
-
-
-def to_instant(value: datetime | date | None, *, now: datetime, time_zone: str, reference_time: datetime
-               ) -> datetime:
-    """An instant for a requested date: a datetime as given (UTC); a date at the account's
-    reference time of day in its time zone, or now when the date is today; nothing = now."""
-    if value is None:
-        return now
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    tz = zone(time_zone)
-    if value == now.astimezone(tz).date():
-        return now
-    ref_local: time = reference_time.astimezone(tz).timetz().replace(tzinfo=None)
-    return datetime.combine(value, ref_local, tzinfo=tz).astimezone(UTC)
 
 
 def effective_date_for_policy(policy: BillingActionPolicy, *, now: datetime, start_date: datetime,

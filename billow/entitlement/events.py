@@ -9,7 +9,7 @@ from billow.core.bus.event import BusEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class _SubscriptionEvent(BusEvent):
+class SubscriptionEventBase(BusEvent):
     object_type = "SUBSCRIPTION"
     bundle_id: str | None = None
     bundle_external_key: str | None = None
@@ -20,48 +20,48 @@ class _SubscriptionEvent(BusEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SubscriptionCreationEvent(_SubscriptionEvent):
+class SubscriptionCreationEvent(SubscriptionEventBase):
     event_type = "SUBSCRIPTION_CREATION"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SubscriptionPhaseEvent(_SubscriptionEvent):
+class SubscriptionPhaseEvent(SubscriptionEventBase):
     event_type = "SUBSCRIPTION_PHASE"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SubscriptionChangeEvent(_SubscriptionEvent):
+class SubscriptionChangeEvent(SubscriptionEventBase):
     event_type = "SUBSCRIPTION_CHANGE"
     undo: bool = False
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SubscriptionCancelEvent(_SubscriptionEvent):
+class SubscriptionCancelEvent(SubscriptionEventBase):
     event_type = "SUBSCRIPTION_CANCEL"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SubscriptionUncancelEvent(_SubscriptionEvent):
+class SubscriptionUncancelEvent(SubscriptionEventBase):
     event_type = "SUBSCRIPTION_UNCANCEL"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SubscriptionBcdChangeEvent(_SubscriptionEvent):
+class SubscriptionBcdChangeEvent(SubscriptionEventBase):
     event_type = "SUBSCRIPTION_BCD_CHANGE"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SubscriptionExpiredEvent(_SubscriptionEvent):
+class SubscriptionExpiredEvent(SubscriptionEventBase):
     event_type = "SUBSCRIPTION_EXPIRED"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class EntitlementCreationEvent(_SubscriptionEvent):
+class EntitlementCreationEvent(SubscriptionEventBase):
     event_type = "ENTITLEMENT_CREATION"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class EntitlementCancelEvent(_SubscriptionEvent):
+class EntitlementCancelEvent(SubscriptionEventBase):
     event_type = "ENTITLEMENT_CANCEL"
 
 

@@ -16,8 +16,9 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from billow.catalog.engine import PlanSpecifier
 from billow.catalog.model import BillingActionPolicy as BillingActionPolicy  # one word everywhere: re-exported
-from billow.catalog.model import PhaseType, ProductCategory
+from billow.catalog.model import BillingPeriod, PhaseType, ProductCategory
 
 ENTITLEMENT_SERVICE = "entitlement-service"
 BILLING_SERVICE = "billing-service"
@@ -131,3 +132,26 @@ class Subscription:
     created_date: datetime
     migrated: bool = False
     events: tuple[SubscriptionEvent, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRequest:
+    """What a caller asks for when creating a subscription or changing its plan (Kill Bill's
+    EntitlementSpecifier)."""
+
+    account_id: str
+    plan_name: str | None = None
+    product_name: str | None = None
+    product_category: ProductCategory | None = None
+    billing_period: BillingPeriod | None = None
+    price_list: str | None = None
+    external_key: str | None = None
+    bundle_id: str | None = None
+    bundle_external_key: str | None = None
+    phase_type: PhaseType | None = None
+    price_overrides: tuple[PhasePriceOverride, ...] = ()
+    quantity: int | None = None
+
+    def specifier(self) -> PlanSpecifier:
+        return PlanSpecifier(plan_name=self.plan_name, product_name=self.product_name,
+                             billing_period=self.billing_period, price_list_name=self.price_list)

@@ -75,6 +75,33 @@ blocking_states = audited_table(
 B, S, E, BS = bundles.table, subscriptions.table, subscription_events.table, blocking_states.table
 
 
+def event_values(subscription_id: str, event_type: SubscriptionEventType, effective_date: datetime, *,
+                 account_record_id: int | None = None, plan_name: str | None = None,
+                 price_list_name: str | None = None, phase_align_date: datetime | None = None,
+                 initial_phase_type: PhaseType | None = None, bill_cycle_day_local: int | None = None,
+                 quantity: int | None = None, price_overrides: Iterable[PhasePriceOverride] = ()) -> dict[str, Any]:
+    """A `subscription_events` row (every column; `account_record_id` left out for what-if events)."""
+    row: dict[str, Any] = {
+        "subscription_id": subscription_id, "event_type": event_type.value, "effective_date": effective_date,
+        "plan_name": plan_name, "price_list_name": price_list_name, "phase_align_date": phase_align_date,
+        "initial_phase_type": initial_phase_type.value if initial_phase_type else None,
+        "billing_cycle_day_local": bill_cycle_day_local, "quantity": quantity,
+        "price_overrides": overrides_json(price_overrides), "is_active": True}
+    if account_record_id is not None:
+        row["account_record_id"] = account_record_id
+    return row
+
+
+def blocking_state_values(account_record_id: int, blockable_id: str, type_: BlockingStateType, state: str,
+                          service: str, *, block_change: bool, block_entitlement: bool, block_billing: bool,
+                          effective_date: datetime) -> dict[str, Any]:
+    """A `blocking_states` row."""
+    return {"blockable_id": blockable_id, "type": type_.value, "state": state, "service": service,
+            "block_change": block_change, "block_entitlement": block_entitlement,
+            "block_billing": block_billing, "effective_date": effective_date, "is_active": True,
+            "account_record_id": account_record_id}
+
+
 def overrides_json(overrides: Iterable[PhasePriceOverride]) -> str | None:
     items = [{"phaseName": o.phase_name, "phaseType": o.phase_type.value if o.phase_type else None,
               "fixedPrice": None if o.fixed_price is None else str(o.fixed_price),
@@ -208,3 +235,9 @@ def charged_through_dates(conn: Connection, tenant: int, subscription_ids: list[
     rows = conn.execute(select(S.c.record_id, S.c.id, S.c.charged_through_date).where(
         S.c.tenant_record_id == tenant, in_values(conn, S.c.id, subscription_ids)))
     return [(r.record_id, r.id, r.charged_through_date) for r in rows]
+
+
+def blocking_state_by_id(conn: Connection, tenant: int, state_id: str) -> tuple[BlockingState, int] | None:
+    """A blocking state (active or not) and the record id of its account."""
+    row = conn.execute(select(BS).where(BS.c.tenant_record_id == tenant, BS.c.id == state_id)).first()
+    return (to_blocking_state(row._mapping), row.account_record_id) if row is not None else None

@@ -8,7 +8,9 @@ caller (one transaction per batch; account by account, then parked, on failure).
 first run big enough to need it and kept for the next ones; `InvoiceService.close` stops it.
 
 Children use a settable clock set to the caller's time for each batch when the caller runs on a test clock
-(so test-clock runs stamp the same instants), and the system clock otherwise.
+(so test-clock runs stamp the same instants), and the system clock otherwise. What a child runs is built by
+a *worker factory* the application hands over (its `billing_worker`, a module-level function so that
+"spawn" can find it by name): this module never imports the application.
 """
 
 from __future__ import annotations
@@ -16,16 +18,31 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
-
-from billow.invoice.billing_run import RunReport
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from billow.core.clock import Clock
+    from billow.invoice.billing_run import RunReport
     from billow.invoice.generator import GeneratorConfig
 
-_child: Any = None  # the Billow of a worker process
+
+class BillingWorker(Protocol):
+    """What a worker process bills with (a `BillingRun` and its database's clock)."""
+
+    def bill_batch(self, tenant: int, claimed: dict[int, list[tuple[str, date]]], owner: str,
+                   report: RunReport) -> None: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+
+# (database url, test clock?, generator config, max errors) -> the worker's billing run
+WorkerFactory = Callable[[str, bool, "GeneratorConfig", int], BillingWorker]
+
+_child: Any = None  # the BillingWorker of a worker process
 
 
 def default_processes(*, server: bool) -> int:
@@ -39,35 +56,29 @@ def default_processes(*, server: bool) -> int:
     return max(1, min(8, os.cpu_count() or 1)) if server else 1
 
 
-def _init(url: str, test_clock: bool, config: GeneratorConfig, max_errors: int) -> None:
+def _init(factory: WorkerFactory, url: str, test_clock: bool, config: GeneratorConfig, max_errors: int) -> None:
     global _child
-    from billow.app import Billow
-    from billow.core.clock import SystemClock, TestClock
-
-    _child = Billow(url, TestClock() if test_clock else SystemClock(), migrate=False)
-    _child.invoices.config = config
-    _child.invoices.max_errors = max_errors
+    _child = factory(url, test_clock, config, max_errors)
 
 
 def _bill(tenant: int, claimed: dict[int, list[tuple[str, date]]], owner: str, now: datetime | None) -> RunReport:
     from billow.core.clock import TestClock
-    from billow.core.context import internal_context
-    from billow.invoice.billing_run import bill_batch
+    from billow.invoice.billing_run import RunReport
 
-    kb = _child
-    assert kb is not None, "billing worker not initialised"
-    if now is not None and isinstance(kb.clock, TestClock):
-        kb.clock.set(now)
+    worker = _child
+    assert worker is not None, "billing worker not initialised"
+    if now is not None and isinstance(worker.clock, TestClock):
+        worker.clock.set(now)
     report = RunReport()
-    bill_batch(kb.invoices, internal_context(tenant), claimed, owner, report)
+    worker.bill_batch(tenant, claimed, owner, report)
     return report
 
 
 class BillingPool:
-    def __init__(self, url: str, *, processes: int, test_clock: bool, config: GeneratorConfig,
-                 max_errors: int) -> None:
+    def __init__(self, factory: WorkerFactory, url: str, *, processes: int, test_clock: bool,
+                 config: GeneratorConfig, max_errors: int) -> None:
         self.processes = processes
-        self._args = (url, test_clock, config, max_errors)
+        self._args = (factory, url, test_clock, config, max_errors)
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 

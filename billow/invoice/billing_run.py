@@ -8,7 +8,10 @@ memory; the batch's invoices, items, audit and history rows, schedule rows and b
 written with multi-row inserts. A batch that fails is retried one account per transaction, and an
 account that keeps failing is parked (its schedule rows turn FAILED) without holding up the others.
 On PostgreSQL several batches run at once: in worker processes (`billing_pool`) for runs bigger than
-one batch when the service has them, else two threads.
+one batch when configured, else two threads.
+
+`BillingRun` holds what a run needs, given to it once: the database, the internal APIs of the services
+it reads (accounts, entitlements, catalog), the bus it schedules on, and the generator's configuration.
 
 Next billing dates (`SubscriptionFutureNotificationDates`) are rows of `invoice_schedule`; one bus
 notification per tenant and instant (queue `invoice-service:next-billing-date-queue`) wakes the
@@ -28,30 +31,31 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection
-
+from billow.account.internal import AccountInternalApi
 from billow.account.model import Account
+from billow.catalog.internal import CatalogInternalApi
 from billow.catalog.model import Catalog
-from billow.core.context import CallContext
-from billow.core.db import UnitOfWork
+from billow.core.bus.bus import Bus
+from billow.core.clock import Clock, SystemClock, TestClock
+from billow.core.context import CallContext, internal_context
+from billow.core.db import Database, UnitOfWork
+from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import BlockingState, Subscription
 from billow.invoice import store
+from billow.invoice.billing_pool import BillingPool, WorkerFactory
 from billow.invoice.credit import credit_items
-from billow.invoice.events import InvoiceCreationEvent, NullInvoiceEvent
+from billow.invoice.events import invoice_created, nothing_invoiced
 from billow.invoice.generator import (
     AccountBillingInfo,
     GeneratorConfig,
-    charged_through_dates,
+    charged_through_instants,
     generate_invoice,
 )
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceStatus
 from billow.junction.engine import AccountBillingContext, billing_events
 from billow.junction.model import BillingEvent
-
-if TYPE_CHECKING:
-    from billow.invoice.service import InvoiceService
 
 log = logging.getLogger("billow.invoice")
 
@@ -81,7 +85,7 @@ class AccountState:
 
     def info(self) -> AccountBillingInfo:
         a = self.account
-        return AccountBillingInfo(a.id, a.currency or "USD", a.time_zone, a.reference_time, a.bill_cycle_day_local)
+        return AccountBillingInfo(a.id, a.currency or "USD", a.time, a.bill_cycle_day_local)
 
 
 @dataclass
@@ -99,36 +103,30 @@ class Outcome:
     bcd_to_set: int | None = None
 
 
-# ---------------------------------------------------------------------------------------------- loading
-def load_states(service: InvoiceService, conn: Connection, ctx: CallContext, account_record_ids: Sequence[int]
-                ) -> dict[int, AccountState]:
-    """Accounts, subscriptions with their events, blocking states and invoices of many accounts: a few
-    queries whatever the batch size, through each service's API."""
-    ids = list(account_record_ids)
-    if not ids:
-        return {}
-    tenant = ctx.tenant
-    accounts = service.accounts.by_record_ids(conn, ctx, ids)
-    inputs = service.entitlements.billing_inputs_many(conn, ctx, ids)
-    invoices = store.invoices_of_accounts(conn, tenant, ids)
-    out: dict[int, AccountState] = {}
-    for rid in ids:
-        account = accounts.get(rid)
-        if account is None:
-            continue
-        subs, blocking = inputs[rid]
-        out[rid] = AccountState(account, subs, blocking, invoices.get(rid, []), service.control_tags(ctx, account))
-    return out
+@dataclass
+class RunReport:
+    accounts: int = 0
+    invoices: int = 0
+    null_runs: int = 0
+    failed: list[int] = field(default_factory=list)
+    parked: list[int] = field(default_factory=list)
+
+    def add(self, other: RunReport) -> None:
+        self.accounts += other.accounts
+        self.invoices += other.invoices
+        self.null_runs += other.null_runs
+        self.failed += other.failed
+        self.parked += other.parked
 
 
-# ---------------------------------------------------------------------------------------------- one run
+# ---------------------------------------------------------------------------------------------- one run (pure)
 def account_events(state: AccountState, catalog: Catalog | None,
                    extra: Sequence[BillingEvent] = ()) -> tuple[list[BillingEvent], int | None]:
     """The junction's billing events; the BCD to store on the account when the junction fixed it."""
     if catalog is None or not state.subscriptions:
         return list(extra), None
     a = state.account
-    result = billing_events(AccountBillingContext(a.id, a.currency or "USD", a.time_zone, a.bill_cycle_day_local),
+    result = billing_events(AccountBillingContext(a.id, a.currency or "USD", a.time, a.bill_cycle_day_local),
                             state.subscriptions, state.blocking, catalog)
     return result.events + list(extra), result.account_bcd_to_set
 
@@ -163,15 +161,12 @@ def run_once(state: AccountState, catalog: Catalog | None, target: date, now: da
     if not result.items:
         return out
     items = result.items
-    local_today = now.astimezone(info.tz).date()
     if reuse is not None:
         invoice = dataclasses.replace(reuse, items=reuse.items + tuple(items), target_date=result.target_date)
         out.new_invoice = False
     else:
-        status = InvoiceStatus.DRAFT if draft or reuse is not None else InvoiceStatus.COMMITTED
-        if AUTO_INVOICING_REUSE_DRAFT in state.tags:
-            status = InvoiceStatus.DRAFT
-        invoice = Invoice(id=invoice_id, account_id=info.account_id, invoice_date=local_today,
+        status = InvoiceStatus.DRAFT if draft or AUTO_INVOICING_REUSE_DRAFT in state.tags else InvoiceStatus.COMMITTED
+        invoice = Invoice(id=invoice_id, account_id=info.account_id, invoice_date=info.time.local_date(now),
                           target_date=result.target_date, currency=info.currency, status=status, items=tuple(items),
                           created_date=now)
     others = [inv for inv in state.invoices if inv.id != invoice.id]
@@ -186,7 +181,7 @@ def run_once(state: AccountState, catalog: Catalog | None, target: date, now: da
                       if inv.id in by_invoice else inv for inv in others] + [invoice]
     out.invoice = invoice
     if invoice.status is InvoiceStatus.COMMITTED:
-        out.ctd = {sub: info.to_instant(d) for sub, d in charged_through_dates(items).items()}
+        out.ctd = charged_through_instants(info.time, items)
     return out
 
 
@@ -195,9 +190,8 @@ def run_once(state: AccountState, catalog: Catalog | None, target: date, now: da
 class Writer:
     """Collects a batch's writes and flushes them with one multi-row insert per table."""
 
-    service: InvoiceService
+    run: BillingRun
     uow: UnitOfWork
-    ctx: CallContext
     post_null_events: bool = True
     invoices: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -213,18 +207,15 @@ class Writer:
         arid = account.record_id
         uow = self.uow
         if out.bcd_to_set is not None:
-            state.account = self.service.accounts.set_bill_cycle_day(uow, account, out.bcd_to_set)
+            state.account = account = self.run.accounts.set_bill_cycle_day(uow, account, out.bcd_to_set)
         for sub_id, when in out.next_dates:
-            self.schedule.append({"tenant_record_id": self.ctx.tenant, "account_record_id": arid,
-                                  "subscription_id": sub_id, "target_date": when,
-                                  "fire_at": state.info().to_instant(when), "state": store.AVAILABLE,
-                                  "owner": None, "claimed_at": None, "error_count": 0, "created_date": uow.now})
+            self.schedule.append(store.schedule_row(uow.tenant, arid, sub_id, when, account.time.instant(when),
+                                                    uow.now))
         inv = out.invoice
         if inv is None:
             self.null_runs += 1
             if self.post_null_events:
-                self.events.append(NullInvoiceEvent(tenant_record_id=self.ctx.tenant, account_record_id=arid,
-                                                    account_id=account.id, user_token=self.ctx.user_token))
+                self.events.append(nothing_invoiced(uow, account))
             return
         if out.new_invoice:
             self.invoices.append(store.invoice_row(inv, arid))
@@ -232,9 +223,7 @@ class Writer:
         self.items.extend(store.item_row(it, arid) for it in out.items)
         self.ctd.update(out.ctd)
         if inv.status is InvoiceStatus.COMMITTED:
-            self.events.append(InvoiceCreationEvent(
-                tenant_record_id=self.ctx.tenant, account_record_id=arid, account_id=account.id, object_id=inv.id,
-                user_token=self.ctx.user_token, currency=inv.currency))
+            self.events.append(invoice_created(uow, account, inv.id, inv.currency))
 
     def flush(self) -> None:
         uow = self.uow
@@ -245,162 +234,263 @@ class Writer:
         if self.items:
             uow.insert_many("invoice_items", self.items)
         if self.ctd:
-            self.service.entitlements.update_charged_through_dates(uow, self.ctx, self.ctd)
+            self.run.entitlements.update_charged_through_dates(uow, self.ctd)
         if self.schedule:
             store.add_schedule(uow.conn, self.schedule)
-            self.service.schedule_triggers(uow, self.ctx.tenant, [r["fire_at"] for r in self.schedule])
+            self.run.schedule_triggers(uow, [r["fire_at"] for r in self.schedule])
         for ev in self.events:
             uow.post(ev)
 
 
-# ---------------------------------------------------------------------------------------------- batches
-@dataclass
-class RunReport:
-    accounts: int = 0
-    invoices: int = 0
-    null_runs: int = 0
-    failed: list[int] = field(default_factory=list)
-    parked: list[int] = field(default_factory=list)
+# ---------------------------------------------------------------------------------------------- the runner
+class BillingRun:
+    """Invoice runs: one account in a caller's unit of work, or every account due, in batches."""
 
+    def __init__(self, db: Database, accounts: AccountInternalApi, entitlements: EntitlementInternalApi,
+                 catalogs: CatalogInternalApi, bus: Bus, config: GeneratorConfig | None = None, *,
+                 control_tags: ControlTags = no_control_tags, wall_clock: Clock | None = None,
+                 max_errors: int = 3, batch_size: int = 500, processes: int = 1,
+                 worker_factory: WorkerFactory | None = None) -> None:
+        self.db = db
+        self.accounts = accounts
+        self.entitlements = entitlements
+        self.catalogs = catalogs
+        self.bus = bus
+        self.config = config or GeneratorConfig()
+        self.control_tags = control_tags
+        self.wall_clock: Clock = wall_clock or SystemClock()
+        self.max_errors = max_errors
+        self.batch_size = batch_size
+        # worker processes for runs bigger than one batch (PostgreSQL; see billing_pool). 1: none.
+        self.processes = processes
+        self.worker_factory = worker_factory
+        self._pool: BillingPool | None = None
+        self._pool_lock = threading.Lock()
 
-def bill_batch(service: InvoiceService, ctx: CallContext, claimed: dict[int, list[tuple[str, date]]],
-               owner: str, report: RunReport) -> None:
-    """Bill the claimed accounts in one transaction; on failure, one transaction per account."""
-    try:
-        _bill(service, ctx, list(claimed), owner, report)
-        return
-    except Exception:  # noqa: BLE001 - isolate the failing account(s) below
-        log.warning("billing batch of %d accounts failed; billing them one by one", len(claimed), exc_info=True)
-    for arid in claimed:
-        try:
-            _bill(service, ctx, [arid], owner, report)
-        except Exception as e:  # noqa: BLE001
-            log.exception("billing account record %s failed", arid)
-            with service.db.transaction(ctx) as uow:
-                parked = store.release_failed(uow.conn, arid, owner, repr(e), service.max_errors)
-            (report.parked if parked else report.failed).append(arid)
+    @property
+    def clock(self) -> Clock:
+        return self.db.clock
 
-
-def _bill(service: InvoiceService, ctx: CallContext, account_record_ids: list[int], owner: str,
-          report: RunReport) -> None:
-    with service.db.transaction(ctx) as uow:
-        uow.lock_accounts(account_record_ids)
-        claimed = store.claimed_rows(uow.conn, account_record_ids, owner)
-        if not claimed:
-            return
-        states = load_states(service, uow.conn, ctx, list(claimed))
-        catalog = service.catalogs.catalog(ctx) if any(s.subscriptions for s in states.values()) else None
-        writer = Writer(service, uow, ctx, post_null_events=False)
-        now = uow.now
-        invoices = nulls = 0
-        for arid, rows in claimed.items():
-            state = states.get(arid)
-            if state is None:
+    # -- loading ----------------------------------------------------------------------------------
+    def load_states(self, uow: UnitOfWork, account_record_ids: Sequence[int]) -> dict[int, AccountState]:
+        """Accounts, subscriptions with their events, blocking states and invoices of many accounts: a few
+        queries whatever the batch size, through each service's internal API."""
+        ids = list(account_record_ids)
+        if not ids:
+            return {}
+        accounts = self.accounts.by_record_ids(uow, ids)
+        inputs = self.entitlements.billing_inputs(uow, ids)
+        invoices = store.invoices_of_accounts(uow.conn, uow.tenant, ids)
+        out: dict[int, AccountState] = {}
+        for rid in ids:
+            account = accounts.get(rid)
+            if account is None:
                 continue
-            pending = sorted({d for _, d in rows})
-            done: set[date] = set()
-            events, bcd = account_events(state, catalog)
-            info = state.info()
-            while pending:
-                target = pending.pop(0)
-                done.add(target)
-                out = run_once(state, catalog, target, now, service.config, api=False, events=events,
-                               bcd_to_set=bcd)
-                bcd = None
-                if out is None:
-                    break
-                later = []
-                for sub_id, when in out.next_dates:
-                    if when > target and when not in done and info.to_instant(when) <= now:
-                        if when not in pending:
-                            pending.append(when)
-                    else:
-                        later.append((sub_id, when))
-                pending.sort()
-                out.next_dates = later
-                writer.add(out)
-                if out.invoice is None:
-                    nulls += 1
-                else:
-                    invoices += 1
+            subs, blocking = inputs[rid]
+            out[rid] = AccountState(account, subs, blocking, invoices.get(rid, []),
+                                    self.control_tags(uow.ctx, account))
+        return out
+
+    # -- one account, in the caller's unit of work ------------------------------------------------
+    def run_account(self, uow: UnitOfWork, account_record_id: int, target: date | None, *, api: bool
+                    ) -> Outcome | None:
+        """One run for one account (under the account lock). Parked accounts are left alone unless `api`."""
+        uow.lock_account(account_record_id)
+        if not api and store.is_parked(uow.conn, account_record_id):
+            return None
+        state = self.load_states(uow, [account_record_id]).get(account_record_id)
+        if state is None:
+            return None
+        if target is None:
+            target = state.account.time.local_date(uow.now)
+        catalog = self.catalogs.catalog(uow) if state.subscriptions else None
+        out = run_once(state, catalog, target, uow.now, self.config, api=api)
+        if out is None:
+            return None
+        writer = Writer(self, uow)
+        writer.add(out)
         writer.flush()
-        store.done(uow.conn, list(claimed), owner)
-    report.accounts += len(claimed)
-    report.invoices += invoices
-    report.null_runs += nulls
+        if writer.created and out.invoice is not None:
+            out.invoice = writer.created[0]
+        return out
 
+    def park(self, uow: UnitOfWork, account_record_id: int, target: date, error: str) -> None:
+        """Kill Bill's `ParkedAccountsManager`: an account in an illegal invoicing state waits for an operator
+        (or an API run) instead of failing its events forever."""
+        store.add_schedule(uow.conn, [store.schedule_row(
+            uow.tenant, account_record_id, "", target, uow.now, uow.now, state=store.FAILED,
+            error_count=self.max_errors, last_error=error)])
 
-def run_due(service: InvoiceService, ctx_for: Callable[[int], CallContext], *, tenant: int | None, now: datetime,
-            batch_size: int = 500, progress: Callable[[int, int], None] | None = None,
-            owner: str | None = None) -> RunReport:
-    """Bill every account with a next billing date due by `now` (of one tenant, or all), in batches.
+    # -- scheduling -------------------------------------------------------------------------------
+    def schedule_triggers(self, uow: UnitOfWork, instants: Sequence[datetime]) -> None:
+        """One next-billing-date notification per tenant and instant wakes the batch runner."""
+        for when in store.add_triggers(uow.conn, uow.tenant, instants):
+            self.bus.schedule(uow, TRIGGER_QUEUE, {"fireAt": when.isoformat()}, when, tenant_record_id=uow.tenant)
 
-    On PostgreSQL several batches run at once, each in its own transaction on disjoint accounts: in the
-    service's worker processes (`billing_pool`) when the run is bigger than one batch, else two in this
-    process (while one waits for the database the other computes). SQLite has one writer: one batch."""
-    owner = owner or f"run-{uuid.uuid4().hex[:12]}"
-    report = RunReport()
-    lock = threading.Lock()
-    wall = service.wall_clock.utcnow()
-    stale = wall - timedelta(minutes=10)
-    workers = 1 if service.db.is_sqlite else 2
-    pool = None
-    broken = threading.Event()
+    def on_trigger(self, tenant: int) -> RunReport:
+        """A next-billing-date notification came due: bill every account of the tenant due by now."""
+        with self.db.transaction(internal_context(tenant)) as uow:
+            now = uow.now
+            # this run bills every account due by now: the other wake-ups due by now have nothing left to do
+            store.forget_triggers_due(uow.conn, tenant, now)
+            self.bus.remove_due(uow, TRIGGER_QUEUE, tenant, now)
+        return self.run_due(tenant=tenant, now=now)
 
-    def bill(t: int, claimed: dict[int, list[tuple[str, date]]]) -> None:
-        part = RunReport()
-        if pool is not None and not broken.is_set():
+    # -- worker processes -------------------------------------------------------------------------
+    def billing_pool(self) -> BillingPool | None:
+        """The worker processes of big runs: PostgreSQL only, more than one process configured, a factory for
+        them, and the default control-tag rule (a custom rule is a function of this process)."""
+        if (self.db.is_sqlite or self.processes <= 1 or self.worker_factory is None
+                or self.control_tags is not no_control_tags):
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = BillingPool(self.worker_factory, self.db.url, processes=self.processes,
+                                         test_clock=isinstance(self.db.clock, TestClock), config=self.config,
+                                         max_errors=self.max_errors)
+            return self._pool
+
+    def clock_for_workers(self) -> datetime | None:
+        """The instant worker processes bill at: the test clock's, or None (their own system clock)."""
+        return self.db.clock.utcnow() if isinstance(self.db.clock, TestClock) else None
+
+    def close(self) -> None:
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    # -- batches ----------------------------------------------------------------------------------
+    def bill_batch(self, tenant: int, claimed: dict[int, list[tuple[str, date]]], owner: str,
+                   report: RunReport) -> None:
+        """Bill the claimed accounts in one transaction; on failure, one transaction per account."""
+        try:
+            self._bill(tenant, list(claimed), owner, report)
+            return
+        except Exception:  # noqa: BLE001 - isolate the failing account(s) below
+            log.warning("billing batch of %d accounts failed; billing them one by one", len(claimed),
+                        exc_info=True)
+        for arid in claimed:
             try:
-                part = pool.bill(t, claimed, owner, service.clock_for_workers())
-            except BrokenProcessPool:  # a worker died (killed, out of memory): bill here, start afresh next run
-                log.exception("billing worker process died; this run goes on in this process")
-                broken.set()
-                service.close()
-                bill_batch(service, ctx_for(t), claimed, owner, part)
-        else:
-            bill_batch(service, ctx_for(t), claimed, owner, part)
-        with lock:
-            report.accounts += part.accounts
-            report.invoices += part.invoices
-            report.null_runs += part.null_runs
-            report.failed += part.failed
-            report.parked += part.parked
-            if progress is not None:
-                progress(report.accounts, report.invoices)
+                self._bill(tenant, [arid], owner, report)
+            except Exception as e:  # noqa: BLE001
+                log.exception("billing account record %s failed", arid)
+                with self.db.transaction(internal_context(tenant)) as uow:
+                    parked = store.release_failed(uow.conn, arid, owner, repr(e), self.max_errors)
+                (report.parked if parked else report.failed).append(arid)
 
-    threads = max(workers, 1 if service.db.is_sqlite else service.processes)
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="billow-billing-run") as executor:
-        running: set[Future[None]] = set()
-        while True:
-            with service.db.transaction(ctx_for(tenant or 0)) as uow:
-                claimed_all = store.claim_due(uow.conn, tenant, now, owner, wall, stale, batch_size)
-            if not claimed_all:
-                break
-            if pool is None and not running and len(claimed_all) >= batch_size:
-                pool = service.billing_pool()  # more than one batch due: use the worker processes
-                if pool is not None:
-                    workers = max(workers, pool.processes)
-            by_tenant: dict[int, dict[int, list[tuple[str, date]]]] = {}
-            if tenant is not None:
-                by_tenant[tenant] = claimed_all
+    def _bill(self, tenant: int, account_record_ids: list[int], owner: str, report: RunReport) -> None:
+        with self.db.transaction(internal_context(tenant)) as uow:
+            uow.lock_accounts(account_record_ids)
+            claimed = store.claimed_rows(uow.conn, account_record_ids, owner)
+            if not claimed:
+                return
+            states = self.load_states(uow, list(claimed))
+            catalog = self.catalogs.catalog(uow) if any(s.subscriptions for s in states.values()) else None
+            writer = Writer(self, uow, post_null_events=False)
+            now = uow.now
+            invoices = nulls = 0
+            for arid, rows in claimed.items():
+                state = states.get(arid)
+                if state is None:
+                    continue
+                pending = sorted({d for _, d in rows})
+                done: set[date] = set()
+                events, bcd = account_events(state, catalog)
+                time = state.account.time
+                while pending:
+                    target = pending.pop(0)
+                    done.add(target)
+                    out = run_once(state, catalog, target, now, self.config, api=False, events=events,
+                                   bcd_to_set=bcd)
+                    bcd = None
+                    if out is None:
+                        break
+                    later = []
+                    for sub_id, when in out.next_dates:
+                        if when > target and when not in done and time.instant(when) <= now:
+                            if when not in pending:
+                                pending.append(when)
+                        else:
+                            later.append((sub_id, when))
+                    pending.sort()
+                    out.next_dates = later
+                    writer.add(out)
+                    if out.invoice is None:
+                        nulls += 1
+                    else:
+                        invoices += 1
+            writer.flush()
+            store.done(uow.conn, list(claimed), owner)
+        report.accounts += len(claimed)
+        report.invoices += invoices
+        report.null_runs += nulls
+
+    def run_due(self, *, tenant: int | None = None, now: datetime | None = None, batch_size: int | None = None,
+                progress: Callable[[int, int], None] | None = None, owner: str | None = None) -> RunReport:
+        """Bill every account with a next billing date due by `now` (of one tenant, or all), in batches.
+
+        On PostgreSQL several batches run at once, each in its own transaction on disjoint accounts: in worker
+        processes (`billing_pool`) when the run is bigger than one batch, else two in this process (while one
+        waits for the database the other computes). SQLite has one writer: one batch at a time."""
+        now = now or self.db.clock.utcnow()
+        batch_size = batch_size or self.batch_size
+        owner = owner or f"run-{uuid.uuid4().hex[:12]}"
+        report = RunReport()
+        lock = threading.Lock()
+        wall = self.wall_clock.utcnow()
+        stale = wall - timedelta(minutes=10)
+        workers = 1 if self.db.is_sqlite else 2
+        pool: BillingPool | None = None
+        broken = threading.Event()
+
+        def bill(t: int, claimed: dict[int, list[tuple[str, date]]]) -> None:
+            part = RunReport()
+            if pool is not None and not broken.is_set():
+                try:
+                    part = pool.bill(t, claimed, owner, self.clock_for_workers())
+                except BrokenProcessPool:  # a worker died (killed, out of memory): bill here, afresh next run
+                    log.exception("billing worker process died; this run goes on in this process")
+                    broken.set()
+                    self.close()
+                    self.bill_batch(t, claimed, owner, part)
             else:
-                with service.db.read() as conn:
-                    tenants = store.tenants_of(conn, list(claimed_all))
+                self.bill_batch(t, claimed, owner, part)
+            with lock:
+                report.add(part)
+                if progress is not None:
+                    progress(report.accounts, report.invoices)
+
+        threads = max(workers, 1 if self.db.is_sqlite else self.processes)
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="billow-billing-run") as executor:
+            running: set[Future[None]] = set()
+            while True:
+                with self.db.transaction(internal_context(tenant)) as uow:
+                    claimed_all = store.claim_due(uow.conn, tenant, now, owner, wall, stale, batch_size)
+                    tenants = store.tenants_of(uow.conn, list(claimed_all)) if tenant is None and claimed_all \
+                        else {}
+                if not claimed_all:
+                    break
+                if pool is None and not running and len(claimed_all) >= batch_size:
+                    pool = self.billing_pool()  # more than one batch due: use the worker processes
+                    if pool is not None:
+                        workers = max(workers, pool.processes)
+                by_tenant: dict[int, dict[int, list[tuple[str, date]]]] = {}
                 for arid, rows in claimed_all.items():
-                    by_tenant.setdefault(tenants[arid], {})[arid] = rows
-            for t, claimed in by_tenant.items():
-                if len(running) >= workers:
-                    finished, running = wait(running, return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        f.result()
-                running.add(executor.submit(bill, t, claimed))
-        for f in running:
-            f.result()
-    if report.accounts >= VACUUM_AFTER_ACCOUNTS:
-        # every billed account deleted its schedule rows and wrote new ones (see Database.vacuum)
-        service.db.vacuum(store.SC.name)
-    return report
+                    by_tenant.setdefault(tenant if tenant is not None else tenants[arid], {})[arid] = rows
+                for t, claimed in by_tenant.items():
+                    if len(running) >= workers:
+                        finished, running = wait(running, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            f.result()
+                    running.add(executor.submit(bill, t, claimed))
+            for f in running:
+                f.result()
+        if report.accounts >= VACUUM_AFTER_ACCOUNTS:
+            # every billed account deleted its schedule rows and wrote new ones (see Database.vacuum)
+            self.db.vacuum(store.SC.name)
+        return report
 
-
-def due_accounts(conn: Connection, tenant: int | None, now: datetime) -> int:
-    return store.count_due(conn, tenant, now)
+    def count_due(self, tenant: int | None, now: datetime) -> int:
+        with self.db.read(internal_context(tenant)) as uow:
+            return store.count_due(uow.conn, tenant, now)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
+from billow.account.model import Account
 from billow.core.bus.event import BusEvent
+from billow.core.db import UnitOfWork
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -32,3 +34,20 @@ class NullInvoiceEvent(BusEvent):
 
     event_type = ""
     object_type = "INVOICE"
+
+
+def invoice_created(uow: UnitOfWork, account: Account, invoice_id: str, currency: str) -> InvoiceCreationEvent:
+    """INVOICE_CREATION: a COMMITTED invoice exists (made by a run, committed from DRAFT, or given items)."""
+    return InvoiceCreationEvent(tenant_record_id=uow.tenant, account_record_id=account.record_id,
+                                account_id=account.id, object_id=invoice_id, user_token=uow.ctx.user_token,
+                                currency=currency)
+
+
+def invoice_adjusted(uow: UnitOfWork, account: Account, invoice_id: str) -> InvoiceAdjustmentEvent:
+    return InvoiceAdjustmentEvent(tenant_record_id=uow.tenant, account_record_id=account.record_id,
+                                  account_id=account.id, object_id=invoice_id, user_token=uow.ctx.user_token)
+
+
+def nothing_invoiced(uow: UnitOfWork, account: Account) -> NullInvoiceEvent:
+    return NullInvoiceEvent(tenant_record_id=uow.tenant, account_record_id=account.record_id,
+                            account_id=account.id, user_token=uow.ctx.user_token)

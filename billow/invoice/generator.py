@@ -23,14 +23,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime
 from decimal import Context, localcontext
 from enum import StrEnum
-from functools import lru_cache
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from billow.catalog.model import BillingMode, BillingPeriod, PhaseType
+from billow.core.account_time import UTC_ACCOUNT_TIME, AccountTime
 from billow.core.errors import BillowError
 from billow.core.money import round_money
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
@@ -107,51 +106,14 @@ class GeneratorConfig:
     usage_detail_mode: UsageDetailMode = UsageDetailMode.AGGREGATE  # org.killbill.invoice.item.result.behavior.mode
 
 
-@lru_cache(maxsize=4096)
-def fixed_offset(time_zone: str, reference_time: datetime | None) -> timezone:
-    """`AccountDateTimeUtils.getFixedOffsetTimeZone`: the zone's offset at the reference instant, forever (4.10)."""
-    if time_zone in ("UTC", "Z", "Etc/UTC", "GMT"):
-        return UTC
-    zone = ZoneInfo(time_zone)
-    when = reference_time if reference_time is not None else datetime(1970, 1, 1, tzinfo=UTC)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    offset = when.astimezone(zone).utcoffset() or timedelta(0)
-    return UTC if not offset else timezone(offset)
-
-
 @dataclass(frozen=True, slots=True)
 class AccountBillingInfo:
-    """What the generator needs to know about the account."""
+    """What the generator needs to know about the account; its dates convert through `time` (spec 4.10)."""
 
     account_id: str
     currency: str
-    time_zone: str = "UTC"
-    reference_time: datetime | None = None  # the account's reference instant (UTC); its time of day is reused
+    time: AccountTime = UTC_ACCOUNT_TIME
     bill_cycle_day: int = 0
-
-    @property
-    def tz(self) -> timezone:
-        return fixed_offset(self.time_zone, self.reference_time)
-
-    def to_local_date(self, instant: datetime) -> date:
-        """`ClockUtil.toLocalDate` with the fixed offset: the calendar date of `instant` in the account zone."""
-        tz = self.tz
-        if instant.tzinfo is None:
-            instant = instant.replace(tzinfo=UTC)
-        return instant.astimezone(tz).date()
-
-    def to_instant(self, local: date) -> datetime:
-        """`ClockUtil.toUTCDateTime`: `local` at the reference local time of day (seconds kept, µs dropped), UTC."""
-        tz = self.tz
-        ref = self.reference_time
-        if ref is None:
-            tod = time(0, 0, 0)
-        else:
-            if ref.tzinfo is None:
-                ref = ref.replace(tzinfo=UTC)
-            tod = ref.astimezone(tz).time().replace(microsecond=0, tzinfo=None)
-        return datetime.combine(local, tod, tzinfo=tz).astimezone(UTC)
 
 
 @dataclass(slots=True)
@@ -289,7 +251,7 @@ def charged_through_dates(items: Sequence[InvoiceItem]) -> dict[str, date]:
 
     Per subscription, the latest end date (start date when there is none) of its
     FIXED, RECURRING and USAGE items on this invoice; the service turns each into
-    an instant with `AccountBillingInfo.to_instant` and replaces the stored CTD.
+    an instant with the account's `AccountTime.instant` and replaces the stored CTD.
     """
     result: dict[str, date] = {}
     for it in items:
@@ -302,6 +264,11 @@ def charged_through_dates(items: Sequence[InvoiceItem]) -> dict[str, date]:
         if prev is None or when > prev:
             result[it.subscription_id] = when
     return result
+
+
+def charged_through_instants(time: AccountTime, items: Sequence[InvoiceItem]) -> dict[str, datetime]:
+    """`charged_through_dates` as instants at the account's reference time: what the subscriptions store."""
+    return {sub: time.instant(d) for sub, d in charged_through_dates(items).items()}
 
 
 # ---------------------------------------------------------------------------------------------- fixed and recurring
@@ -318,13 +285,13 @@ def _fixed_and_recurring(account: AccountBillingInfo, evs: list[BillingEvent], e
     """`FixedAndRecurringInvoiceItemGenerator.generateItems`."""
     currency = account.currency
     fixed_days = config.proration_fixed_days
-    local_dates = [account.to_local_date(e.effective_date) for e in evs]
+    time = account.time
+    local_dates = [time.local_date(e.effective_date) for e in evs]
 
     all_items: list[InvoiceItem] = [it for inv in existing for it in inv.items]
     ignored = fully_repaired_ids(all_items) if all_items else set()
     trees = _existing_trees(all_items, ignored, currency, fixed_days, skip_subscriptions)
-    tz = account.tz
-    now_day = _local_day(now, tz)
+    now_day = time.local_date(now)
     created_days: dict[str, list[date]] = {}
     for inv in existing:
         for it in inv.items:
@@ -332,7 +299,7 @@ def _fixed_and_recurring(account: AccountBillingInfo, evs: list[BillingEvent], e
             if sub_id is None or sub_id in skip_subscriptions or it.id in ignored:
                 continue
             created = it.created_date or inv.created_date
-            created_days.setdefault(sub_id, []).append(now_day if created is None else _local_day(created, tz))
+            created_days.setdefault(sub_id, []).append(now_day if created is None else time.local_date(created))
 
     # proposed items: every item due up to the target date since the beginning
     proposed: list[InvoiceItem] = []
@@ -404,12 +371,6 @@ def merge_items(existing_items: Sequence[InvoiceItem], proposed_items: Sequence[
             return _views(trees, account_id, currency, invoice_id, now)
         except IllegalInvoicingState as e:
             raise InvoicingError(str(e)) from e
-
-
-def _local_day(instant: datetime, tz: timezone) -> date:
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(tz).date()
 
 
 def _tree(trees: dict[str | None, SubscriptionTree], sub_id: str | None, currency: str,

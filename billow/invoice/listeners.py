@@ -9,58 +9,42 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
+from billow.account.internal import AccountInternalApi
+from billow.core.bus.bus import Bus, Notification
 from billow.core.bus.event import BusEvent
-from billow.core.context import internal_context
 from billow.core.db import UnitOfWork
 from billow.entitlement import events as ent
-from billow.invoice.billing_run import TRIGGER_QUEUE
-from billow.invoice.generator import fixed_offset
-from billow.invoice.service import InvoiceService
+from billow.invoice.billing_run import TRIGGER_QUEUE, BillingRun
+from billow.invoice.internal import InvoiceInternalApi
 
 _TRANSITIONS = (ent.SubscriptionCreationEvent, ent.SubscriptionPhaseEvent, ent.SubscriptionChangeEvent,
                 ent.SubscriptionCancelEvent, ent.SubscriptionBcdChangeEvent)
 _TODAY = (ent.BundlePauseEvent, ent.BundleResumeEvent, ent.BlockingStateEvent)
 
 
-def _local_date(service: InvoiceService, uow: UnitOfWork, account_record_id: int, tenant: int,
-                instant: datetime) -> date:
-    account = service.accounts.by_record_ids(uow.conn, internal_context(tenant), [account_record_id]
-                                             ).get(account_record_id)
-    if account is None:
-        return instant.date()
-    return instant.astimezone(fixed_offset(account.time_zone, account.reference_time)).date()
-
-
-def install(service: InvoiceService, bus: Any) -> None:
-    service.bus = bus
+def install(invoices: InvoiceInternalApi, run: BillingRun, accounts: AccountInternalApi, bus: Bus) -> None:
+    def local_date(uow: UnitOfWork, account_record_id: int, instant: datetime) -> date:
+        account = accounts.by_record_ids(uow, [account_record_id]).get(account_record_id)
+        return account.time.local_date(instant) if account is not None else instant.date()
 
     def on_transition(uow: UnitOfWork, event: BusEvent) -> None:
         if event.account_record_id is None:
             return
-        ctx = internal_context(event.tenant_record_id, user_token=event.user_token)
         when = getattr(event, "effective_date", None)
         instant = datetime.fromisoformat(when) if when else uow.now
-        target = _local_date(service, uow, event.account_record_id, event.tenant_record_id, instant)
-        service.on_event(uow, ctx, event.account_record_id, target)
+        invoices.run_for_event(uow, event.account_record_id, local_date(uow, event.account_record_id, instant))
 
     def on_today(uow: UnitOfWork, event: BusEvent) -> None:
         if event.account_record_id is None:
             return
-        ctx = internal_context(event.tenant_record_id, user_token=event.user_token)
-        target = _local_date(service, uow, event.account_record_id, event.tenant_record_id, uow.now)
-        service.on_event(uow, ctx, event.account_record_id, target)
+        invoices.run_for_event(uow, event.account_record_id, local_date(uow, event.account_record_id, uow.now))
 
     bus.subscribe(on_transition, *_TRANSITIONS, name="invoice-transitions")
     bus.subscribe(on_today, *_TODAY, name="invoice-blocking")
 
-    def on_trigger(notification: Any) -> None:
-        tenant = notification.tenant_record_id
-        if tenant is None:
-            return None
-        fire_at = datetime.fromisoformat(notification.payload["fireAt"])
-        service.on_trigger(tenant, fire_at)
-        return None
+    def on_trigger(notification: Notification) -> None:
+        if notification.tenant_record_id is not None:
+            run.on_trigger(notification.tenant_record_id)
 
     bus.register_queue(TRIGGER_QUEUE, on_trigger, transactional=False)

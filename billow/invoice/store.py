@@ -186,12 +186,21 @@ def invoice_record(conn: Connection, tenant: int, *, invoice_id: str | None = No
     q = select(INV).where(INV.c.tenant_record_id == tenant)
     q = q.where(INV.c.id == invoice_id) if invoice_id is not None else q.where(INV.c.record_id == number)
     row = conn.execute(q).first()
-    return row._mapping if row is not None else None
+    return dict(row._mapping) if row is not None else None
+
+
+def record_ids_of(conn: Connection, tenant: int, invoice_ids: Sequence[str]) -> tuple[dict[int, str], dict[int, str]]:
+    """{record id: id} of the invoices and of their items (for their audit logs)."""
+    invoices = {r.record_id: r.id for r in conn.execute(select(INV.c.record_id, INV.c.id).where(
+        INV.c.tenant_record_id == tenant, INV.c.id.in_(list(invoice_ids))))}
+    items = {r.record_id: r.id for r in conn.execute(select(IT.c.record_id, IT.c.id).where(
+        IT.c.tenant_record_id == tenant, IT.c.invoice_id.in_(list(invoice_ids))))}
+    return invoices, items
 
 
 def item_record(conn: Connection, tenant: int, item_id: str) -> Mapping[str, Any] | None:
     row = conn.execute(select(IT).where(IT.c.tenant_record_id == tenant, IT.c.id == item_id)).first()
-    return row._mapping if row is not None else None
+    return dict(row._mapping) if row is not None else None
 
 
 # ------------------------------------------------------------------------------------------------- schedule
@@ -203,6 +212,24 @@ def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
     conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
 
+def schedule_row(tenant: int, account_record_id: int, subscription_id: str, target_date: date, fire_at: datetime,
+                 now: datetime, *, state: str = AVAILABLE, error_count: int = 0,
+                 last_error: str | None = None) -> dict[str, Any]:
+    """An `invoice_schedule` row: a next billing date of one subscription (or, FAILED, a parked account)."""
+    row: dict[str, Any] = {"tenant_record_id": tenant, "account_record_id": account_record_id,
+                           "subscription_id": subscription_id, "target_date": target_date, "fire_at": fire_at,
+                           "state": state, "owner": None, "claimed_at": None, "error_count": error_count,
+                           "created_date": now}
+    if last_error is not None:
+        row["last_error"] = last_error[:2000]
+    return row
+
+
+def unpark(conn: Connection, account_record_id: int) -> None:
+    """A successful API run unparks the account (its FAILED rows go)."""
+    conn.execute(delete(SC).where(SC.c.account_record_id == account_record_id, SC.c.state == FAILED))
+
+
 def add_schedule(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Record next billing dates (duplicates of a pending date are ignored, as Kill Bill checks
     existing notifications before scheduling one)."""
@@ -211,7 +238,7 @@ def add_schedule(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def add_triggers(conn: Connection, tenant: int, instants: Iterable[datetime]) -> list[datetime]:
     """The run instants of this tenant not known yet (each needs one bus notification)."""
-    rows = [{"tenant_record_id": tenant, "fire_at": w} for w in sorted(set(instants))]
+    rows: list[dict[str, Any]] = [{"tenant_record_id": tenant, "fire_at": w} for w in sorted(set(instants))]
     if not rows:
         return []
     known = {r[0] for r in conn.execute(select(run_triggers.c.fire_at).where(

@@ -11,14 +11,15 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from billow.catalog.engine import PlanPhaseSpecifier, billing_alignment, date_of_first_recurring_non_zero_charge
+from billow.catalog.engine import PlanPhaseSpecifier, billing_alignment
 from billow.catalog.engine import fixed_price as catalog_fixed_price
 from billow.catalog.engine import recurring_price as catalog_recurring_price
 from billow.catalog.model import BillingAlignment, BillingMode, BillingPeriod, Catalog, ProductCategory
+from billow.core.account_time import AccountTime
+from billow.entitlement.bcd import subscription_bcd
 from billow.entitlement.model import BlockingState, BlockingStateType, Subscription, SubscriptionEventType
-from billow.entitlement.timeline import Transition, active_events, blocked_intervals, transitions
+from billow.entitlement.timeline import Transition, blocked_intervals, transitions
 from billow.junction.model import BillingEvent, BillingTransitionType
 
 
@@ -26,7 +27,7 @@ from billow.junction.model import BillingEvent, BillingTransitionType
 class AccountBillingContext:
     account_id: str
     currency: str
-    time_zone: str
+    time: AccountTime
     bill_cycle_day_local: int  # 0 = not set yet
 
 
@@ -35,26 +36,6 @@ class BillingEvents:
     events: list[BillingEvent]
     # set when the account's BCD was 0 and an ACCOUNT-aligned paying event fixed it (to persist)
     account_bcd_to_set: int | None = None
-
-
-def _zone(tz: str) -> ZoneInfo:
-    return ZoneInfo(tz) if not tz.startswith(("+", "-")) else ZoneInfo("UTC")
-
-
-def subscription_bcd(sub: Subscription, catalog: Catalog, tz: str) -> int:
-    """Day of month of the subscription's first non-zero recurring charge, from its initial plan
-    and phase, walked from its own start date (Kill Bill's `getDateOfFirstRecurringNonZeroCharge`)."""
-    create = next((e for e in active_events(sub)
-                   if e.event_type in (SubscriptionEventType.CREATE, SubscriptionEventType.TRANSFER)), None)
-    if create is None:
-        return sub.start_date.astimezone(_zone(tz)).day
-    version = catalog.version_for_date(create.effective_date)
-    from billow.catalog.versions import plan_for_subscription
-
-    plan = plan_for_subscription(catalog, create.plan_name or "", create.effective_date, create.effective_date).plan
-    del version
-    when = date_of_first_recurring_non_zero_charge(plan, sub.start_date, create.initial_phase_type)
-    return when.astimezone(_zone(tz)).day
 
 
 def billing_events(account: AccountBillingContext, subscriptions: Sequence[Subscription],
@@ -69,7 +50,7 @@ def billing_events(account: AccountBillingContext, subscriptions: Sequence[Subsc
 
     def bcd_of(sub: Subscription) -> int:
         if sub.id not in sub_bcd_cache:
-            sub_bcd_cache[sub.id] = subscription_bcd(sub, catalog, account.time_zone)
+            sub_bcd_cache[sub.id] = subscription_bcd(sub, catalog, account.time)
         return sub_bcd_cache[sub.id]
 
     raw: list[tuple[BillingEvent, bool]] = []  # (event, aligned on ACCOUNT with a price or usage)

@@ -40,7 +40,9 @@ class PushNotificationListener:
         cache: dict[int, list[str]] = uow.__dict__.setdefault("_push_callbacks", {})
         urls = cache.get(event.tenant_record_id)
         if urls is None:
-            urls = cache[event.tenant_record_id] = self.service.callbacks(uow.conn, event.tenant_record_id)
+            tenant_uow = uow if uow.ctx.tenant_record_id == event.tenant_record_id else uow.for_tenant(
+                event.tenant_record_id)
+            urls = cache[event.tenant_record_id] = self.service.tenant_callbacks(tenant_uow)
         for url in urls:
             self.service.bus.schedule(uow, PUSH_QUEUE, push_key(event, url, 0), uow.now,
                                       account_record_id=event.account_record_id,

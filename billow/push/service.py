@@ -12,19 +12,20 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import Connection
 
+from billow.core.context import CallContext
+from billow.core.db import Database, UnitOfWork
 from billow.push.model import PUSH_NOTIFICATION_CB, PUSH_QUEUE, PushConfig, validate_callback_url
+from billow.tenant.internal import TenantInternalApi
 
 if TYPE_CHECKING:
     from billow.core.bus.bus import Bus
-    from billow.core.db.uow import UnitOfWork
-    from billow.tenant.service import TenantService
 
 
 class PushNotificationService:
-    def __init__(self, bus: Bus, tenants: TenantService, config: PushConfig | None = None, *,
+    def __init__(self, db: Database, bus: Bus, tenants: TenantInternalApi, config: PushConfig | None = None, *,
                  client: httpx.Client | None = None) -> None:
+        self.db = db
         self.bus = bus
         self.tenants = tenants
         self.config = config or PushConfig()
@@ -33,24 +34,26 @@ class PushNotificationService:
         self._installed = False
 
     # -- callbacks (tenant key/values) ----------------------------------------------------------
-    def register_callback(self, uow: UnitOfWork, url: str) -> str:
-        """Validate and add a callback URL of the tenant (a URL already registered is kept once).
-
-        The REST routes (`/1.0/kb/tenants/registerNotificationCallback`) store the same
-        tenant key through the tenant service; this is the library API."""
+    def register_callback(self, ctx: CallContext, url: str | None) -> str:
+        """Validate and add a callback URL of the tenant; a URL already registered is kept once
+        (`/1.0/kb/tenants/registerNotificationCallback`). Raises `InvalidCallbackUrl`."""
         url = validate_callback_url(url)
-        if url not in self.callbacks(uow.conn, uow.ctx.tenant):
-            self.tenants.add_value_in(uow, PUSH_NOTIFICATION_CB, url)
+        with self.db.transaction(ctx) as uow:
+            if url not in self.tenant_callbacks(uow):
+                self.tenants.add_value(uow, PUSH_NOTIFICATION_CB, url)
         return url
 
-    def callbacks(self, conn: Connection, tenant_record_id: int) -> list[str]:
-        return self.tenants.values_in(conn, tenant_record_id, PUSH_NOTIFICATION_CB)
+    def callbacks(self, ctx: CallContext) -> list[str]:
+        with self.db.read(ctx) as uow:
+            return self.tenant_callbacks(uow)
 
-    def delete_callbacks(self, uow: UnitOfWork) -> int:
-        return self._deactivate(uow)
+    def tenant_callbacks(self, uow: UnitOfWork) -> list[str]:
+        """The callbacks of the unit of work's tenant (the listener reads them in the bus's transaction)."""
+        return self.tenants.values(uow, PUSH_NOTIFICATION_CB)
 
-    def _deactivate(self, uow: UnitOfWork) -> int:
-        return self.tenants.deactivate_in(uow, PUSH_NOTIFICATION_CB)
+    def delete_callbacks(self, ctx: CallContext) -> int:
+        with self.db.transaction(ctx) as uow:
+            return self.tenants.deactivate(uow, PUSH_NOTIFICATION_CB)
 
     # -- wiring -------------------------------------------------------------------------------
     def install(self) -> None:

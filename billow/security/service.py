@@ -28,8 +28,8 @@ class SecurityService:
 
     def ensure_default_admin(self, username: str = DEFAULT_ADMIN, password: str = DEFAULT_PASSWORD) -> bool:
         """Create the first user when there is none. Returns True when one was created."""
-        with self.db.read() as conn:
-            if store.count_users(conn) > 0:
+        with self.db.read() as uow:
+            if store.count_users(uow.conn) > 0:
                 return False
         self.add_user(internal_context(user_name="billow"), username, password, [ROOT_ROLE])
         with self.db.transaction(internal_context(user_name="billow")) as uow:
@@ -52,15 +52,15 @@ class SecurityService:
                                           "tenant_record_id": None})
 
     def authenticate(self, username: str, password: str) -> bool:
-        with self.db.read() as conn:
-            user = store.user_by_name(conn, username)
+        with self.db.read() as uow:
+            user = store.user_by_name(uow.conn, username)
         return user is not None and self._verified.check(username, password, user["password"])
 
     def uses_default_password(self) -> bool:
-        with self.db.read() as conn:
-            user = store.user_by_name(conn, DEFAULT_ADMIN)
+        with self.db.read() as uow:
+            user = store.user_by_name(uow.conn, DEFAULT_ADMIN)
         return user is not None and verify_secret(user["password"], DEFAULT_PASSWORD)
 
     def permissions(self, username: str) -> list[str]:
-        with self.db.read() as conn:
-            return sorted(set(store.permissions_of_roles(conn, store.roles_of(conn, username))))
+        with self.db.read() as uow:
+            return sorted(set(store.permissions_of_roles(uow.conn, store.roles_of(uow.conn, username))))

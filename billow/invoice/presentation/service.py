@@ -9,10 +9,12 @@ Kill Bill: ``jaxrs/.../resources/InvoiceResource.java`` (uploadTemplateResource 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from billow.account.internal import AccountInternalApi
+from billow.catalog.internal import CatalogInternalApi
 from billow.core.context import CallContext
+from billow.core.db import Database, UnitOfWork
 from billow.core.errors import InvalidInput
+from billow.invoice.internal import InvoiceInternalApi
 from billow.invoice.presentation import mustache
 from billow.invoice.presentation.bundles import (
     CATALOG_TRANSLATION,
@@ -25,9 +27,7 @@ from billow.invoice.presentation.bundles import (
 from billow.invoice.presentation.pdf import html_to_pdf
 from billow.invoice.presentation.renderer import TenantTemplates, render_html
 from billow.invoice.presentation.view import reader_for
-
-if TYPE_CHECKING:
-    from billow.app import Billow
+from billow.tenant.internal import TenantInternalApi
 
 INVOICE_TEMPLATE = "INVOICE_TEMPLATE"
 INVOICE_MP_TEMPLATE = "INVOICE_MP_TEMPLATE"
@@ -40,33 +40,36 @@ class ResourceExists(InvalidInput):
 
 
 class InvoicePresenter:
-    def __init__(self, billow: Billow) -> None:
-        self.kb = billow
+    def __init__(self, db: Database, invoices: InvoiceInternalApi, accounts: AccountInternalApi,
+                 catalogs: CatalogInternalApi, tenants: TenantInternalApi) -> None:
+        self.db = db
+        self.invoices = invoices
+        self.accounts = accounts
+        self.catalogs = catalogs
+        self.tenants = tenants
 
     # -- rendering -----------------------------------------------------------------------------
-    def _first(self, ctx: CallContext, key: str) -> str | None:
-        values = self.kb.tenants.get_values(ctx, key).values
-        return values[0] if values else None
-
-    def tenant_templates(self, ctx: CallContext, locale: str, *, manual_pay: bool = False) -> TenantTemplates:
+    def tenant_templates(self, uow: UnitOfWork, locale: str, *, manual_pay: bool = False) -> TenantTemplates:
         java, default = parse_locale(locale), parse_locale(DEFAULT_LOCALE)
+        first = self.tenants.first_value
         return TenantTemplates(
-            template=self._first(ctx, INVOICE_MP_TEMPLATE if manual_pay else INVOICE_TEMPLATE),
-            invoice_bundle=self._first(ctx, tenant_key(INVOICE_TRANSLATION, java)),
-            default_invoice_bundle=self._first(ctx, tenant_key(INVOICE_TRANSLATION, default)),
-            catalog_bundle=self._first(ctx, tenant_key(CATALOG_TRANSLATION, java)),
-            default_catalog_bundle=self._first(ctx, tenant_key(CATALOG_TRANSLATION, default)),
+            template=first(uow, INVOICE_MP_TEMPLATE if manual_pay else INVOICE_TEMPLATE),
+            invoice_bundle=first(uow, tenant_key(INVOICE_TRANSLATION, java)),
+            default_invoice_bundle=first(uow, tenant_key(INVOICE_TRANSLATION, default)),
+            catalog_bundle=first(uow, tenant_key(CATALOG_TRANSLATION, java)),
+            default_catalog_bundle=first(uow, tenant_key(CATALOG_TRANSLATION, default)),
         )
 
     def html(self, ctx: CallContext, invoice_id: str, *, locale: str | None = None, pdf: bool = False) -> str:
         """`getInvoiceAsHTML`. MANUAL_PAY accounts get the manual-pay template once tags exist (none yet)."""
-        invoice = self.kb.invoices.get(ctx, invoice_id)
-        account = self.kb.accounts.get(ctx, invoice.account_id)
         if locale is not None:
             parse_locale(locale)  # 400 on a malformed locale
-        reader = reader_for(account, locale)
-        tenant = self.tenant_templates(ctx, str(reader.java))
-        catalog = self.kb.catalogs.catalog(ctx)
+        with self.db.read(ctx) as uow:
+            invoice = self.invoices.get(uow, invoice_id)
+            account = self.accounts.get(uow, invoice.account_id)
+            reader = reader_for(account, locale)
+            tenant = self.tenant_templates(uow, str(reader.java))
+            catalog = self.catalogs.catalog(uow)
         return render_html(invoice, account, locale=str(reader.java), tenant=tenant, catalog=catalog, pdf=pdf)
 
     def pdf(self, ctx: CallContext, invoice_id: str, *, locale: str | None = None) -> bytes:
@@ -76,7 +79,8 @@ class InvoicePresenter:
     def get_resource(self, ctx: CallContext, prefix: str, locale: str | None = None) -> str | None:
         """`getTemplateResource`: the stored text, or None (404)."""
         key = prefix if locale is None else tenant_key(prefix, parse_locale(locale))
-        return self._first(ctx, key)
+        with self.db.read(ctx) as uow:
+            return self.tenants.first_value(uow, key)
 
     def upload_template(self, ctx: CallContext, key: str, body: bytes, *, delete_if_exists: bool) -> str:
         """INVOICE_TEMPLATE / INVOICE_MP_TEMPLATE: a Mustache template that compiles, within the size limit."""
@@ -95,6 +99,7 @@ class InvoicePresenter:
         return text
 
     def _store(self, ctx: CallContext, key: str, text: str, delete_if_exists: bool) -> None:
-        if self.kb.tenants.get_values(ctx, key).values and not delete_if_exists:
-            raise ResourceExists(f"{key}: a value exists already; pass deleteIfExists=true to replace it")
-        self.kb.tenants.add_value(ctx, key, text, replace=True)
+        with self.db.transaction(ctx) as uow:
+            if self.tenants.values(uow, key) and not delete_if_exists:
+                raise ResourceExists(f"{key}: a value exists already; pass deleteIfExists=true to replace it")
+            self.tenants.add_value(uow, key, text, replace=True)

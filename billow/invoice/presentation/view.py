@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
@@ -27,6 +26,7 @@ from babel.numbers import format_currency, format_decimal
 
 from billow.account.model import Account
 from billow.catalog.model import Catalog, PhaseType
+from billow.core.account_time import AccountTime
 from billow.invoice.credit import balance, raw_balance
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
 from billow.invoice.presentation.bundles import DEFAULT_LOCALE, JavaLocale, Translator, parse_locale
@@ -47,7 +47,7 @@ class Reader:
 
     java: JavaLocale
     babel: Locale
-    zone: ZoneInfo
+    time: AccountTime
 
     @property
     def lang(self) -> str:
@@ -64,14 +64,6 @@ def _babel_locale(java: JavaLocale) -> Locale:
     raise AssertionError("en_US is always known")  # pragma: no cover
 
 
-@lru_cache(maxsize=256)
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def reader_for(account: Account, locale: str | None = None) -> Reader:
     """`locale` if given, else the account's (Kill Bill: ``account.getLocale()``), else en_US."""
     text = locale or account.locale or DEFAULT_LOCALE
@@ -79,7 +71,7 @@ def reader_for(account: Account, locale: str | None = None) -> Reader:
         java = parse_locale(text)
     except Exception:  # noqa: BLE001 - an account saved with a locale Java would not parse
         java = parse_locale(DEFAULT_LOCALE)
-    return Reader(java, _babel_locale(java), _zone(account.time_zone))
+    return Reader(java, _babel_locale(java), account.time)
 
 
 def money(amount: Decimal | None, currency: str, reader: Reader, *, exact: bool = False) -> str:
@@ -95,11 +87,10 @@ def day(d: date | None, reader: Reader) -> str:
 
 
 def instant_day(dt: datetime | None, reader: Reader) -> str:
-    """A UTC instant as a date in the account's time zone."""
+    """A UTC instant as the account's date (its `AccountTime`)."""
     if dt is None:
         return ""
-    aware = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return day(aware.astimezone(reader.zone).date(), reader)
+    return day(reader.time.local_date(dt), reader)
 
 
 def number(value: Decimal | None, reader: Reader) -> str:

@@ -1,0 +1,42 @@
+"""The account service's internal API: accounts read and changed in the caller's unit of work.
+
+What services above (entitlement, invoice, payment, overdue) call: Kill Bill's `AccountInternalApi`.
+"""
+
+from __future__ import annotations
+
+from billow.account import store
+from billow.account.errors import account_not_found, account_record_not_found
+from billow.account.model import Account
+from billow.core.db import UnitOfWork
+from billow.core.errors import InvalidInput
+
+
+class AccountInternalApi:
+    def get(self, uow: UnitOfWork, account_id: str) -> Account:
+        account = store.by_id(uow.conn, uow.tenant, account_id)
+        if account is None:
+            raise account_not_found(account_id)
+        return account
+
+    def by_record_id(self, uow: UnitOfWork, record_id: int) -> Account:
+        account = store.by_record_id(uow.conn, uow.tenant, record_id)
+        if account is None:
+            raise account_record_not_found(record_id)
+        return account
+
+    def by_record_ids(self, uow: UnitOfWork, record_ids: list[int]) -> dict[int, Account]:
+        """Many accounts at once (the billing run's batches); missing ones are left out."""
+        return store.by_record_ids(uow.conn, uow.tenant, record_ids)
+
+    def set_bill_cycle_day(self, uow: UnitOfWork, account: Account, bill_cycle_day_local: int) -> Account:
+        """Set the BCD of an account that has none yet (Kill Bill's account BCD auto-set when the first
+        ACCOUNT-aligned subscription is invoiced). Like Kill Bill, this first setting announces nothing:
+        it must not trigger a re-invoice."""
+        if account.bill_cycle_day_local not in (0, bill_cycle_day_local):
+            raise InvalidInput(f"billCycleDayLocal: account {account.id} already has BCD "
+                               f"{account.bill_cycle_day_local}")
+        if not 1 <= bill_cycle_day_local <= 31:
+            raise InvalidInput(f"billCycleDayLocal: {bill_cycle_day_local} is not between 1 and 31")
+        row = uow.update("accounts", account.record_id, {"billing_cycle_day_local": bill_cycle_day_local})
+        return store.to_account(row)

@@ -1,0 +1,52 @@
+"""The tenant service's internal API: per-tenant key/values read and written in the caller's unit of work.
+
+Services above (catalog, push notifications, invoice presentation, configuration) keep their per-tenant
+documents here, as Kill Bill keeps them in `TenantKV` (`TenantInternalApi`, `TenantUserApi`).
+"""
+
+from __future__ import annotations
+
+from billow.core.db import UnitOfWork
+from billow.tenant import store
+from billow.tenant.events import TenantConfigChangeEvent, TenantConfigDeletionEvent
+
+
+class TenantInternalApi:
+    def values(self, uow: UnitOfWork, key: str) -> list[str]:
+        """The active values of `key`, oldest first."""
+        return [r["tenant_value"] for r in store.active_values(uow.conn, uow.tenant, key)]
+
+    def first_value(self, uow: UnitOfWork, key: str) -> str | None:
+        values = self.values(uow, key)
+        return values[0] if values else None
+
+    def values_fingerprint(self, uow: UnitOfWork, key: str) -> tuple[int, int]:
+        """Changes whenever the values of `key` change (to keep parsed documents cached)."""
+        return store.values_fingerprint(uow.conn, uow.tenant, key)
+
+    def values_by_prefix(self, uow: UnitOfWork, prefix: str) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for r in store.active_values_by_prefix(uow.conn, uow.tenant, prefix):
+            grouped.setdefault(r["tenant_key"], []).append(r["tenant_value"])
+        return grouped
+
+    def add_value(self, uow: UnitOfWork, key: str, value: str, *, replace: bool = False) -> list[str]:
+        """Add a value under `key` (Kill Bill keeps several for some keys; `replace` keeps one)."""
+        if replace:
+            self.deactivate(uow, key, announce=False)
+        uow.insert("tenant_kvs", {"tenant_key": key, "tenant_value": value, "is_active": True})
+        uow.post(TenantConfigChangeEvent(tenant_record_id=uow.tenant, object_id=uow.ctx.tenant_id,
+                                         user_token=uow.ctx.user_token, key=key))
+        return self.values(uow, key)
+
+    def deactivate(self, uow: UnitOfWork, key: str, value: str | None = None, *, announce: bool = True) -> int:
+        """Remove the values of `key` (or one of them); TENANT_CONFIG_DELETION announces it."""
+        removed = 0
+        for r in store.active_values(uow.conn, uow.tenant, key):
+            if value is None or r["tenant_value"] == value:
+                uow.update("tenant_kvs", r["record_id"], {"is_active": False})
+                removed += 1
+        if removed and announce:
+            uow.post(TenantConfigDeletionEvent(tenant_record_id=uow.tenant, object_id=uow.ctx.tenant_id,
+                                               user_token=uow.ctx.user_token, key=key))
+        return removed
