@@ -56,7 +56,7 @@ DEMO_PLANS = {
 
 
 def _subscriptions(billow: Billow, ctx: CallContext, accounts: list[Account], console: Console) -> None:
-    from billow.entitlement.service import SubscriptionRequest
+    from billow.entitlement.model import SubscriptionRequest
 
     if billow.catalogs.catalog(ctx) is None:
         billow.catalogs.upload_default(ctx)
@@ -95,10 +95,8 @@ def _subscriptions(billow: Billow, ctx: CallContext, accounts: list[Account], co
 
 def _invoice_files(billow: Billow, ctx: CallContext, accounts: list[Account], console: Console) -> None:
     """The last step: one invoice written as HTML and PDF (a French one with something to pay, when there is)."""
-    try:
-        from billow.invoice.presentation.cli import demo_output_dir, write_invoice
-    except ModuleNotFoundError:  # pragma: no cover - a trimmed install
-        return
+    from billow.cli.invoice import demo_output_dir, write_invoice
+
     ordered = sorted(accounts, key=lambda a: a.locale != "fr_FR")
     invoices = [inv for a in ordered for inv in billow.invoices.of_account(ctx, a.id) if inv.items]
     invoice = next((inv for inv in invoices if any(it.amount for it in inv.items)), invoices[0] if invoices else None)

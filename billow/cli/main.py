@@ -9,33 +9,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from billow.cli.bill import bill
+from billow.cli.catalog import catalog_app
+from billow.cli.invoice import invoice_app
+
 app = typer.Typer(no_args_is_help=True, help="Billow: subscription billing, wire-compatible with Kill Bill.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(invoice_app, name="invoice")
+app.command(name="bill")(bill)
 console = Console()
 
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="BILLOW_DATABASE_URL",
                                                   help="SQLAlchemy URL; default sqlite:///billow.db")]
-
-
-def _mount_optional() -> None:
-    """Sub-commands of services that ship their own (catalog, invoice, ...)."""
-    import importlib
-
-    for module_name, attr, name in (("billow.catalog.cli", "catalog_app", "catalog"),
-                                    ("billow.invoice.presentation.cli", "invoice_app", "invoice")):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        sub = getattr(module, attr, None)
-        if sub is not None:
-            app.add_typer(sub, name=name)
-    try:
-        from billow.invoice.cli import bill
-    except ModuleNotFoundError:  # pragma: no cover
-        return
-    app.command(name="bill")(bill)
 
 
 @app.command()
@@ -107,8 +94,6 @@ def demo(database_url: DatabaseUrl = None) -> None:
     finally:
         billow.close()
 
-
-_mount_optional()
 
 if __name__ == "__main__":  # pragma: no cover
     app()

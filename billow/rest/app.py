@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from billow import __version__
+from billow.app import Billow
+from billow.core.version import __version__
 from billow.rest import errors
 from billow.rest.context import make_middleware
 from billow.rest.jsonio import KBJSONResponse
-from billow.rest.routes import accounts, bundles, subscriptions, tenants, test_clock
-
-if TYPE_CHECKING:
-    from billow.app import Billow
+from billow.rest.routes import (
+    accounts,
+    admin,
+    bundles,
+    catalog,
+    invoice_templates,
+    invoices,
+    subscriptions,
+    tenants,
+    test_clock,
+)
 
 log = logging.getLogger("billow.rest")
 
@@ -49,7 +56,9 @@ def create_app(billow: Billow) -> FastAPI:
         log.info("%s %s -> %s in %.1f ms", request.method, template, response.status_code, elapsed * 1000)
         return response
 
-    routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock)] + billow_extra_routers()
+    # invoice_templates before invoices, so that /invoices/template is not taken for an invoice id
+    routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
+                                  invoice_templates, invoices)]
     for router in routers:
         app.include_router(router)
     # flat list of routes, for naming metrics of calls refused before routing
@@ -57,20 +66,7 @@ def create_app(billow: Billow) -> FastAPI:
 
     @app.get("/1.0/healthcheck", tags=["Operations"])
     async def healthcheck() -> Response:
-        def check() -> dict[str, dict[str, object]]:
-            out: dict[str, dict[str, object]] = {}
-            try:
-                billow.db.ping()
-                out["database"] = {"healthy": True, "message": None}
-            except Exception as exc:  # noqa: BLE001 - the check reports any failure
-                out["database"] = {"healthy": False, "message": f"{type(exc).__name__}: {exc}"}
-                return out
-            current, head = billow.db.current_revision(), billow.db.head_revision()
-            out["migrations"] = {"healthy": current == head,
-                                 "message": f"at {current}, head {head}"}
-            return out
-
-        result = await run_in_threadpool(check)
+        result = await run_in_threadpool(billow.health)
         healthy = all(v["healthy"] for v in result.values())
         return KBJSONResponse(result, status_code=200 if healthy else 503)
 
@@ -93,19 +89,3 @@ def _route_template(app: FastAPI, request: Request) -> str:
                 route = candidate
                 break
     return getattr(route, "path", None) or "unmatched"
-
-
-def billow_extra_routers() -> list:  # type: ignore[type-arg]
-    """Routers of services that are installed (bus admin, push, catalog, ...), found by module name."""
-    import importlib
-
-    routers = []
-    for name in ("catalog", "push", "admin", "nodes", "invoice_templates", "invoices"):
-        try:
-            module = importlib.import_module(f"billow.rest.routes.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"billow.rest.routes.{name}":
-                raise
-            continue
-        routers.append(module.router)
-    return routers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -95,6 +95,15 @@ def parse_date_or_datetime(value: str | None, field: str) -> datetime | date | N
     except ValueError:
         raise InvalidInput(f"{field}: '{value}' is not an ISO-8601 date or datetime") from None
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def parse_instant(value: str | None, field: str) -> datetime | None:
+    """An instant parameter: an ISO date-time (UTC when it has no offset) or a date, meaning its midnight UTC
+    (Joda's `DateTime` parse of a bare date, as Kill Bill's tenant-level resources read it)."""
+    parsed = parse_date_or_datetime(value, field)
+    if parsed is None or isinstance(parsed, datetime):
+        return parsed
+    return datetime.combine(parsed, time.min, tzinfo=UTC)
 
 
 def audit_log_json(entry: AuditLogEntry) -> dict[str, object]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextvars
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -14,14 +13,13 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 from starlette.responses import Response
 
-from billow.core.context import CallContext
+from billow.core.context import CallContext, current_user_token
 from billow.rest.errors import error_response, unauthorized
 
 if TYPE_CHECKING:
     from billow.app import Billow
 
 API_PREFIX = "/1.0/kb"
-user_token_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_token", default=None)
 
 
 def _needs_tenant(path: str, method: str) -> bool:
@@ -80,7 +78,7 @@ def make_middleware(billow: Billow) -> Callable[[Request, Callable[[Request], Aw
     async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         path = request.url.path
         token = _user_token(request)
-        user_token_var.set(token)
+        current_user_token.set(token)
         if not path.startswith(API_PREFIX):
             return await call_next(request)
         creds = _basic_credentials(request.headers.get("Authorization"))

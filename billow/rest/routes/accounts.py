@@ -11,8 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from billow.account.model import Account, AccountData
+from billow.account.service import AccountService, Page
+from billow.core.context import CallContext
 from billow.core.errors import InvalidInput
+from billow.invoice.service import InvoiceService
 from billow.rest.common import AuditLevel, Ctx, audit_log_json, check_paging, created, no_content, paginated_headers
+from billow.rest.deps import Accounts, Invoices
 from billow.rest.jsonio import KBJSONResponse, format_instant
 
 router = APIRouter(prefix="/1.0/kb/accounts", tags=["Account"])
@@ -90,17 +94,14 @@ def account_json(a: Account, *, balance: Any = None, cba: Any = None,
     }
 
 
-def _render(request: Request, ctx: Ctx, accounts: list[Account], level: str, with_balance: bool,
-            with_cba: bool) -> list[dict[str, Any]]:
-    billow = request.app.state.billow
-    logs = billow.accounts.audit_logs_of(ctx, accounts, level) if level != "NONE" else {}
-    balances = getattr(billow, "account_balances", None)
-    out = []
-    for a in accounts:
+def _render(accounts: AccountService, invoices: InvoiceService, ctx: CallContext, items: list[Account], level: str,
+            with_balance: bool, with_cba: bool) -> list[dict[str, Any]]:
+    logs = accounts.audit_logs_of(ctx, items, level) if level != "NONE" else {}
+    out: list[dict[str, Any]] = []
+    for a in items:
         balance = cba = None
         if with_balance or with_cba:
-            b, c = balances(ctx, a) if balances is not None else (None, None)
-            balance = b
+            balance, c = invoices.account_balances(ctx, a)
             cba = c if with_cba else None
         out.append(account_json(a, balance=balance, cba=cba,
                                 audit_logs=[audit_log_json(e) for e in logs.get(a.record_id, [])]))
@@ -108,72 +109,78 @@ def _render(request: Request, ctx: Ctx, accounts: list[Account], level: str, wit
 
 
 @router.post("", status_code=201, operation_id="createAccount")
-def create_account(request: Request, ctx: Ctx, body: AccountJson = Body(...)) -> Response:
-    account = request.app.state.billow.accounts.create(ctx, body.to_data())
+def create_account(request: Request, ctx: Ctx, accounts: Accounts, body: AccountJson = Body(...)) -> Response:
+    account = accounts.create(ctx, body.to_data())
     return created(request, f"/1.0/kb/accounts/{account.id}")
 
 
 @router.get("", operation_id="getAccountByKey")
-def get_account_by_key(request: Request, ctx: Ctx, level: AuditLevel, externalKey: str | None = Query(None),
+def get_account_by_key(request: Request, ctx: Ctx, accounts: Accounts, invoices: Invoices, level: AuditLevel,
+                       externalKey: str | None = Query(None),
                        accountWithBalance: bool = Query(False),
                        accountWithBalanceAndCBA: bool = Query(False)) -> Response:
     if not externalKey:
         raise InvalidInput("externalKey: query parameter needs to be set")
-    account = request.app.state.billow.accounts.get_by_key(ctx, externalKey)
-    return KBJSONResponse(_render(request, ctx, [account], level, accountWithBalance or accountWithBalanceAndCBA,
-                                  accountWithBalanceAndCBA)[0])
+    account = accounts.get_by_key(ctx, externalKey)
+    return KBJSONResponse(_render(accounts, invoices, ctx, [account], level,
+                                  accountWithBalance or accountWithBalanceAndCBA, accountWithBalanceAndCBA)[0])
 
 
-def _page_response(request: Request, ctx: Ctx, page: Any, level: str, with_balance: bool, with_cba: bool,
-                   path: str) -> Response:
+def _page_response(accounts: AccountService, invoices: InvoiceService, ctx: CallContext, page: Page, level: str,
+                   with_balance: bool, with_cba: bool, path: str) -> Response:
     extra = {"accountWithBalance": str(with_balance).lower(),
              "accountWithBalanceAndCBA": str(with_cba).lower(), "audit": level}
     headers = paginated_headers(path, page.offset, page.limit, page.total, page.max_records, extra)
-    body = _render(request, ctx, page.items, level, with_balance or with_cba, with_cba)
+    body = _render(accounts, invoices, ctx, page.items, level, with_balance or with_cba, with_cba)
     return KBJSONResponse(body, headers=headers)
 
 
 @router.get("/pagination", operation_id="getAccounts")
-def get_accounts(request: Request, ctx: Ctx, level: AuditLevel, offset: int = Query(0), limit: int = Query(100),
+def get_accounts(request: Request, ctx: Ctx, accounts: Accounts, invoices: Invoices, level: AuditLevel,
+                 offset: int = Query(0),
+                 limit: int = Query(100),
                  accountWithBalance: bool = Query(False), accountWithBalanceAndCBA: bool = Query(False)) -> Response:
     check_paging(offset, limit)
-    page = request.app.state.billow.accounts.list(ctx, offset, limit)
-    return _page_response(request, ctx, page, level, accountWithBalance, accountWithBalanceAndCBA,
+    page = accounts.list(ctx, offset, limit)
+    return _page_response(accounts, invoices, ctx, page, level, accountWithBalance, accountWithBalanceAndCBA,
                           "/1.0/kb/accounts/pagination")
 
 
 @router.get("/search/{searchKey}", operation_id="searchAccounts")
-def search_accounts(request: Request, ctx: Ctx, level: AuditLevel, searchKey: str, offset: int = Query(0),
+def search_accounts(request: Request, ctx: Ctx, accounts: Accounts, invoices: Invoices, level: AuditLevel,
+                    searchKey: str,
+                    offset: int = Query(0),
                     limit: int = Query(100), accountWithBalance: bool = Query(False),
                     accountWithBalanceAndCBA: bool = Query(False)) -> Response:
     check_paging(offset, limit)
-    page = request.app.state.billow.accounts.search(ctx, searchKey, offset, limit)
-    return _page_response(request, ctx, page, level, accountWithBalance, accountWithBalanceAndCBA,
+    page = accounts.search(ctx, searchKey, offset, limit)
+    return _page_response(accounts, invoices, ctx, page, level, accountWithBalance, accountWithBalanceAndCBA,
                           f"/1.0/kb/accounts/search/{searchKey}")
 
 
 @router.get("/{accountId}", operation_id="getAccount")
-def get_account(request: Request, ctx: Ctx, level: AuditLevel, accountId: str,
+def get_account(request: Request, ctx: Ctx, accounts: Accounts, invoices: Invoices, level: AuditLevel, accountId: str,
                 accountWithBalance: bool = Query(False), accountWithBalanceAndCBA: bool = Query(False)) -> Response:
-    account = request.app.state.billow.accounts.get(ctx, accountId)
-    return KBJSONResponse(_render(request, ctx, [account], level, accountWithBalance or accountWithBalanceAndCBA,
-                                  accountWithBalanceAndCBA)[0])
+    account = accounts.get(ctx, accountId)
+    return KBJSONResponse(_render(accounts, invoices, ctx, [account], level,
+                                  accountWithBalance or accountWithBalanceAndCBA, accountWithBalanceAndCBA)[0])
 
 
 @router.put("/{accountId}", status_code=204, operation_id="updateAccount")
-def update_account(request: Request, ctx: Ctx, accountId: str, body: AccountJson = Body(...),
+def update_account(request: Request, ctx: Ctx, accounts: Accounts, accountId: str, body: AccountJson = Body(...),
                    treatNullAsReset: bool = Query(False)) -> Response:
-    request.app.state.billow.accounts.update(ctx, accountId, body.to_data(), treat_null_as_reset=treatNullAsReset)
+    accounts.update(ctx, accountId, body.to_data(), treat_null_as_reset=treatNullAsReset)
     return no_content()
 
 
 @router.get("/{accountId}/auditLogs", operation_id="getAccountAuditLogs")
-async def get_account_audit_logs(request: Request, ctx: Ctx, accountId: str) -> Response:
-    logs = await run_in_threadpool(request.app.state.billow.accounts.audit_logs, ctx, accountId)
+async def get_account_audit_logs(request: Request, ctx: Ctx, accounts: Accounts, accountId: str) -> Response:
+    logs = await run_in_threadpool(accounts.audit_logs, ctx, accountId)
     return KBJSONResponse([audit_log_json(e) for e in logs])
 
 
 @router.get("/{accountId}/auditLogsWithHistory", operation_id="getAccountAuditLogsWithHistory")
-async def get_account_audit_logs_with_history(request: Request, ctx: Ctx, accountId: str) -> Response:
-    logs = await run_in_threadpool(request.app.state.billow.accounts.audit_logs, ctx, accountId, with_history=True)
+async def get_account_audit_logs_with_history(request: Request, ctx: Ctx, accounts: Accounts,
+                                              accountId: str) -> Response:
+    logs = await run_in_threadpool(accounts.audit_logs, ctx, accountId, with_history=True)
     return KBJSONResponse([audit_log_json(e) for e in logs])

@@ -22,12 +22,12 @@ from billow.core.context import CallContext
 from billow.core.db.audit_read import AuditLogEntry
 from billow.core.errors import InvalidInput
 from billow.core.money import round_money
-from billow.entitlement.model import BillingActionPolicy
-from billow.entitlement.service import SubscriptionRequest
+from billow.entitlement.model import BillingActionPolicy, SubscriptionRequest
 from billow.invoice.credit import balance
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
 from billow.invoice.service import DryRunRequest, InvoiceService, ItemInput, NothingToInvoice
 from billow.rest.common import AuditLevel, Ctx, audit_log_json, created, no_content, parse_date, parse_enum
+from billow.rest.deps import Invoices
 from billow.rest.jsonio import KBJSONResponse, format_instant
 
 router = APIRouter(tags=["Invoice"])
@@ -145,35 +145,31 @@ def invoice_json(inv: Invoice, *, with_items: bool = True, audits: tuple[dict, d
 
 def timeline_invoices_json(service: InvoiceService, ctx: CallContext, account: Account) -> list[dict[str, Any]]:
     """Invoices of the account-timeline view: items null, credits = every CREDIT_ADJ of the account."""
-    invoices = service.of_account(ctx, account.id)
-    credits = [item_json(it) for inv in invoices for it in inv.items if it.type is InvoiceItemType.CREDIT_ADJ]
-    return [invoice_json(inv, timeline=True, credits=credits) for inv in invoices]
+    found = service.of_account(ctx, account.id)
+    credits = [item_json(it) for inv in found for it in inv.items if it.type is InvoiceItemType.CREDIT_ADJ]
+    return [invoice_json(inv, timeline=True, credits=credits) for inv in found]
 
 
-def _svc(request: Request) -> InvoiceService:
-    return request.app.state.billow.invoices
-
-
-def _one(request: Request, ctx: CallContext, inv: Invoice, level: str) -> Response:
-    audits = _svc(request).audit_logs(ctx, [inv], level)
+def _one(invoices: InvoiceService, ctx: CallContext, inv: Invoice, level: str) -> Response:
+    audits = invoices.audit_logs(ctx, [inv], level)
     return KBJSONResponse(invoice_json(inv, audits=audits))
 
 
 @router.post("/1.0/kb/invoices", status_code=201, operation_id="createFutureInvoice")
-def create_future_invoice(request: Request, ctx: Ctx, accountId: str | None = Query(None),
+def create_future_invoice(request: Request, ctx: Ctx, invoices: Invoices, accountId: str | None = Query(None),
                           targetDate: str | None = Query(None)) -> Response:
     if not accountId:
         raise InvalidInput("accountId: query parameter needs to be set")
     target = parse_date(targetDate, "targetDate")
     try:
-        inv = _svc(request).trigger(ctx, accountId, target)
+        inv = invoices.trigger(ctx, accountId, target)
     except NothingToInvoice:
         return Response(status_code=404)
     return created(request, f"/1.0/kb/invoices/{inv.id}")
 
 
 @router.post("/1.0/kb/invoices/dryRun", operation_id="generateDryRunInvoice")
-def generate_dry_run_invoice(request: Request, ctx: Ctx, accountId: str | None = Query(None),
+def generate_dry_run_invoice(request: Request, ctx: Ctx, invoices: Invoices, accountId: str | None = Query(None),
                              targetDate: str | None = Query(None),
                              body: InvoiceDryRunJson | None = Body(None)) -> Response:
     if not accountId:
@@ -188,72 +184,74 @@ def generate_dry_run_invoice(request: Request, ctx: Ctx, accountId: str | None =
         req = dataclasses.replace(req, action=body.dryRunAction, effective_date=body.effectiveDate,
                                   billing_policy=parse_enum(BillingActionPolicy, body.billingPolicy, "billingPolicy"),
                                   plan=_dry_run_plan(body, accountId))
-    inv = _svc(request).dry_run(ctx, accountId, target, req)
+    inv = invoices.dry_run(ctx, accountId, target, req)
     if inv is None:
         return Response(status_code=204)
     return KBJSONResponse(invoice_json(inv))
 
 
 @router.post("/1.0/kb/invoices/charges/{accountId}", operation_id="createExternalCharges")
-def create_external_charges(request: Request, ctx: Ctx, accountId: str, body: list[InvoiceItemJson] = Body(...),
+def create_external_charges(request: Request, ctx: Ctx, invoices: Invoices, accountId: str,
+                            body: list[InvoiceItemJson] = Body(...),
                             requestedDate: str | None = Query(None), autoCommit: bool = Query(False)) -> Response:
-    items = _svc(request).add_items(ctx, accountId, [b.to_input() for b in body], InvoiceItemType.EXTERNAL_CHARGE,
+    items = invoices.add_items(ctx, accountId, [b.to_input() for b in body], InvoiceItemType.EXTERNAL_CHARGE,
                                     requested=parse_date(requestedDate, "requestedDate"), auto_commit=autoCommit)
     return KBJSONResponse([item_json(it) for it in items])
 
 
 @router.post("/1.0/kb/invoices/taxes/{accountId}", operation_id="createTaxItems")
-def create_tax_items(request: Request, ctx: Ctx, accountId: str, body: list[InvoiceItemJson] = Body(...),
+def create_tax_items(request: Request, ctx: Ctx, invoices: Invoices, accountId: str,
+                     body: list[InvoiceItemJson] = Body(...),
                      requestedDate: str | None = Query(None), autoCommit: bool = Query(False)) -> Response:
-    items = _svc(request).add_items(ctx, accountId, [b.to_input() for b in body], InvoiceItemType.TAX,
+    items = invoices.add_items(ctx, accountId, [b.to_input() for b in body], InvoiceItemType.TAX,
                                     requested=parse_date(requestedDate, "requestedDate"), auto_commit=autoCommit)
     return KBJSONResponse([item_json(it) for it in items])
 
 
 @router.get("/1.0/kb/invoices/byNumber/{invoiceNumber}", operation_id="getInvoiceByNumber")
-def get_invoice_by_number(request: Request, ctx: Ctx, level: AuditLevel, invoiceNumber: str,
+def get_invoice_by_number(request: Request, ctx: Ctx, invoices: Invoices, level: AuditLevel, invoiceNumber: str,
                           withChildrenItems: bool = Query(False)) -> Response:
     if not invoiceNumber.isdigit():
         raise InvalidInput(f"invoiceNumber: '{invoiceNumber}' is not a number")
-    return _one(request, ctx, _svc(request).by_number(ctx, int(invoiceNumber)), level)
+    return _one(invoices, ctx, invoices.by_number(ctx, int(invoiceNumber)), level)
 
 
 @router.get("/1.0/kb/invoices/{invoiceId}", operation_id="getInvoice")
-def get_invoice(request: Request, ctx: Ctx, level: AuditLevel, invoiceId: str,
+def get_invoice(request: Request, ctx: Ctx, invoices: Invoices, level: AuditLevel, invoiceId: str,
                 withChildrenItems: bool = Query(False)) -> Response:
-    return _one(request, ctx, _svc(request).get(ctx, invoiceId), level)
+    return _one(invoices, ctx, invoices.get(ctx, invoiceId), level)
 
 
 @router.post("/1.0/kb/invoices/{invoiceId}", status_code=201, operation_id="adjustInvoiceItem")
-def adjust_invoice_item(request: Request, ctx: Ctx, invoiceId: str, body: InvoiceItemJson = Body(...),
+def adjust_invoice_item(request: Request, ctx: Ctx, invoices: Invoices, invoiceId: str,
+                        body: InvoiceItemJson = Body(...),
                         requestedDate: str | None = Query(None)) -> Response:
-    _svc(request).adjust_item(ctx, invoiceId, body.to_input(), requested=parse_date(requestedDate, "requestedDate"))
+    invoices.adjust_item(ctx, invoiceId, body.to_input(), requested=parse_date(requestedDate, "requestedDate"))
     return created(request, f"/1.0/kb/invoices/{invoiceId}")
 
 
 @router.put("/1.0/kb/invoices/{invoiceId}/commitInvoice", status_code=204, operation_id="commitInvoice")
-def commit_invoice(request: Request, ctx: Ctx, invoiceId: str) -> Response:
-    _svc(request).commit(ctx, invoiceId)
+def commit_invoice(request: Request, ctx: Ctx, invoices: Invoices, invoiceId: str) -> Response:
+    invoices.commit(ctx, invoiceId)
     return no_content()
 
 
 @router.put("/1.0/kb/invoices/{invoiceId}/voidInvoice", status_code=204, operation_id="voidInvoice")
-def void_invoice(request: Request, ctx: Ctx, invoiceId: str) -> Response:
-    _svc(request).void(ctx, invoiceId)
+def void_invoice(request: Request, ctx: Ctx, invoices: Invoices, invoiceId: str) -> Response:
+    invoices.void(ctx, invoiceId)
     return no_content()
 
 
 @router.get("/1.0/kb/accounts/{accountId}/invoices", tags=["Account"], operation_id="getInvoicesForAccount")
-def get_invoices_for_account(request: Request, ctx: Ctx, level: AuditLevel, accountId: str,
+def get_invoices_for_account(request: Request, ctx: Ctx, invoices: Invoices, level: AuditLevel, accountId: str,
                              startDate: str | None = Query(None), endDate: str | None = Query(None),
                              withMigrationInvoices: bool = Query(False), unpaidInvoicesOnly: bool = Query(False),
                              includeVoidedInvoices: bool = Query(False),
                              includeInvoiceComponents: bool = Query(False),
                              invoicesFilter: str | None = Query(None)) -> Response:
     start, end = parse_date(startDate, "startDate"), parse_date(endDate, "endDate")
-    invoices = _svc(request).of_account(ctx, accountId)
     out = []
-    for inv in invoices:
+    for inv in invoices.of_account(ctx, accountId):
         if inv.status is InvoiceStatus.VOID and not includeVoidedInvoices:
             continue
         if inv.migrated and not withMigrationInvoices:
@@ -265,17 +263,17 @@ def get_invoices_for_account(request: Request, ctx: Ctx, level: AuditLevel, acco
         if end is not None and inv.target_date is not None and inv.target_date > end:
             continue
         out.append(inv)
-    audits = _svc(request).audit_logs(ctx, out, level)
+    audits = invoices.audit_logs(ctx, out, level)
     return KBJSONResponse([invoice_json(inv, with_items=includeInvoiceComponents, audits=audits) for inv in out])
 
 
 @router.post("/1.0/kb/credits", tags=["Credit"], operation_id="createCredits")
-def create_credits(request: Request, ctx: Ctx, body: list[InvoiceItemJson] = Body(...),
+def create_credits(request: Request, ctx: Ctx, invoices: Invoices, body: list[InvoiceItemJson] = Body(...),
                    autoCommit: bool = Query(False)) -> Response:
     items = [b.to_input() for b in body]
     if not items:
         raise InvalidInput("body: at least one credit is needed")
-    created_items = _svc(request).add_items(ctx, None, items, InvoiceItemType.CREDIT_ADJ, requested=None,
+    created_items = invoices.add_items(ctx, None, items, InvoiceItemType.CREDIT_ADJ, requested=None,
                                             auto_commit=autoCommit)
     return KBJSONResponse([credit_json(it) for it in created_items])
 
@@ -290,5 +288,5 @@ def credit_json(it: InvoiceItem) -> dict[str, Any]:
 
 
 @router.get("/1.0/kb/credits/{creditId}", tags=["Credit"], operation_id="getCredit")
-def get_credit(request: Request, ctx: Ctx, creditId: str) -> Response:
-    return KBJSONResponse(credit_json(_svc(request).credit(ctx, creditId)))
+def get_credit(request: Request, ctx: Ctx, invoices: Invoices, creditId: str) -> Response:
+    return KBJSONResponse(credit_json(invoices.credit(ctx, creditId)))

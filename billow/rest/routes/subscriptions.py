@@ -16,9 +16,10 @@ from billow.entitlement.model import (
     BlockingStateType,
     EntitlementActionPolicy,
     PhasePriceOverride,
+    SubscriptionRequest,
 )
-from billow.entitlement.service import SubscriptionRequest
 from billow.rest.common import Ctx, audit_log_json, created, no_content, parse_date, parse_date_or_datetime, parse_enum
+from billow.rest.deps import Entitlements, billow_of
 from billow.rest.entitlement_json import subscription_json
 from billow.rest.jsonio import KBJSONResponse
 
@@ -91,17 +92,18 @@ async def _wait(request: Request, call_completion: bool, timeout_sec: int) -> Re
     if not call_completion:
         return None
     tenant = request.state.ctx.tenant_record_id
-    drained = await run_in_threadpool(request.app.state.billow.run_until_idle, float(max(timeout_sec, 0)), tenant)
+    drained = await run_in_threadpool(billow_of(request).run_until_idle, float(max(timeout_sec, 0)), tenant)
     return None if drained else Response(status_code=408)
 
 
 @router.post("", status_code=201, operation_id="createSubscription")
-async def create_subscription(request: Request, ctx: Ctx, body: SubscriptionJson = Body(...),
+async def create_subscription(request: Request, ctx: Ctx, entitlements: Entitlements,
+                              body: SubscriptionJson = Body(...),
                               entitlementDate: str | None = Query(None), billingDate: str | None = Query(None),
                               renameKeyIfExistsAndUnused: bool = Query(True), migrated: bool = Query(False),
                               skipResponse: bool = Query(False), callCompletion: bool = Query(False),
                               callTimeoutSec: int = Query(3)) -> Response:
-    service = request.app.state.billow.entitlements
+    service = entitlements
     subs = await run_in_threadpool(
         service.create, ctx, [body.to_request()],
         entitlement_date=parse_date_or_datetime(entitlementDate, "entitlementDate"),
@@ -111,7 +113,8 @@ async def create_subscription(request: Request, ctx: Ctx, body: SubscriptionJson
 
 
 @router.post("/createSubscriptionWithAddOns", status_code=201, operation_id="createSubscriptionWithAddOns")
-async def create_with_addons(request: Request, ctx: Ctx, body: list[SubscriptionJson] = Body(...),
+async def create_with_addons(request: Request, ctx: Ctx, entitlements: Entitlements,
+                             body: list[SubscriptionJson] = Body(...),
                              entitlementDate: str | None = Query(None), billingDate: str | None = Query(None),
                              migrated: bool = Query(False), skipResponse: bool = Query(False),
                              renameKeyIfExistsAndUnused: bool = Query(True), callCompletion: bool = Query(False),
@@ -119,7 +122,7 @@ async def create_with_addons(request: Request, ctx: Ctx, body: list[Subscription
     if not body:
         raise InvalidInput("body: at least one subscription needs to be given")
     account_id = next((s.accountId for s in body if s.accountId), None)
-    service = request.app.state.billow.entitlements
+    service = entitlements
     subs = await run_in_threadpool(
         service.create, ctx, [s.to_request(account_id) for s in body],
         entitlement_date=parse_date_or_datetime(entitlementDate, "entitlementDate"),
@@ -129,14 +132,15 @@ async def create_with_addons(request: Request, ctx: Ctx, body: list[Subscription
 
 
 @router.post("/createSubscriptionsWithAddOns", status_code=201, operation_id="createSubscriptionsWithAddOns")
-async def create_many_with_addons(request: Request, ctx: Ctx, body: list[BulkSubscriptionsBundleJson] = Body(...),
+async def create_many_with_addons(request: Request, ctx: Ctx, entitlements: Entitlements,
+                                  body: list[BulkSubscriptionsBundleJson] = Body(...),
                                   entitlementDate: str | None = Query(None), billingDate: str | None = Query(None),
                                   renameKeyIfExistsAndUnused: bool = Query(True), migrated: bool = Query(False),
                                   skipResponse: bool = Query(False), callCompletion: bool = Query(False),
                                   callTimeoutSec: int = Query(3)) -> Response:
     if not body or not all(b.baseEntitlementAndAddOns for b in body):
         raise InvalidInput("baseEntitlementAndAddOns: each bundle needs at least one subscription")
-    service = request.app.state.billow.entitlements
+    service = entitlements
     ent = parse_date_or_datetime(entitlementDate, "entitlementDate")
     bill = parse_date_or_datetime(billingDate, "billingDate")
     bundle_ids: list[str] = []
@@ -152,43 +156,46 @@ async def create_many_with_addons(request: Request, ctx: Ctx, body: list[BulkSub
 
 
 @router.get("", operation_id="getSubscriptionByKey")
-def get_subscription_by_key(request: Request, ctx: Ctx, externalKey: str | None = Query(None)) -> Response:
+def get_subscription_by_key(request: Request, ctx: Ctx, entitlements: Entitlements,
+                            externalKey: str | None = Query(None)) -> Response:
     if not externalKey:
         raise InvalidInput("externalKey: query parameter needs to be set")
-    return KBJSONResponse(subscription_json(request.app.state.billow.entitlements.view_by_key(ctx, externalKey)))
+    return KBJSONResponse(subscription_json(entitlements.view_by_key(ctx, externalKey)))
 
 
 @router.get("/{subscriptionId}", operation_id="getSubscription")
-def get_subscription(request: Request, ctx: Ctx, subscriptionId: str) -> Response:
-    return KBJSONResponse(subscription_json(request.app.state.billow.entitlements.view(ctx, subscriptionId)))
+def get_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
+    return KBJSONResponse(subscription_json(entitlements.view(ctx, subscriptionId)))
 
 
 @router.put("/{subscriptionId}", status_code=204, operation_id="changeSubscriptionPlan")
-async def change_plan(request: Request, ctx: Ctx, subscriptionId: str, body: SubscriptionJson = Body(...),
+async def change_plan(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str,
+                      body: SubscriptionJson = Body(...),
                       requestedDate: str | None = Query(None), callCompletion: bool = Query(False),
                       callTimeoutSec: int = Query(3), billingPolicy: str | None = Query(None)) -> Response:
     if body.planName is None and (body.productName is None or body.billingPeriod is None):
         raise InvalidInput("planName: needs to be set (or productName, billingPeriod and priceList)")
     policy = parse_enum(BillingActionPolicy, billingPolicy, "billingPolicy")
-    await run_in_threadpool(request.app.state.billow.entitlements.change_plan, ctx, subscriptionId,
+    await run_in_threadpool(entitlements.change_plan, ctx, subscriptionId,
                             body.to_request(), requested_date=parse_date_or_datetime(requestedDate, "requestedDate"),
                             policy=policy)
     return await _wait(request, callCompletion, callTimeoutSec) or no_content()
 
 
 @router.put("/{subscriptionId}/undoChangePlan", status_code=204, operation_id="undoChangeSubscriptionPlan")
-def undo_change(request: Request, ctx: Ctx, subscriptionId: str) -> Response:
-    request.app.state.billow.entitlements.undo_change(ctx, subscriptionId)
+def undo_change(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
+    entitlements.undo_change(ctx, subscriptionId)
     return no_content()
 
 
 @router.delete("/{subscriptionId}", status_code=204, operation_id="cancelSubscriptionPlan")
-async def cancel(request: Request, ctx: Ctx, subscriptionId: str, requestedDate: str | None = Query(None),
+async def cancel(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str,
+                 requestedDate: str | None = Query(None),
                  callCompletion: bool = Query(False), callTimeoutSec: int = Query(5),
                  entitlementPolicy: str | None = Query(None), billingPolicy: str | None = Query(None),
                  useRequestedDateForBilling: bool = Query(False)) -> Response:
     await run_in_threadpool(
-        request.app.state.billow.entitlements.cancel, ctx, subscriptionId,
+        entitlements.cancel, ctx, subscriptionId,
         requested_date=parse_date_or_datetime(requestedDate, "requestedDate"),
         entitlement_policy=parse_enum(EntitlementActionPolicy, entitlementPolicy, "entitlementPolicy"),
         billing_policy=parse_enum(BillingActionPolicy, billingPolicy, "billingPolicy"),
@@ -197,25 +204,27 @@ async def cancel(request: Request, ctx: Ctx, subscriptionId: str, requestedDate:
 
 
 @router.put("/{subscriptionId}/uncancel", status_code=204, operation_id="uncancelSubscriptionPlan")
-def uncancel(request: Request, ctx: Ctx, subscriptionId: str) -> Response:
-    request.app.state.billow.entitlements.uncancel(ctx, subscriptionId)
+def uncancel(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
+    entitlements.uncancel(ctx, subscriptionId)
     return no_content()
 
 
 @router.put("/{subscriptionId}/bcd", status_code=204, operation_id="updateSubscriptionBCD")
-def update_bcd(request: Request, ctx: Ctx, subscriptionId: str, body: SubscriptionJson = Body(...),
+def update_bcd(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str,
+               body: SubscriptionJson = Body(...),
                effectiveFromDate: str | None = Query(None),
                forceNewBcdWithPastEffectiveDate: bool = Query(False)) -> Response:
     if body.billCycleDayLocal is None:
         raise InvalidInput("billCycleDayLocal: needs to be set")
-    request.app.state.billow.entitlements.update_bcd(ctx, subscriptionId, body.billCycleDayLocal,
+    entitlements.update_bcd(ctx, subscriptionId, body.billCycleDayLocal,
                                                      parse_date(effectiveFromDate, "effectiveFromDate"))
     return no_content()
 
 
-def add_blocking_state(request: Request, ctx: Ctx, type_: BlockingStateType, blockable_id: str,
+def add_blocking_state(request: Request, ctx: Ctx, entitlements: Entitlements, type_: BlockingStateType,
+                       blockable_id: str,
                        body: BlockingStateJson, requested_date: str | None) -> Response:
-    account = request.app.state.billow.entitlements.add_blocking_state(
+    account = entitlements.add_blocking_state(
         ctx, type_, blockable_id, body.stateName or "", body.service or "", bool(body.isBlockChange),
         bool(body.isBlockEntitlement), bool(body.isBlockBilling),
         parse_date_or_datetime(requested_date or body.effectiveDate, "requestedDate"))
@@ -223,16 +232,14 @@ def add_blocking_state(request: Request, ctx: Ctx, type_: BlockingStateType, blo
 
 
 @router.post("/{subscriptionId}/block", status_code=201, operation_id="addSubscriptionBlockingState")
-def block_subscription(request: Request, ctx: Ctx, subscriptionId: str, body: BlockingStateJson = Body(...),
+def block_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str,
+                       body: BlockingStateJson = Body(...),
                        requestedDate: str | None = Query(None)) -> Response:
-    return add_blocking_state(request, ctx, BlockingStateType.SUBSCRIPTION, subscriptionId, body, requestedDate)
+    return add_blocking_state(request, ctx, entitlements, BlockingStateType.SUBSCRIPTION, subscriptionId, body,
+                              requestedDate)
 
 
 @router.get("/{subscriptionId}/auditLogsWithHistory", operation_id="getSubscriptionAuditLogsWithHistory")
-def subscription_audit_logs(request: Request, ctx: Ctx, subscriptionId: str) -> Response:
-    from billow.core.db.audit_read import audit_logs
-
-    view = request.app.state.billow.entitlements.view(ctx, subscriptionId)
-    with request.app.state.billow.db.read() as conn:
-        logs = audit_logs(conn, ctx.tenant, "subscriptions", [view.subscription.record_id], with_history=True)
-    return KBJSONResponse([audit_log_json(e) for e in logs[view.subscription.record_id]])
+def subscription_audit_logs(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
+    logs = entitlements.subscription_audit_logs(ctx, subscriptionId, with_history=True)
+    return KBJSONResponse([audit_log_json(e) for e in logs])

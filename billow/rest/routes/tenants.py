@@ -10,7 +10,9 @@ from starlette.responses import Response
 
 from billow.core.errors import InvalidInput
 from billow.push import model as push_model
+from billow.push.model import PUSH_NOTIFICATION_CB
 from billow.rest.common import Ctx, created, no_content
+from billow.rest.deps import Catalogs, Push, Tenants
 from billow.rest.jsonio import KBJSONResponse
 from billow.tenant.model import Tenant, TenantKeyValue
 
@@ -18,7 +20,6 @@ router = APIRouter(prefix="/1.0/kb/tenants", tags=["Tenant"])
 
 # Kill Bill's TenantKV.TenantKey names
 PER_TENANT_CONFIG = "PER_TENANT_CONFIG"
-PUSH_NOTIFICATION_CB = "PUSH_NOTIFICATION_CB"
 PLUGIN_CONFIG_ = "PLUGIN_CONFIG_"
 PLUGIN_PAYMENT_STATE_MACHINE_ = "PLUGIN_PAYMENT_STATE_MACHINE_"
 
@@ -41,29 +42,28 @@ def kv_json(kv: TenantKeyValue) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, operation_id="createTenant")
-def create_tenant(request: Request, ctx: Ctx, body: TenantJson = Body(...),
+def create_tenant(request: Request, ctx: Ctx, tenants: Tenants, catalogs: Catalogs, body: TenantJson = Body(...),
                   useGlobalDefault: bool = Query(False)) -> Response:
-    billow = request.app.state.billow
-    tenant = billow.tenants.create(ctx, body.apiKey, body.apiSecret, body.externalKey)
+    tenant = tenants.create(ctx, body.apiKey, body.apiSecret, body.externalKey)
     if useGlobalDefault:
-        billow.catalogs.upload_default(ctx.for_tenant(tenant.record_id, tenant.id))
+        catalogs.upload_default(ctx.for_tenant(tenant.record_id, tenant.id))
     return created(request, f"/1.0/kb/tenants/{tenant.id}")
 
 
 @router.get("", operation_id="getTenantByApiKey")
-def get_tenant_by_api_key(request: Request, apiKey: str | None = Query(None)) -> Response:
+def get_tenant_by_api_key(request: Request, tenants: Tenants, apiKey: str | None = Query(None)) -> Response:
     if not apiKey:
         raise InvalidInput("apiKey: query parameter needs to be set")
-    return KBJSONResponse(tenant_json(request.app.state.billow.tenants.get_by_api_key(apiKey)))
+    return KBJSONResponse(tenant_json(tenants.get_by_api_key(apiKey)))
 
 
 @router.get("/uploadPerTenantConfig", operation_id="getPerTenantConfiguration")
-def get_per_tenant_config(request: Request, ctx: Ctx) -> Response:
-    return KBJSONResponse(kv_json(request.app.state.billow.tenants.get_values(ctx, PER_TENANT_CONFIG)))
+def get_per_tenant_config(request: Request, ctx: Ctx, tenants: Tenants) -> Response:
+    return KBJSONResponse(kv_json(tenants.get_values(ctx, PER_TENANT_CONFIG)))
 
 
 @router.post("/uploadPerTenantConfig", status_code=201, operation_id="uploadPerTenantConfiguration")
-async def upload_per_tenant_config(request: Request, ctx: Ctx) -> Response:
+async def upload_per_tenant_config(request: Request, ctx: Ctx, tenants: Tenants) -> Response:
     import json
 
     raw = (await request.body()).decode("utf-8", errors="replace")
@@ -75,116 +75,109 @@ async def upload_per_tenant_config(request: Request, ctx: Ctx) -> Response:
         raise InvalidInput("body: the per-tenant configuration must be a JSON object")
     from starlette.concurrency import run_in_threadpool
 
-    await run_in_threadpool(request.app.state.billow.tenants.add_value, ctx, PER_TENANT_CONFIG, raw,
+    await run_in_threadpool(tenants.add_value, ctx, PER_TENANT_CONFIG, raw,
                             replace=True)
     return created(request, "/1.0/kb/tenants/uploadPerTenantConfig")
 
 
 @router.delete("/uploadPerTenantConfig", status_code=204, operation_id="deletePerTenantConfiguration")
-def delete_per_tenant_config(request: Request, ctx: Ctx) -> Response:
-    request.app.state.billow.tenants.delete_key(ctx, PER_TENANT_CONFIG)
+def delete_per_tenant_config(request: Request, ctx: Ctx, tenants: Tenants) -> Response:
+    tenants.delete_key(ctx, PER_TENANT_CONFIG)
     return no_content()
 
 
 @router.get("/uploadPerTenantConfig/{keyPrefix}/search", operation_id="getAllPluginConfiguration")
-def search_config(request: Request, ctx: Ctx, keyPrefix: str) -> Response:
-    kvs = request.app.state.billow.tenants.get_values_by_prefix(ctx, keyPrefix)
+def search_config(request: Request, ctx: Ctx, tenants: Tenants, keyPrefix: str) -> Response:
+    kvs = tenants.get_values_by_prefix(ctx, keyPrefix)
     return KBJSONResponse([kv_json(kv) for kv in kvs])
 
 
-async def _upload(request: Request, ctx: Ctx, key: str, location: str) -> Response:
+async def _upload(request: Request, ctx: Ctx, tenants: Tenants, key: str, location: str) -> Response:
     from starlette.concurrency import run_in_threadpool
 
     value = (await request.body()).decode("utf-8", errors="replace")
     if not value.strip():
         raise InvalidInput("body: needs to be set")
-    await run_in_threadpool(request.app.state.billow.tenants.add_value, ctx, key, value, replace=True)
+    await run_in_threadpool(tenants.add_value, ctx, key, value, replace=True)
     return created(request, location)
 
 
 @router.get("/uploadPluginConfig/{pluginName}", operation_id="getPluginConfiguration")
-def get_plugin_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
-    return KBJSONResponse(kv_json(request.app.state.billow.tenants.get_values(ctx, PLUGIN_CONFIG_ + pluginName)))
+def get_plugin_config(request: Request, ctx: Ctx, tenants: Tenants, pluginName: str) -> Response:
+    return KBJSONResponse(kv_json(tenants.get_values(ctx, PLUGIN_CONFIG_ + pluginName)))
 
 
 @router.post("/uploadPluginConfig/{pluginName}", status_code=201, operation_id="uploadPluginConfiguration")
-async def upload_plugin_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
-    return await _upload(request, ctx, PLUGIN_CONFIG_ + pluginName, f"/1.0/kb/tenants/uploadPluginConfig/{pluginName}")
+async def upload_plugin_config(request: Request, ctx: Ctx, tenants: Tenants, pluginName: str) -> Response:
+    return await _upload(request, ctx, tenants, PLUGIN_CONFIG_ + pluginName,
+                         f"/1.0/kb/tenants/uploadPluginConfig/{pluginName}")
 
 
 @router.delete("/uploadPluginConfig/{pluginName}", status_code=204, operation_id="deletePluginConfiguration")
-def delete_plugin_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
-    request.app.state.billow.tenants.delete_key(ctx, PLUGIN_CONFIG_ + pluginName)
+def delete_plugin_config(request: Request, ctx: Ctx, tenants: Tenants, pluginName: str) -> Response:
+    tenants.delete_key(ctx, PLUGIN_CONFIG_ + pluginName)
     return no_content()
 
 
 @router.get("/uploadPluginPaymentStateMachineConfig/{pluginName}",
             operation_id="getPluginPaymentStateMachineConfig")
-def get_psm_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
-    kv = request.app.state.billow.tenants.get_values(ctx, PLUGIN_PAYMENT_STATE_MACHINE_ + pluginName)
+def get_psm_config(request: Request, ctx: Ctx, tenants: Tenants, pluginName: str) -> Response:
+    kv = tenants.get_values(ctx, PLUGIN_PAYMENT_STATE_MACHINE_ + pluginName)
     return KBJSONResponse(kv_json(kv))
 
 
 @router.post("/uploadPluginPaymentStateMachineConfig/{pluginName}", status_code=201,
              operation_id="uploadPluginPaymentStateMachineConfig")
-async def upload_psm_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
-    return await _upload(request, ctx, PLUGIN_PAYMENT_STATE_MACHINE_ + pluginName,
+async def upload_psm_config(request: Request, ctx: Ctx, tenants: Tenants, pluginName: str) -> Response:
+    return await _upload(request, ctx, tenants, PLUGIN_PAYMENT_STATE_MACHINE_ + pluginName,
                          f"/1.0/kb/tenants/uploadPluginPaymentStateMachineConfig/{pluginName}")
 
 
 @router.delete("/uploadPluginPaymentStateMachineConfig/{pluginName}", status_code=204,
                operation_id="deletePluginPaymentStateMachineConfig")
-def delete_psm_config(request: Request, ctx: Ctx, pluginName: str) -> Response:
-    request.app.state.billow.tenants.delete_key(ctx, PLUGIN_PAYMENT_STATE_MACHINE_ + pluginName)
+def delete_psm_config(request: Request, ctx: Ctx, tenants: Tenants, pluginName: str) -> Response:
+    tenants.delete_key(ctx, PLUGIN_PAYMENT_STATE_MACHINE_ + pluginName)
     return no_content()
 
 
 @router.get("/userKeyValue/{keyName}", operation_id="getUserKeyValue")
-def get_user_kv(request: Request, ctx: Ctx, keyName: str) -> Response:
-    return KBJSONResponse(kv_json(request.app.state.billow.tenants.get_values(ctx, keyName)))
+def get_user_kv(request: Request, ctx: Ctx, tenants: Tenants, keyName: str) -> Response:
+    return KBJSONResponse(kv_json(tenants.get_values(ctx, keyName)))
 
 
 @router.post("/userKeyValue/{keyName}", status_code=201, operation_id="insertUserKeyValue")
-async def insert_user_kv(request: Request, ctx: Ctx, keyName: str) -> Response:
-    return await _upload(request, ctx, keyName, f"/1.0/kb/tenants/userKeyValue/{keyName}")
+async def insert_user_kv(request: Request, ctx: Ctx, tenants: Tenants, keyName: str) -> Response:
+    return await _upload(request, ctx, tenants, keyName, f"/1.0/kb/tenants/userKeyValue/{keyName}")
 
 
 @router.delete("/userKeyValue/{keyName}", status_code=204, operation_id="deleteUserKeyValue")
-def delete_user_kv(request: Request, ctx: Ctx, keyName: str) -> Response:
-    request.app.state.billow.tenants.delete_key(ctx, keyName)
+def delete_user_kv(request: Request, ctx: Ctx, tenants: Tenants, keyName: str) -> Response:
+    tenants.delete_key(ctx, keyName)
     return no_content()
 
 
-def validate_callback_url(url: str | None) -> str:
-    """Callback URLs are http(s) URLs with a host (billow.push.model); the message names `cb`."""
+@router.post("/registerNotificationCallback", status_code=201, operation_id="registerPushNotificationCallback")
+def register_callback(request: Request, ctx: Ctx, push: Push, cb: str | None = Query(None)) -> Response:
     try:
-        return push_model.validate_callback_url(url)
+        push.register_callback(ctx, cb)
     except push_model.InvalidCallbackUrl as exc:
         raise InvalidInput(f"cb: {exc}") from None
-
-
-@router.post("/registerNotificationCallback", status_code=201, operation_id="registerPushNotificationCallback")
-def register_callback(request: Request, ctx: Ctx, cb: str | None = Query(None)) -> Response:
-    url = validate_callback_url(cb)
-    tenants = request.app.state.billow.tenants
-    if url not in tenants.get_values(ctx, PUSH_NOTIFICATION_CB).values:
-        tenants.add_value(ctx, PUSH_NOTIFICATION_CB, url, replace=False)
     return created(request, "/1.0/kb/tenants/registerNotificationCallback")
 
 
 @router.get("/registerNotificationCallback", operation_id="getPushNotificationCallbacks")
-def get_callbacks(request: Request, ctx: Ctx) -> Response:
-    return KBJSONResponse(kv_json(request.app.state.billow.tenants.get_values(ctx, PUSH_NOTIFICATION_CB)))
+def get_callbacks(request: Request, ctx: Ctx, push: Push) -> Response:
+    return KBJSONResponse(kv_json(TenantKeyValue(PUSH_NOTIFICATION_CB, push.callbacks(ctx))))
 
 
 @router.delete("/registerNotificationCallback", status_code=204, operation_id="deletePushNotificationCallbacks")
-def delete_callbacks(request: Request, ctx: Ctx) -> Response:
-    request.app.state.billow.tenants.delete_key(ctx, PUSH_NOTIFICATION_CB)
+def delete_callbacks(request: Request, ctx: Ctx, push: Push) -> Response:
+    push.delete_callbacks(ctx)
     return no_content()
 
 
 @router.get("/{tenantId}", operation_id="getTenant")
-def get_tenant(request: Request, ctx: Ctx, tenantId: str) -> Response:
+def get_tenant(request: Request, ctx: Ctx, tenants: Tenants, tenantId: str) -> Response:
     # Kill Bill shows any tenant to any authenticated tenant; we show a tenant only itself.
     if tenantId != ctx.tenant_id:
         from billow.core.errors import NotFound
@@ -192,5 +185,5 @@ def get_tenant(request: Request, ctx: Ctx, tenantId: str) -> Response:
 
         raise NotFound(f"Tenant does not exist for id {tenantId}", code=TENANT_DOES_NOT_EXIST_FOR_ID,
                        class_name=TENANT_EXCEPTION)
-    tenant = request.app.state.billow.tenants.get(tenantId)
+    tenant = tenants.get(tenantId)
     return KBJSONResponse(tenant_json(tenant))

@@ -1,0 +1,71 @@
+"""Typed access to the services for routes (FastAPI dependencies): `accounts: Accounts` in a route's
+signature gives the `AccountService` of the `Billow` the app serves, and mypy follows the route into it."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+
+from billow.account.service import AccountService
+from billow.app import Billow
+from billow.catalog.service import CatalogService
+from billow.core.bus.admin import QueueAdmin
+from billow.entitlement.service import EntitlementService
+from billow.invoice.presentation.service import InvoicePresenter
+from billow.invoice.service import InvoiceService
+from billow.push.service import PushNotificationService
+from billow.security.service import SecurityService
+from billow.tenant.service import TenantService
+
+
+def billow_of(request: Request) -> Billow:
+    return cast(Billow, request.app.state.billow)
+
+
+def _accounts(request: Request) -> AccountService:
+    return billow_of(request).accounts
+
+
+def _tenants(request: Request) -> TenantService:
+    return billow_of(request).tenants
+
+
+def _catalogs(request: Request) -> CatalogService:
+    return billow_of(request).catalogs
+
+
+def _entitlements(request: Request) -> EntitlementService:
+    return billow_of(request).entitlements
+
+
+def _invoices(request: Request) -> InvoiceService:
+    return billow_of(request).invoices
+
+
+def _presentation(request: Request) -> InvoicePresenter:
+    return billow_of(request).presentation
+
+
+def _push(request: Request) -> PushNotificationService:
+    return billow_of(request).push
+
+
+def _security(request: Request) -> SecurityService:
+    return billow_of(request).security
+
+
+def _queues(request: Request) -> QueueAdmin:
+    return billow_of(request).queues
+
+
+App = Annotated[Billow, Depends(billow_of)]
+Accounts = Annotated[AccountService, Depends(_accounts)]
+Tenants = Annotated[TenantService, Depends(_tenants)]
+Catalogs = Annotated[CatalogService, Depends(_catalogs)]
+Entitlements = Annotated[EntitlementService, Depends(_entitlements)]
+Invoices = Annotated[InvoiceService, Depends(_invoices)]
+Presentation = Annotated[InvoicePresenter, Depends(_presentation)]
+Push = Annotated[PushNotificationService, Depends(_push)]
+Security = Annotated[SecurityService, Depends(_security)]
+Queues = Annotated[QueueAdmin, Depends(_queues)]
