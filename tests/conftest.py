@@ -24,6 +24,11 @@ from billow.app import Billow
 from billow.core.clock import TestClock
 from billow.core.context import CallContext
 
+# One unit of work, one connection: a nested unit of work raises in tests, and the pool's guard records any
+# other second checkout by a thread (see billow.core.db.engine.ConnectionGuard); the `billow` fixture fails
+# the session when it saw one.
+os.environ.setdefault("BILLOW_STRICT_CONNECTIONS", "1")
+
 PG_URL = os.environ.get("BILLOW_TEST_DATABASE_URL")
 # BILLOW_TEST_BACKENDS narrows the database backends (CI's PostgreSQL pass sets "postgresql").
 BACKENDS = [b for b in os.environ.get("BILLOW_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
@@ -55,6 +60,7 @@ def billow(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[B
     kb.security.ensure_default_admin()
     yield kb
     kb.close()
+    assert not kb.db.guard.violations, "nested pooled connections:\n" + "\n".join(kb.db.guard.violations)
 
 
 @pytest.fixture()

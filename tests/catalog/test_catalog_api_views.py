@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from billow.catalog.cli import catalog_app, validate_files
 from billow.catalog.errors import CatalogApiError, ErrorCode
 from billow.catalog.json_view import (
     available_addons_json,
@@ -22,13 +21,14 @@ from billow.catalog.json_view import (
 from billow.catalog.model import BillingPeriod, Catalog, PhaseType, ProductCategory, TimeUnit
 from billow.catalog.simple_plan import SimplePlan, add_simple_plan, safe_first_effective_date
 from billow.catalog.xml import dump_xml, load_version_xml
+from billow.cli.catalog import catalog_app, validate_files
 
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def test_catalog_json_shape(gym, club):
-    (doc,) = catalog_json(Catalog((gym,)))
+    (doc,) = catalog_json(Catalog((gym,)).versions)
     assert list(doc) == ["name", "effectiveDate", "currencies", "units", "products", "priceLists"]
     assert doc["name"] == "Gym" and doc["effectiveDate"] == "2023-01-01T00:00:00.000+00:00"
     assert doc["units"] == [
@@ -41,10 +41,10 @@ def test_catalog_json_shape(gym, club):
     assert [p["name"] for p in basic["plans"]] == ["basic-annual", "basic-monthly"]
     daypass = next(p for p in doc["products"] if p["name"] == "DayPass")
     assert daypass["plans"][0]["billingPeriod"] == "NO_BILLING_PERIOD"
-    assert len(catalog_json(club)) == 3
-    (one,) = catalog_json(club, datetime(2020, 7, 1, tzinfo=UTC))
+    assert len(catalog_json(club.versions)) == 3
+    (one,) = catalog_json([club.version_for_date(datetime(2020, 7, 1, tzinfo=UTC))])
     assert one["effectiveDate"] == "2020-06-01T00:00:00.000+00:00"
-    assert catalog_json(Catalog()) == []
+    assert catalog_json(Catalog().versions) == []
     assert versions_json(club)[0] == "2020-01-01T00:00:00.000Z"
 
 

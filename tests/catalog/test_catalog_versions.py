@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -30,7 +30,7 @@ def test_versions_are_sorted_and_chosen_by_date(club):
     assert [v.effective_date for v in club] == [d(2020, 1, 1), d(2020, 6, 1), d(2021, 1, 1)]
     assert club.version_for_date(d(2020, 5, 31)).effective_date == d(2020, 1, 1)
     assert club.version_for_date(d(2020, 6, 1)).effective_date == d(2020, 6, 1)  # <= is inclusive
-    assert club.version_for_date(date(2022, 1, 1)).effective_date == d(2021, 1, 1)
+    assert club.version_for_date(d(2022, 1, 1)).effective_date == d(2021, 1, 1)
     # before every version -> the first one (Kill Bill #760), not an error
     assert club.version_for_date(d(1999, 1, 1)).effective_date == d(2020, 1, 1)
     assert [v.effective_date for v in versions_up_to(club, d(2020, 7, 1))] == [d(2020, 1, 1), d(2020, 6, 1)]

@@ -15,7 +15,8 @@ from billow.app import Billow
 from billow.core.bus.tables import bus_events_history
 from billow.core.clock import TestClock
 from billow.core.context import CallContext
-from billow.entitlement.service import SubscriptionRequest, SubscriptionView
+from billow.entitlement.model import SubscriptionRequest
+from billow.entitlement.views import SubscriptionView
 
 CATALOG = (Path(__file__).parent / "data" / "entitlement.xml").read_text()
 T0 = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
@@ -46,13 +47,13 @@ class World:
     def set_ctd(self, subscription_id: str, when: datetime) -> None:
         """What invoicing does: record the charged-through date."""
         with self.kb.db.transaction(self.ctx) as uow:
-            self.kb.entitlements.update_charged_through_dates(uow, self.ctx, {subscription_id: when})
+            self.kb.entitlements.internal.update_charged_through_dates(uow, {subscription_id: when})
 
     def published(self, object_id: str) -> list[str]:
         """Event types announced on the bus for an object, in order."""
         assert self.kb.run_until_idle(20)
         h = bus_events_history
-        with self.kb.db.read() as conn:
+        with self.kb.db.read_connection() as conn:
             rows = conn.execute(select(h.c.class_name, h.c.event_json).where(
                 h.c.search_key2 == self.ctx.tenant_record_id).order_by(h.c.record_id)).all()
         import json
@@ -63,7 +64,7 @@ class World:
         from billow.entitlement.store import subscription_events
 
         t = subscription_events.table
-        with self.kb.db.read() as conn:
+        with self.kb.db.read_connection() as conn:
             return len(conn.execute(select(t.c.record_id).where(t.c.tenant_record_id == self.ctx.tenant_record_id))
                        .all())
 

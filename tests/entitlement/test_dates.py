@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billow.catalog.model import BillingPeriod
-from billow.entitlement.dates import effective_date_for_new_bcd, effective_date_for_policy, to_instant
+from billow.entitlement.dates import effective_date_for_new_bcd, effective_date_for_policy
 from billow.entitlement.model import BillingActionPolicy as P
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
@@ -64,16 +64,3 @@ def test_new_bcd_date_is_the_bcd_clamped_and_never_before_today(bcd: int, today:
     assert result >= today
     assert (result - today).days <= 62
     assert result.day == min(bcd, calendar.monthrange(result.year, result.month)[1])
-
-
-def test_requested_dates_take_the_reference_time() -> None:
-    ref = datetime(2024, 1, 5, 18, 30, tzinfo=UTC)
-    assert to_instant(None, now=NOW, time_zone="UTC", reference_time=ref) == NOW
-    assert to_instant(date(2024, 3, 10), now=NOW, time_zone="UTC", reference_time=ref) == NOW  # today: now
-    assert to_instant(date(2024, 4, 1), now=NOW, time_zone="UTC", reference_time=ref) == \
-        datetime(2024, 4, 1, 18, 30, tzinfo=UTC)
-    # in the account's zone: 18:30 UTC is 10:30 in Los Angeles (PST, then PDT after March 10)
-    assert to_instant(date(2024, 4, 1), now=NOW, time_zone="America/Los_Angeles", reference_time=ref) == \
-        datetime(2024, 4, 1, 17, 30, tzinfo=UTC)
-    explicit = datetime(2024, 5, 1, 1, 2, 3, tzinfo=UTC)
-    assert to_instant(explicit, now=NOW, time_zone="Asia/Tokyo", reference_time=ref) == explicit

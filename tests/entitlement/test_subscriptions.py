@@ -10,18 +10,23 @@ import pytest
 
 from billow.catalog.model import PhaseType
 from billow.core.errors import BillowError, InvalidInput
-from billow.entitlement.model import BillingActionPolicy, EntitlementActionPolicy, SubscriptionState
-from billow.entitlement.service import SubscriptionRequest
+from billow.entitlement.model import (
+    BillingActionPolicy,
+    EntitlementActionPolicy,
+    SubscriptionRequest,
+    SubscriptionState,
+)
 from billow.junction.engine import AccountBillingContext, billing_events
 from tests.entitlement.conftest import T0, World
 
 
 def _billing(w: World) -> list[tuple[str, datetime, str | None, object, object, int]]:
     account = w.kb.accounts.get(w.ctx, w.account.id)
-    with w.kb.db.read() as conn:
-        subs, blocking, catalog = w.kb.entitlements.billing_inputs(w.ctx, account, conn)
+    with w.kb.db.read(w.ctx) as uow:
+        subs, blocking = w.kb.entitlements.internal.billing_inputs(uow, [account.record_id])[account.record_id]
+        catalog = w.kb.catalogs.internal.catalog(uow)
     assert catalog is not None
-    result = billing_events(AccountBillingContext(account.id, "USD", account.time_zone,
+    result = billing_events(AccountBillingContext(account.id, "USD", account.time,
                                                   account.bill_cycle_day_local), subs, blocking, catalog)
     return [(e.transition_type.value, e.effective_date, e.phase_name, e.fixed_price, e.recurring_price,
              e.bill_cycle_day_local) for e in result.events]

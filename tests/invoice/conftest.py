@@ -1,4 +1,5 @@
-"""Fixtures for the pure invoice generator: billing events, accounts and one-call runs. No database."""
+"""Fixtures of the invoice tests: for the pure generator, billing events, accounts and one-call runs (no
+database); for the scenarios on a database, `w`, the entitlement tests' World."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import itertools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+
+import pytest
 
 from billow.catalog.model import (
     BillingAlignment,
@@ -15,6 +18,7 @@ from billow.catalog.model import (
     PhaseType,
     ProductCategory,
 )
+from billow.core.account_time import AccountTime
 from billow.invoice import (
     AccountBillingInfo,
     GenerationResult,
@@ -26,6 +30,7 @@ from billow.invoice import (
     generate_invoice,
 )
 from billow.junction.model import BillingEvent, BillingTransitionType
+from tests.entitlement.conftest import World, world  # noqa: F401 - fixture re-export
 
 T = BillingTransitionType
 ACCOUNT_ID = "acct-1"
@@ -41,12 +46,12 @@ def instant(day: str | date, account: AccountBillingInfo | None = None) -> datet
     local = d(day) if isinstance(day, str) else day
     if account is None:
         return datetime.combine(local, time(0, 0), tzinfo=UTC)
-    return account.to_instant(local)
+    return account.time.instant(local)
 
 
 def account(currency: str = "USD", bcd: int = 1, tz: str = "UTC", reference: datetime | None = None
             ) -> AccountBillingInfo:
-    return AccountBillingInfo(ACCOUNT_ID, currency, tz, reference or datetime(2012, 1, 1, tzinfo=UTC), bcd)
+    return AccountBillingInfo(ACCOUNT_ID, currency, AccountTime(tz, reference or datetime(2012, 1, 1, tzinfo=UTC)), bcd)
 
 
 def ev(day: str | date | datetime, transition: T = T.CREATE, *, sub: str = "sub-1", bundle: str = "bundle-1",
@@ -124,3 +129,8 @@ def summary(items: Sequence[InvoiceItem]) -> list[tuple[str, str, str | None, st
 
 def only(items: Sequence[InvoiceItem], kind: InvoiceItemType) -> list[InvoiceItem]:
     return [it for it in items if it.type is kind]
+
+
+@pytest.fixture()
+def w(world: World) -> World:  # noqa: F811 - the entitlement tests' fixture, under the scenarios' name
+    return world

@@ -355,12 +355,12 @@ def test_fixed_offset_from_reference_time_ignores_dst() -> None:
     # Part 5.17: LA account created in summer (−7); an event at 07:30Z on Dec 1 is Dec 1 locally (real PST would
     # give Nov 30)
     acct = account(tz="America/Los_Angeles", reference=datetime(2015, 8, 1, 7, 1, 1, tzinfo=UTC))
-    assert acct.to_instant(date(2015, 12, 1)) == datetime(2015, 12, 1, 7, 1, 1, tzinfo=UTC)
+    assert acct.time.instant(date(2015, 12, 1)) == datetime(2015, 12, 1, 7, 1, 1, tzinfo=UTC)
     e = ev(datetime(2015, 12, 1, 7, 30, tzinfo=UTC), bcd=1)
     res = run([e], [], "2015-12-01", acct=acct)
     assert summary(res.items) == [("RECURRING", "2015-12-01", "2016-01-01", "10.00")]
     winter = account(tz="America/Los_Angeles", reference=datetime(2015, 1, 1, 8, 0, tzinfo=UTC))
-    assert winter.to_local_date(datetime(2015, 7, 1, 7, 30, tzinfo=UTC)) == date(2015, 6, 30)
+    assert winter.time.local_date(datetime(2015, 7, 1, 7, 30, tzinfo=UTC)) == date(2015, 6, 30)
 
 
 # ------------------------------------------------------------------------------------------------ metadata

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from billow.catalog.model import Catalog, PhaseType, ProductCategory
 from billow.catalog.xml import load_version_xml
+from billow.core.account_time import AccountTime
 from billow.entitlement.model import (
     BlockingState,
     BlockingStateType,
@@ -24,7 +25,7 @@ from billow.junction.engine import AccountBillingContext, billing_events
 CATALOG = Catalog.of([load_version_xml(
     (Path(__file__).resolve().parents[1] / "entitlement" / "data" / "entitlement.xml").read_text())])
 T0 = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
-ACCOUNT = AccountBillingContext("acct", "USD", "UTC", 0)
+ACCOUNT = AccountBillingContext("acct", "USD", AccountTime("UTC"), 0)
 _n = iter(range(1, 10_000))
 
 
@@ -76,7 +77,7 @@ def test_trial_then_evergreen_sets_the_account_bcd_from_the_first_paying_date() 
 
 def test_account_bcd_already_set_wins_for_account_aligned_plans() -> None:
     s = sub("s1", [event("s1", "CREATE", T0, "gold-monthly")])
-    result = billing_events(AccountBillingContext("acct", "USD", "UTC", 3), [s], [], CATALOG)
+    result = billing_events(AccountBillingContext("acct", "USD", AccountTime("UTC"), 3), [s], [], CATALOG)
     assert result.account_bcd_to_set is None
     assert {e.bill_cycle_day_local for e in result.events} == {3}
 
@@ -92,7 +93,8 @@ def test_annual_is_subscription_aligned_and_never_sets_the_account_bcd() -> None
 def test_bcd_follows_the_account_time_zone() -> None:
     late = datetime(2024, 1, 15, 3, 0, tzinfo=UTC)  # still Jan 14 in Los Angeles
     s = sub("s1", [event("s1", "CREATE", late, "silver-monthly")], start=late)
-    result = billing_events(AccountBillingContext("acct", "USD", "America/Los_Angeles", 0), [s], [], CATALOG)
+    la = AccountBillingContext("acct", "USD", AccountTime("America/Los_Angeles"), 0)
+    result = billing_events(la, [s], [], CATALOG)
     assert result.account_bcd_to_set == 14
 
 
@@ -186,7 +188,7 @@ def test_price_overrides_replace_catalog_prices() -> None:
 def test_in_arrear_mode_and_ordering_across_subscriptions() -> None:
     a = sub("a", [event("a", "CREATE", d(1), "silver-arrear")], start=d(1))
     b = sub("b", [event("b", "CREATE", T0, "silver-monthly")], bundle="b2")
-    result = billing_events(AccountBillingContext("acct", "USD", "UTC", 1), [b, a], [], CATALOG)
+    result = billing_events(AccountBillingContext("acct", "USD", AccountTime("UTC"), 1), [b, a], [], CATALOG)
     assert [(e.subscription_id, e.billing_mode.value) for e in result.events] == [("a", "IN_ARREAR"),
                                                                                   ("b", "IN_ADVANCE")]
 
@@ -196,7 +198,7 @@ def test_newer_version_reprices_existing_subscriptions_from_its_declared_date() 
     catalog = Catalog.of([load_version_xml(p.read_text()) for p in sorted(folder.glob("club-v*.xml"))])
     start = datetime(2020, 2, 10, tzinfo=UTC)
     s = sub("s1", [event("s1", "CREATE", start, "club-monthly")], start=start)
-    result = billing_events(AccountBillingContext("acct", "USD", "UTC", 1), [s], [], catalog)
+    result = billing_events(AccountBillingContext("acct", "USD", AccountTime("UTC"), 1), [s], [], catalog)
     got = [(e.transition_type.value, e.effective_date, e.recurring_price, e.catalog_effective_date.date().isoformat())
            for e in result.events]
     # v2 declares effectiveDateForExistingSubscriptions 2020-07-01: a synthetic CHANGE at that date bills $12;

@@ -1,14 +1,12 @@
-"""Fixtures for invoicing scenarios: the entitlement test catalog and World helper, plus invoice readers."""
+"""Helpers of the invoicing scenarios (on a database, with the entitlement tests' World): invoice readers."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
 
-import pytest
-
 from billow.invoice.model import Invoice
-from tests.entitlement.conftest import T0, World, world  # noqa: F401 - fixture re-export
+from tests.entitlement.conftest import T0, World
 
 __all__ = ["T0", "World", "items_of", "invoices_of"]
 
@@ -21,8 +19,3 @@ def invoices_of(w: World) -> list[Invoice]:
 def items_of(inv: Invoice) -> list[tuple[str, date | None, date | None, Decimal]]:
     return sorted(((it.type.value, it.start_date, it.end_date, it.amount) for it in inv.items),
                   key=lambda t: (t[1] or date.min, t[0]))
-
-
-@pytest.fixture()
-def w(world: World) -> World:  # noqa: F811
-    return world

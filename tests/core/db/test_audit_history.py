@@ -14,7 +14,7 @@ from billow.core.errors import Conflict
 
 
 def _audit_rows(billow: Billow, record_id: int) -> list[dict]:
-    with billow.db.read() as conn:
+    with billow.db.read_connection() as conn:
         rows = conn.execute(select(audit_log).where(audit_log.c.table_name == "accounts",
                                                     audit_log.c.target_record_id == record_id)
                             .order_by(audit_log.c.record_id))
@@ -23,7 +23,7 @@ def _audit_rows(billow: Billow, record_id: int) -> list[dict]:
 
 def _history_rows(billow: Billow, record_id: int) -> list[dict]:
     h = accounts.history
-    with billow.db.read() as conn:
+    with billow.db.read_connection() as conn:
         rows = conn.execute(select(h).where(h.c.target_record_id == record_id).order_by(h.c.record_id))
         return [dict(r._mapping) for r in rows]
 
@@ -66,11 +66,11 @@ def test_update_without_change_writes_nothing(billow: Billow, tenant_ctx: CallCo
 
 def test_failed_change_leaves_no_audit(billow: Billow, tenant_ctx: CallContext) -> None:
     billow.accounts.create(tenant_ctx, AccountData(external_key="dup-key"))
-    with billow.db.read() as conn:
+    with billow.db.read_connection() as conn:
         before = len(conn.execute(select(audit_log.c.record_id)).all())
     with pytest.raises(Conflict):
         billow.accounts.create(tenant_ctx, AccountData(external_key="dup-key"))
-    with billow.db.read() as conn:
+    with billow.db.read_connection() as conn:
         assert len(conn.execute(select(audit_log.c.record_id)).all()) == before
 
 
@@ -85,7 +85,7 @@ def test_rollback_discards_row_history_and_audit(billow: Billow, tenant_ctx: Cal
         raise Boom
     assert _audit_rows(billow, row["record_id"]) == []
     assert _history_rows(billow, row["record_id"]) == []
-    with billow.db.read() as conn:
+    with billow.db.read_connection() as conn:
         assert conn.execute(select(accounts.table).where(accounts.table.c.record_id == row["record_id"])).first() \
             is None
 
@@ -108,7 +108,7 @@ def _trail(billow: Billow, table: str, record_ids: list[int]) -> list[tuple]:
     from billow.core.db.schema import AUDITED
 
     h = AUDITED[table].history
-    with billow.db.read() as conn:
+    with billow.db.read_connection() as conn:
         hist = {r.record_id: r for r in conn.execute(select(h).where(h.c.target_record_id.in_(record_ids)))}
         audits = conn.execute(select(audit_log).where(audit_log.c.table_name == table,
                                                       audit_log.c.target_record_id.in_(record_ids))).all()

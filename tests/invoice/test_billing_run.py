@@ -17,7 +17,7 @@ from sqlalchemy import select
 from billow.account.model import AccountData
 from billow.invoice import billing_run, store
 from billow.invoice.model import InvoiceItemType
-from tests.invoicing.conftest import World, invoices_of
+from tests.invoice.scenarios import World, invoices_of
 
 
 def _accounts_with_subscriptions(w: World, n: int) -> list[str]:
@@ -26,7 +26,7 @@ def _accounts_with_subscriptions(w: World, n: int) -> list[str]:
     for i in range(n - 1):
         acc = w.kb.accounts.create(w.ctx, AccountData(name=f"Batch {i}", currency="USD"))
         ids.append(acc.id)
-        from billow.entitlement.service import SubscriptionRequest
+        from billow.entitlement.model import SubscriptionRequest
 
         w.kb.entitlements.create(w.ctx, [SubscriptionRequest(account_id=acc.id, plan_name="silver-monthly")])
     assert w.kb.run_until_idle(60)
@@ -41,12 +41,12 @@ def _recurring_periods(w: World, account_id: str) -> list[tuple[date | None, dat
 
 def test_run_due_bills_every_due_account_once_in_small_batches(w: World) -> None:
     ids = _accounts_with_subscriptions(w, 12)
-    w.kb.invoices.batch_size = 5  # 12 accounts: three batches (two at a time on PostgreSQL)
+    w.kb.invoices.run.batch_size = 5  # 12 accounts: three batches (two at a time on PostgreSQL)
     try:
         w.advance(days=31)  # 2024-02-15: every account's next billing date
         report = w.kb.invoices.run_due(tenant=w.ctx.tenant_record_id)
     finally:
-        w.kb.invoices.batch_size = 500
+        w.kb.invoices.run.batch_size = 500
     assert not report.failed and not report.parked
     assert report.accounts == 0  # the notification path billed them all already: nothing is billed twice
     for account_id in ids:
@@ -84,11 +84,11 @@ def test_a_failing_account_does_not_hold_up_the_others_and_is_parked(w: World,
     for account_id in ids:
         expected = 1 if account_id == bad.id else 2
         assert len(w.kb.invoices.of_account(w.ctx, account_id)) == expected
-    with w.kb.db.read() as conn:
+    with w.kb.db.read_connection() as conn:
         assert not store.is_parked(conn, bad.record_id)  # one failure: retried by the next run
-    reports = [w.kb.invoices.run_due(tenant=w.ctx.tenant_record_id) for _ in range(w.kb.invoices.max_errors)]
+    reports = [w.kb.invoices.run_due(tenant=w.ctx.tenant_record_id) for _ in range(w.kb.invoices.run.max_errors)]
     assert any(bad.record_id in r.parked for r in reports)
-    with w.kb.db.read() as conn:
+    with w.kb.db.read_connection() as conn:
         assert store.is_parked(conn, bad.record_id)
         errors = conn.execute(select(store.SC.c.last_error).where(store.SC.c.account_record_id == bad.record_id)
                               ).scalars().all()
@@ -115,7 +115,7 @@ def test_big_runs_bill_in_worker_processes_on_postgresql(w: World) -> None:
                   billing_processes=2)
     try:
         report = node.invoices.run_due(tenant=w.ctx.tenant_record_id, batch_size=5)
-        assert node.invoices._pool is not None  # more than one batch due: the worker processes billed them
+        assert node.invoices.run._pool is not None  # more than one batch due: the worker processes billed them
     finally:
         node.close()
     assert (report.accounts, report.invoices, report.failed, report.parked) == (12, 12, [], [])

@@ -13,10 +13,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from billow.core.bus import Bus, BusConfig
 from billow.core.bus.tables import IN_PROCESSING, REAPED, bus_events, bus_events_history
 from billow.core.context import internal_context
-from tests.bus.bus_worker_support import Ping, effects
+from tests.core.bus.bus_worker_support import Ping, effects
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,7 +24,7 @@ def start_worker(url: str, node: str, *, sleep: float = 0.0, workers: int = 4) -
     env = dict(os.environ, BUS_TEST_SLEEP=str(sleep), PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
         [sys.executable, "-m", "billow.core.bus.worker", "--url", url, "--node-name", node,
-         "--setup", "tests.bus.bus_worker_support:setup", "--path", str(REPO), "--workers", str(workers),
+         "--setup", "tests.core.bus.bus_worker_support:setup", "--path", str(REPO), "--workers", str(workers),
          "--heartbeat", "0.2", "--reap-threshold", "1.5", "--reap-schedule", "0.3", "--poll", "0.2"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -44,7 +43,7 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 
 def scalar(db: Any, q: Any) -> Any:
-    with db.read() as conn:
+    with db.read_connection() as conn:
         return conn.execute(q).scalar_one()
 
 
@@ -68,7 +67,7 @@ def post_many(db: Any, total: int, accounts: int, per_txn: int) -> None:
 
 def test_two_worker_processes_handle_10000_events_exactly_once(pg_url: str, make_db: Any) -> None:
     db = make_db(pg_url)
-    Bus(db, BusConfig(node_name="poster"))  # writes only
+    db.outbox.config.node_name = "poster"  # writes only
     procs = [start_worker(pg_url, "worker-a"), start_worker(pg_url, "worker-b")]
     try:
         post_many(db, 10_000, accounts=200, per_txn=100)
@@ -79,7 +78,7 @@ def test_two_worker_processes_handle_10000_events_exactly_once(pg_url: str, make
             stop(p)
     assert scalar(db, select(func.count()).select_from(effects)) == 10_000
     assert scalar(db, select(func.count(effects.c.seq.distinct()))) == 10_000
-    with db.read() as conn:
+    with db.read_connection() as conn:
         owners = dict(conn.execute(select(bus_events_history.c.processing_owner, func.count())
                                    .group_by(bus_events_history.c.processing_owner)).all())
         rows = conn.execute(select(effects.c.account, effects.c.seq).order_by(effects.c.id)).all()
@@ -92,7 +91,7 @@ def test_two_worker_processes_handle_10000_events_exactly_once(pg_url: str, make
 
 def test_sigkilled_worker_claims_are_reaped_and_redelivered(pg_url: str, make_db: Any) -> None:
     db = make_db(pg_url)
-    Bus(db, BusConfig(node_name="poster"))
+    db.outbox.config.node_name = "poster"
     post_many(db, 400, accounts=40, per_txn=40)  # all pending before the victim starts
     victim = start_worker(pg_url, "victim", sleep=0.05)
     survivor = None
@@ -112,7 +111,7 @@ def test_sigkilled_worker_claims_are_reaped_and_redelivered(pg_url: str, make_db
             stop(survivor)
     assert scalar(db, select(func.count()).select_from(effects)) == 400
     assert scalar(db, select(func.count(effects.c.seq.distinct()))) == 400
-    with db.read() as conn:
+    with db.read_connection() as conn:
         reaped = conn.execute(select(bus_events_history.c.processing_owner).where(
             bus_events_history.c.processing_state == REAPED)).scalars().all()
         rows = conn.execute(select(effects.c.account, effects.c.seq).order_by(effects.c.id)).all()

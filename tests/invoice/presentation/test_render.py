@@ -13,7 +13,7 @@ from billow.invoice.model import InvoiceStatus
 from billow.invoice.presentation import mustache
 from billow.invoice.presentation.bundles import parse_locale, parse_properties, tenant_key, validate_bundle
 from billow.invoice.presentation.renderer import TenantTemplates, prepare, render_html
-from tests.presentation.factory import T, account, invoice, item, subscription_invoice
+from tests.invoice.presentation.factory import T, account, invoice, item, subscription_invoice
 
 NNBSP, NBSP = "\u202f", "\xa0"
 

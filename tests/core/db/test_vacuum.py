@@ -15,7 +15,7 @@ def test_vacuum_cleans_a_churning_table_and_is_a_no_op_on_sqlite(billow: Billow)
         return
 
     def vacuums() -> int:
-        with billow.db.read() as conn:
+        with billow.db.read_connection() as conn:
             return int(conn.execute(text("SELECT coalesce(vacuum_count, 0) FROM pg_stat_user_tables "
                                          "WHERE relname = 'invoice_schedule'")).scalar_one())
 

@@ -13,11 +13,10 @@ from decimal import Decimal as D
 import pytest
 
 from billow.core.errors import BillowError
-from billow.entitlement.model import BillingActionPolicy, EntitlementActionPolicy
-from billow.entitlement.service import SubscriptionRequest
+from billow.entitlement.model import BillingActionPolicy, EntitlementActionPolicy, SubscriptionRequest
 from billow.invoice.model import InvoiceItemType, InvoiceStatus
 from billow.invoice.service import ItemInput, NothingToInvoice
-from tests.invoicing.conftest import World, invoices_of, items_of
+from tests.invoice.scenarios import World, invoices_of, items_of
 
 R, FX, REP, CBA = "RECURRING", "FIXED", "REPAIR_ADJ", "CBA_ADJ"
 

@@ -28,7 +28,7 @@ from billow.core.bus.tables import (
     notifications_history,
 )
 from billow.core.context import internal_context
-from tests.bus.bus_worker_support import Ping, effects, record_effect
+from tests.core.bus.bus_worker_support import Ping, effects, record_effect
 
 ZERO = (timedelta(0),)
 
@@ -40,7 +40,7 @@ def post(db: Any, tenant: int, account: int | None, *seqs: int) -> None:
 
 
 def count(db: Any, table: Any, *where: Any) -> int:
-    with db.read() as conn:
+    with db.read_connection() as conn:
         return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
 
 
@@ -68,7 +68,7 @@ def test_event_posted_in_rolled_back_transaction_is_never_delivered(db_url: str,
     assert bus.run_until_idle(timeout_s=30)
     assert seen == [2]
     assert count(db, bus_events) == 0
-    with db.read() as conn:
+    with db.read_connection() as conn:
         states = conn.execute(select(bus_events_history.c.processing_state)).scalars().all()
     assert states == [PROCESSED]
 
@@ -85,7 +85,7 @@ def test_committed_event_carries_tenant_account_and_user_token(db_url: str, make
     assert bus.run_until_idle(timeout_s=30)
     token = "11111111-2222-3333-4444-555555555555"
     assert got == [(3, 9, token, 3, token)]
-    with db.read() as conn:
+    with db.read_connection() as conn:
         row = conn.execute(select(bus_events_history)).one()
     assert (row.search_key1, row.search_key2, row.user_token) == (9, 3, token)
 
@@ -111,7 +111,7 @@ def test_failing_handler_is_retried_then_parked_failed_and_retryable(db_url: str
     assert bus.run_until_idle(timeout_s=30)
     assert attempts.count(1) == 3  # first attempt + max_failure_retry retries
     assert attempts.index(3) >= 0 and attempts.index(2) > max(i for i, s in enumerate(attempts) if s == 1)
-    with db.read() as conn:
+    with db.read_connection() as conn:
         failed = conn.execute(select(bus_events_history).where(
             bus_events_history.c.processing_state == FAILED)).one()
         assert failed.error_count == 3
@@ -124,7 +124,7 @@ def test_failing_handler_is_retried_then_parked_failed_and_retryable(db_url: str
     broken["on"] = False
     assert queue_admin.retry_failed(bus, tenant_record_id=1) == 1
     assert bus.run_until_idle(timeout_s=30)
-    with db.read() as conn:
+    with db.read_connection() as conn:
         assert sorted(conn.execute(select(effects.c.seq)).scalars().all()) == [1, 2, 3]
     assert count(db, bus_events_history, bus_events_history.c.processing_state == FAILED) == 0
 
@@ -145,7 +145,7 @@ def test_handler_failing_twice_then_succeeding_is_processed_once(db_url: str, ma
     bus.start(workers=2)
     post(db, 1, 1, 42)
     assert bus.run_until_idle(timeout_s=30)
-    with db.read() as conn:
+    with db.read_connection() as conn:
         assert conn.execute(select(effects.c.seq)).scalars().all() == [42]
         row = conn.execute(select(bus_events_history)).one()
     assert (row.processing_state, row.error_count) == (PROCESSED, 2)
@@ -187,7 +187,7 @@ def test_per_account_order_holds_under_concurrency(db_url: str, make_db: Any, ma
     for t in threads:
         t.join()
     assert bus.run_until_idle(timeout_s=120)
-    with db.read() as conn:
+    with db.read_connection() as conn:
         rows = conn.execute(select(effects.c.account, effects.c.seq).order_by(effects.c.id)).all()
     by_account: dict[int, list[int]] = {}
     for a, s in rows:
@@ -283,7 +283,7 @@ def test_rows_claimed_by_a_dead_node_are_reaped_and_redelivered(db_url: str, mak
     live.subscribe(lambda uow, ev: record_effect(uow, ev, "live-node"), Ping)
     live.start(workers=2)
     assert live.run_until_idle(timeout_s=60)
-    with db.read() as conn:
+    with db.read_connection() as conn:
         rows = conn.execute(select(effects.c.account, effects.c.seq).order_by(effects.c.id)).all()
         reaped = conn.execute(select(bus_events_history).where(
             bus_events_history.c.processing_state == REAPED)).all()
@@ -311,7 +311,7 @@ def test_admin_listing_shows_pending_in_processing_and_filters(db_url: str, make
     d = Dispatcher(bus)
     d._beat()
     d.claim(1)  # account 10's two events go in processing
-    with db.read() as conn:
+    with db.read_connection() as conn:
         out = queue_admin.list_entries(conn, tenant_record_id=1, now=now)
         by_account = queue_admin.list_entries(conn, tenant_record_id=1, now=now, account_record_id=10,
                                               with_in_processing=False)

@@ -26,8 +26,8 @@ from billow.entitlement.model import BillingActionPolicy, EntitlementActionPolic
 from billow.invoice.model import InvoiceItemType as T
 from billow.invoice.model import InvoiceStatus
 from billow.invoice.service import ItemInput, NothingToInvoice
-from tests.invoicing.reference import RefWorld, items
-from tests.invoicing.reference import new_world as world
+from tests.invoice.reference import RefWorld, items
+from tests.invoice.reference import new_world as world
 
 R, FX, REP, CBA, ADJ, EXT, CR = ("RECURRING", "FIXED", "REPAIR_ADJ", "CBA_ADJ", "ITEM_ADJ", "EXTERNAL_CHARGE",
                                  "CREDIT_ADJ")

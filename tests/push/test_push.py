@@ -17,7 +17,7 @@ from billow.core.bus.tables import notifications
 from billow.core.context import internal_context
 from billow.push.model import PUSH_QUEUE, InvalidCallbackUrl, PushConfig, validate_callback_url
 from billow.push.service import PushNotificationService
-from tests.bus.bus_worker_support import Ping, TaggedPing
+from tests.core.bus.bus_worker_support import Ping, TaggedPing
 
 
 class Callbacks:
@@ -66,9 +66,9 @@ def callbacks() -> Iterator[Callbacks]:
 def setup_push(db_url: str, make_db: Any, make_bus: Any) -> tuple[Any, Any, PushNotificationService]:
     db = make_db(db_url)
     bus = make_bus(db)
-    from billow.tenant.service import TenantService
+    from billow.tenant.internal import TenantInternalApi
 
-    push = PushNotificationService(bus, TenantService(db),
+    push = PushNotificationService(db, bus, TenantInternalApi(),
                                    PushConfig(retries=(timedelta(seconds=30), timedelta(seconds=60)), timeout_s=5))
     push.install()
     return db, bus, push
@@ -77,12 +77,10 @@ def setup_push(db_url: str, make_db: Any, make_bus: Any) -> tuple[Any, Any, Push
 def test_callback_receives_its_tenant_events_only_and_again_after_a_500(db_url: str, make_db: Any,
                                                                        make_bus: Any, callbacks: Callbacks) -> None:
     db, bus, push = setup_push(db_url, make_db, make_bus)
-    with db.transaction(internal_context(1)) as uow:
-        push.register_callback(uow, callbacks.url("/t1"))
-        push.register_callback(uow, callbacks.url("/t1"))  # registered once
-    with db.transaction(internal_context(1)) as uow:
-        assert push.callbacks(uow.conn, 1) == [callbacks.url("/t1")]
-        assert push.callbacks(uow.conn, 2) == []
+    push.register_callback(internal_context(1), callbacks.url("/t1"))
+    push.register_callback(internal_context(1), callbacks.url("/t1"))  # registered once
+    assert push.callbacks(internal_context(1)) == [callbacks.url("/t1")]
+    assert push.callbacks(internal_context(2)) == []
 
     with db.transaction(internal_context(1)) as uow:
         uow.post(Ping(tenant_record_id=1, account_record_id=11, account_id="acc-1", object_id="o1"))
@@ -110,7 +108,7 @@ def test_callback_receives_its_tenant_events_only_and_again_after_a_500(db_url: 
         uow.post(Ping(tenant_record_id=1, account_record_id=11, account_id="acc-1", object_id="o4"))
     assert bus.run_until_idle(timeout_s=30)
     assert [r["status"] for r in callbacks.received if r["body"]["objectId"] == "o4"] == [500]
-    with db.read() as conn:
+    with db.read_connection() as conn:
         retry = conn.execute(select(notifications).where(notifications.c.queue_name == PUSH_QUEUE)).one()
     assert json.loads(retry.event_json)["attemptNumber"] == 1
     assert retry.effective_date == db.clock.utcnow() + timedelta(seconds=30)
@@ -127,14 +125,14 @@ def test_unreachable_callback_gives_up_after_the_last_retry(db_url: str, make_db
     url = callbacks.url("/t1")
     callbacks.server.shutdown()
     callbacks.server.server_close()  # nothing listens there any more
+    push.register_callback(internal_context(1), url)
     with db.transaction(internal_context(1)) as uow:
-        push.register_callback(uow, url)
         uow.post(Ping(tenant_record_id=1, account_record_id=11, object_id="o1"))
     assert bus.run_until_idle(timeout_s=30)
     for step in (31, 61):
         db.clock.add(timedelta(seconds=step))
         assert bus.run_until_idle(timeout_s=30)
-    with db.read() as conn:
+    with db.read_connection() as conn:
         assert conn.execute(select(notifications)).all() == []  # two retries, then given up
 
 

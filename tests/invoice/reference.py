@@ -18,7 +18,7 @@ from billow.app import Billow
 from billow.catalog.model import BillingPeriod, ProductCategory
 from billow.core.clock import TestClock
 from billow.core.context import CallContext
-from billow.entitlement.service import SubscriptionRequest
+from billow.entitlement.model import SubscriptionRequest
 from billow.invoice.model import Invoice, InvoiceItemType
 from tests.conftest import SHARED
 from tests.entitlement.conftest import World

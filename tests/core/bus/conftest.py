@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from billow.core.bus import Bus, BusConfig
+from billow.core.bus import Bus
+from billow.core.bus.outbox import Outbox
 from billow.core.clock import Clock, TestClock
 from billow.core.db.engine import Database, normalize_url
-from tests.bus.bus_worker_support import test_metadata
+from tests.core.bus.bus_worker_support import test_metadata
 
 PG_URL = os.environ.get("BILLOW_TEST_DATABASE_URL")
 PG_SKIP = "PostgreSQL bus tests need BILLOW_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1/billow_test)"
@@ -60,7 +61,7 @@ def make_db() -> Iterator[Callable[..., Database]]:
     made: list[Database] = []
 
     def make(url: str, clock: Clock | None = None) -> Database:
-        db = Database(url, clock or TestClock(START))
+        db = Database(url, clock or TestClock(START), outbox=Outbox())
         db.upgrade()
         test_metadata.create_all(db.engine)
         made.append(db)
@@ -76,7 +77,10 @@ def make_bus() -> Iterator[Callable[..., Bus]]:
     made: list[Bus] = []
 
     def make(db: Database, **config: Any) -> Bus:
-        bus = Bus(db, BusConfig(**config))
+        assert isinstance(db.outbox, Outbox)
+        for name, value in config.items():  # the bus takes its settings from the database's outbox
+            setattr(db.outbox.config, name, value)
+        bus = Bus(db)
         made.append(bus)
         return bus
 

@@ -1,0 +1,31 @@
+"""The `billow` command: migrations and the demo, on fresh databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from billow import Billow
+from billow.cli.main import app
+from billow.core.context import CallContext
+
+
+def test_cli_db_upgrade_and_demo(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+    r = runner.invoke(app, ["db", "upgrade", "--database-url", url])
+    assert r.exit_code == 0, r.output
+    assert "0001_foundation" in r.output or "revision" in r.output
+    r = runner.invoke(app, ["demo", "--database-url", url], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "demo-acme" in r.output and "demo-dupont" in r.output
+    assert "starter-monthly" in r.output and "prioritysupport-monthly" in r.output
+    # running the demo again reuses what exists
+    r = runner.invoke(app, ["demo", "--database-url", url], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    kb = Billow(url)
+    tenant = kb.tenants.get_by_api_key("demo")
+    ctx = CallContext().for_tenant(tenant.record_id, tenant.id)
+    assert kb.accounts.list(ctx).total == 3
+    kb.close()
