@@ -23,7 +23,7 @@ from billow.account.model import AccountData  # noqa: E402
 from billow.app import Billow  # noqa: E402
 from billow.core.clock import TestClock  # noqa: E402
 from billow.core.context import CallContext  # noqa: E402
-from billow.entitlement.service import SubscriptionRequest  # noqa: E402
+from billow.entitlement.model import SubscriptionRequest  # noqa: E402
 from billow.invoice.billing_pool import default_processes  # noqa: E402
 
 CATALOG = """<?xml version="1.0" encoding="UTF-8"?>
@@ -66,7 +66,7 @@ def _count_invoices(kb: Billow) -> int:
 
     from billow.invoice.store import INV
 
-    with kb.db.read() as conn:
+    with kb.db.read_connection() as conn:
         return int(conn.execute(select(func.count()).select_from(INV)).scalar_one())
 
 
@@ -128,7 +128,7 @@ def main() -> None:
         print(f"billow [{db}] N={n}, {label}: {total} invoices in {elapsed:.1f}s => {total / elapsed:.0f} invoices/s")
     kb.close()
     workers = "" if db == "SQLite" else (f"; largest billing worker process {peak_rss_children_mb():.0f} MB "
-                                         f"({kb.invoices.processes} processes)")
+                                         f"({kb.invoices.run.processes} processes)")
     print(f"billow [{db}] peak RSS {peak_rss_mb():.0f} MB{workers}")
 
 

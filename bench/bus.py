@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from billow.core.bus import Bus, BusConfig  # noqa: E402
 from billow.core.bus.event import BusEvent  # noqa: E402
+from billow.core.bus.outbox import Outbox  # noqa: E402
 from billow.core.context import internal_context  # noqa: E402
 from billow.core.db.engine import Database  # noqa: E402
 
@@ -38,9 +39,9 @@ class BenchEvent(BusEvent):
 
 
 def run(url: str, events: int, accounts: int, batch: int, workers: int, latency_samples: int) -> None:
-    db = Database(url)
+    db = Database(url, outbox=Outbox(BusConfig(workers=workers)))
     db.upgrade()
-    bus = Bus(db, BusConfig(workers=workers))
+    bus = Bus(db)
     lock = threading.Lock()
     done = threading.Event()
     handled = {"throughput": 0, "latency": 0}

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from billow.catalog.model import BillingAlignment, BillingMode, BillingPeriod, PhaseType, ProductCategory
+from billow.core.account_time import AccountTime
 from billow.invoice import AccountBillingInfo, GeneratorConfig, Invoice, InvoiceStatus, generate
 from billow.junction.model import BillingEvent, BillingTransitionType
 
@@ -26,7 +27,7 @@ def main(n: int) -> None:
     start = datetime(2024, 1, 1, 8, tzinfo=UTC)
     accounts = []
     for i in range(n):
-        acct = AccountBillingInfo(f"acct-{i}", "USD", "UTC", start, 1)
+        acct = AccountBillingInfo(f"acct-{i}", "USD", AccountTime("UTC", start), 1)
         event = BillingEvent(subscription_id=f"sub-{i}", bundle_id=f"bundle-{i}", effective_date=start,
                              transition_type=BillingTransitionType.CREATE, product_name="Standard",
                              product_category=ProductCategory.BASE, plan_name="standard-monthly",
