@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -41,11 +42,17 @@ class BusConfig:
     retry_delays: tuple[timedelta, ...] = (timedelta(seconds=1), timedelta(seconds=5), timedelta(seconds=30))
     # claim.time (5m): how long a claim is advertised in processing_available_date.
     claim_time: timedelta = timedelta(minutes=5)
-    # Heartbeat of this node in node_infos; a node silent for reap_threshold is dead.
+    # Heartbeat of this node in node_infos, written by its own housekeeping thread (so a node busy in a
+    # long handler keeps beating). A node silent for `dead_after_beats` intervals is dead, and its claimed
+    # rows are re-dispatched (takeover in under a minute by default: 3 x 10 s, plus one reap pass).
     heartbeat_interval: timedelta = timedelta(seconds=10)
-    # reapThreshold (10m) and reapSchedule (3m).
-    reap_threshold: timedelta = timedelta(minutes=10)
-    reap_schedule: timedelta = timedelta(minutes=3)
+    dead_after_beats: int = 3
+    # Kill Bill's reapThreshold (10m there) and reapSchedule (3m there): None derives them from the
+    # heartbeat (dead_after_beats x heartbeat_interval, and one heartbeat interval). Claims are safe to
+    # take over early: a row a live handler has begun is locked and deleted in its transaction, so the
+    # reaper (FOR UPDATE SKIP LOCKED) never sees it; only claimed-but-unstarted rows move.
+    reap_threshold: timedelta | None = None
+    reap_schedule: timedelta | None = None
     # Rows reaped per pass (Kill Bill: maxReDispatchCount, 10; larger here because our
     # reaper only touches rows of dead nodes).
     max_redispatch_count: int = 1000
@@ -56,3 +63,34 @@ class BusConfig:
     shutdown_timeout: float = 15.0
     # Use LISTEN/NOTIFY on PostgreSQL.
     listen_notify: bool = True
+
+    @property
+    def dead_after(self) -> timedelta:
+        """How long a node's heartbeat may be silent before the node counts as dead."""
+        return self.reap_threshold if self.reap_threshold is not None else self.heartbeat_interval * max(
+            1, self.dead_after_beats)
+
+    @property
+    def reap_every(self) -> timedelta:
+        return self.reap_schedule if self.reap_schedule is not None else self.heartbeat_interval
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> BusConfig:
+        """Settings from the environment, with Kill Bill's property names where it has them
+        (`org.killbill.persistent.bus.main.reapThreshold`, `...reapSchedule`, `...nbThreads`, in
+        milliseconds for durations) or `BILLOW_BUS_HEARTBEAT_MS` / `BILLOW_BUS_DEAD_AFTER_BEATS`."""
+        env = os.environ if environ is None else environ
+        cfg = cls(**overrides)  # type: ignore[arg-type]
+
+        def ms(name: str) -> timedelta | None:
+            value = env.get(name)
+            return timedelta(milliseconds=int(value)) if value else None
+
+        cfg.reap_threshold = ms("org.killbill.persistent.bus.main.reapThreshold") or cfg.reap_threshold
+        cfg.reap_schedule = ms("org.killbill.persistent.bus.main.reapSchedule") or cfg.reap_schedule
+        cfg.heartbeat_interval = ms("BILLOW_BUS_HEARTBEAT_MS") or cfg.heartbeat_interval
+        if env.get("BILLOW_BUS_DEAD_AFTER_BEATS"):
+            cfg.dead_after_beats = int(env["BILLOW_BUS_DEAD_AFTER_BEATS"])
+        if env.get("org.killbill.persistent.bus.main.nbThreads"):
+            cfg.workers = int(env["org.killbill.persistent.bus.main.nbThreads"])
+        return cfg

@@ -425,9 +425,9 @@ class Dispatcher:
         with self.db.transaction(internal_context()) as uow:
             wall = self._wall()
             for table in (store.BUS, store.NOTIFICATIONS):
-                total += store.reap(uow.conn, table, wall=wall, threshold=self.cfg.reap_threshold,
+                total += store.reap(uow.conn, table, wall=wall, threshold=self.cfg.dead_after,
                                     limit=self.cfg.max_redispatch_count, skip_locked=not self.db.is_sqlite)
-            store.mark_dead_nodes(uow.conn, wall, self.cfg.reap_threshold)
+            store.mark_dead_nodes(uow.conn, wall, self.cfg.dead_after)
         if total:
             log.warning("reaped %s entries claimed by dead nodes", total)
             self.wake()
@@ -435,7 +435,7 @@ class Dispatcher:
 
     def _housekeeping_loop(self) -> None:
         beat_every = self.cfg.heartbeat_interval.total_seconds()
-        reap_every = self.cfg.reap_schedule.total_seconds()
+        reap_every = self.cfg.reap_every.total_seconds()
         next_beat = time.monotonic() + beat_every
         next_reap = time.monotonic()
         while not self._stop.is_set():

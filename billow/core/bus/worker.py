@@ -35,19 +35,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--claimed", type=int, default=10)
     p.add_argument("--node-name")
-    p.add_argument("--heartbeat", type=float, default=10.0, help="seconds")
-    p.add_argument("--reap-threshold", type=float, default=600.0, help="seconds")
-    p.add_argument("--reap-schedule", type=float, default=180.0, help="seconds")
+    p.add_argument("--heartbeat", type=float, default=None, help="seconds (default: BusConfig's)")
+    p.add_argument("--reap-threshold", type=float, default=None, help="seconds (default: dead after 3 beats)")
+    p.add_argument("--reap-schedule", type=float, default=None, help="seconds (default: one heartbeat)")
     p.add_argument("--poll", type=float, default=0.5, help="seconds")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
     sys.path[:0] = args.path
 
-    cfg = BusConfig(workers=args.workers, claimed=args.claimed,
-                    heartbeat_interval=timedelta(seconds=args.heartbeat),
-                    reap_threshold=timedelta(seconds=args.reap_threshold),
-                    reap_schedule=timedelta(seconds=args.reap_schedule), poll_interval=args.poll)
+    def seconds(value: float | None) -> timedelta | None:
+        return None if value is None else timedelta(seconds=value)
+
+    cfg = BusConfig(workers=args.workers, claimed=args.claimed, reap_threshold=seconds(args.reap_threshold),
+                    reap_schedule=seconds(args.reap_schedule), poll_interval=args.poll)
+    if args.heartbeat is not None:
+        cfg.heartbeat_interval = timedelta(seconds=args.heartbeat)
     if args.node_name:
         cfg.node_name = args.node_name
     db = Database(args.url, outbox=Outbox(cfg))

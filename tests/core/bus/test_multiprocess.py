@@ -17,15 +17,20 @@ from billow.core.bus.tables import IN_PROCESSING, REAPED, bus_events, bus_events
 from billow.core.context import internal_context
 from tests.core.bus.bus_worker_support import Ping, effects
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
-def start_worker(url: str, node: str, *, sleep: float = 0.0, workers: int = 4) -> subprocess.Popen[str]:
+FAST_TAKEOVER = ("--heartbeat", "0.2", "--reap-threshold", "1.5", "--reap-schedule", "0.3")
+
+
+def start_worker(url: str, node: str, *, sleep: float = 0.0, workers: int = 4,
+                 timing: tuple[str, ...] = FAST_TAKEOVER) -> subprocess.Popen[str]:
+    """A dispatcher process; `timing` are its heartbeat/reaper options (() for the defaults)."""
     env = dict(os.environ, BUS_TEST_SLEEP=str(sleep), PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
         [sys.executable, "-m", "billow.core.bus.worker", "--url", url, "--node-name", node,
          "--setup", "tests.core.bus.bus_worker_support:setup", "--path", str(REPO), "--workers", str(workers),
-         "--heartbeat", "0.2", "--reap-threshold", "1.5", "--reap-schedule", "0.3", "--poll", "0.2"],
+         *timing, "--poll", "0.2"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
