@@ -59,7 +59,7 @@ class Billow:
         _load_tables()
         self.clock: Clock = clock or SystemClock()
         # the bus's outbox: events posted in a unit of work are written in its transaction
-        outbox = Outbox(bus_config or BusConfig(workers=worker_threads))
+        outbox = Outbox(bus_config or BusConfig.from_environment(workers=worker_threads))
         self.db = Database(database_url or os.environ.get("BILLOW_DATABASE_URL"), self.clock, outbox=outbox)
         if migrate:
             self.db.upgrade()

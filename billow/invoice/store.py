@@ -270,7 +270,17 @@ def claim_due(conn: Connection, tenant: int | None, now: datetime, owner: str, w
     accounts = [r[0] for r in conn.execute(accounts_q)]
     if not accounts:
         return {}
-    stmt = (update(SC).where(*cond, free, in_values(conn, SC.c.account_record_id, accounts))
+    # Lock the rows in one order before claiming them: two runs claiming at once (two next-billing-date
+    # notifications of a tenant on two bus workers) then wait for each other instead of deadlocking, and
+    # the second finds the first one's rows taken (PostgreSQL re-checks the condition of a locked row).
+    rows = (select(SC.c.record_id).where(*cond, free, in_values(conn, SC.c.account_record_id, accounts))
+            .order_by(SC.c.record_id))
+    if conn.dialect.name == "postgresql":
+        rows = rows.with_for_update()
+    ids = [r[0] for r in conn.execute(rows)]
+    if not ids:
+        return {}
+    stmt = (update(SC).where(in_values(conn, SC.c.record_id, ids), *cond, free)
             .values(owner=owner, claimed_at=wall)
             .returning(SC.c.account_record_id, SC.c.subscription_id, SC.c.target_date))
     out: dict[int, list[tuple[str, date]]] = {}

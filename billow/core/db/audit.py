@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 # From this many rows on (PostgreSQL), history and audit rows are written server-side (`_history_in_server`):
 # the size from which the rows themselves go through COPY.
 SERVER_SIDE_HISTORY = COPY_THRESHOLD
+# Up to this many rows, `update_many` updates row by row with RETURNING (one statement a row), else in two.
+FEW_ROWS = 2
 
 
 def _entry(table_name: str) -> AuditedTable:
@@ -50,23 +52,18 @@ def _account_of(entry: AuditedTable, row: Mapping[str, Any]) -> int | None:
 
 def _write_history(uow: UnitOfWork, entry: AuditedTable, rows: Sequence[Mapping[str, Any]],
                    change_type: str) -> None:
+    """Keep the rows' new states for their history and audit rows, written when the unit of work ends
+    (`flush_history`): a few multi-row statements per unit of work instead of two per write."""
     ctx = uow.ctx
-    history_rows = []
+    pending = uow.pending_history.setdefault(entry.table.name, (entry, []))[1]
     for row in rows:
         h = {k: v for k, v in row.items() if k != "record_id"}
         h["target_record_id"] = row["record_id"]
         h["change_type"] = change_type
-        history_rows.append(h)
-    history_ids = insert_rows(uow.conn, entry.history, history_rows, returning_ids=True)
-    now = uow.now
-    audits = [
-        {
-            "id": str(uuid.uuid4()),
+        pending.append((h, {
             "target_record_id": row["record_id"],
             "table_name": entry.table.name,
-            "history_record_id": hid,
             "change_type": change_type,
-            "created_date": now,
             "created_by": ctx.user_name,
             "reason_code": ctx.reason_code,
             "comments": ctx.comments,
@@ -74,9 +71,25 @@ def _write_history(uow: UnitOfWork, entry: AuditedTable, rows: Sequence[Mapping[
             "account_record_id": _account_of(entry, row),
             "tenant_record_id": row["record_id"] if entry.tenant_self
             else row.get("tenant_record_id", ctx.tenant_record_id),
-        }
-        for row, hid in zip(rows, history_ids, strict=True)
-    ]
+        }))
+
+
+def flush_history(uow: UnitOfWork) -> None:
+    """Write the history copies kept by the unit of work (one insert per table, in the order of the changes)
+    and their audit rows (one insert), in its transaction."""
+    if not uow.pending_history:
+        return
+    pending = dict(uow.pending_history)
+    uow.pending_history.clear()  # in place: units of work made with `for_tenant` share it
+    now = uow.now
+    audits: list[dict[str, Any]] = []
+    for entry, changes in pending.values():
+        history_ids = insert_rows(uow.conn, entry.history, [h for h, _ in changes], returning_ids=True)
+        for (_, audit), hid in zip(changes, history_ids, strict=True):
+            audit["id"] = str(uuid.uuid4())
+            audit["history_record_id"] = hid
+            audit["created_date"] = now
+            audits.append(audit)
     insert_rows(uow.conn, audit_log, audits, returning_ids=False)
 
 
@@ -145,6 +158,15 @@ def update_many(uow: UnitOfWork, table_name: str, changes: Mapping[int, Mapping[
         ids = _update_from_arrays(conn, t, columns, stamped)
         _history_in_server(uow, entry, ids, "UPDATE")
         return len(ids)
+    if len(stamped) <= FEW_ROWS:  # one UPDATE ... RETURNING a row: fewer round trips than UPDATEs + SELECT
+        states = []
+        for r in sorted(stamped, key=lambda r: r["_rid"]):
+            row = conn.execute(sa_update(t).where(t.c.record_id == r["_rid"])
+                               .values({c: r[c] for c in columns}).returning(*t.c)).first()
+            if row is not None:
+                states.append(dict(row._mapping))
+        _write_history(uow, entry, states, "UPDATE")
+        return len(states)
     stmt = sa_update(t).where(t.c.record_id == bindparam("_rid")).values({c: bindparam(f"v_{c}") for c in columns})
     conn.execute(stmt, [{"_rid": r["_rid"], **{f"v_{c}": r[c] for c in columns}} for r in stamped])
     states = [dict(r._mapping) for r in conn.execute(select(t).where(in_values(conn, t.c.record_id, list(changes)))

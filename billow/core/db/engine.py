@@ -165,6 +165,7 @@ class Database:
                 uow = UnitOfWork(conn, ctx, self.clock.utcnow(), is_sqlite=self.is_sqlite, outbox=self.outbox)
                 with conn.begin():
                     yield uow
+                    uow.flush_history()
                     uow.flush_events()
                 uow.run_after_commit()
         finally:

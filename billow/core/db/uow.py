@@ -46,6 +46,10 @@ class UnitOfWork:
         self._outbox = outbox
         self._events: list[Any] = []
         self._after_commit: list[Callable[[], None]] = []
+        # history copies and audit rows of this unit's writes, written at its end (audit.flush_history)
+        self.pending_history: dict[str, tuple[Any, list[tuple[dict[str, Any], dict[str, Any]]]]] = {}
+        # account locks this transaction holds already (they last until it ends: no need to ask again)
+        self._locked: set[int] = set()
 
     @property
     def tenant(self) -> int:
@@ -58,6 +62,8 @@ class UnitOfWork:
                            self.now, is_sqlite=self.is_sqlite, outbox=self._outbox, readonly=self.readonly)
         other._events = self._events
         other._after_commit = self._after_commit
+        other.pending_history = self.pending_history
+        other._locked = self._locked
         return other
 
     def _writable(self) -> None:
@@ -91,6 +97,10 @@ class UnitOfWork:
         self._writable()
         self._events.append(event)
 
+    def flush_history(self) -> None:
+        """Write the history and audit rows of this unit's writes (before it commits)."""
+        audit.flush_history(self)
+
     def flush_events(self) -> None:
         if not self._events:
             return
@@ -112,21 +122,24 @@ class UnitOfWork:
 
         On SQLite every write transaction already holds the database's write lock.
         """
-        if self.is_sqlite:
+        if self.is_sqlite or account_record_id in self._locked:
             return
         self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": account_lock_key(account_record_id)})
+        self._locked.add(account_record_id)
 
     def lock_accounts(self, account_record_ids: Iterable[int]) -> None:
         """Several account locks in one round trip, taken in key order (so writers cannot deadlock)."""
         if self.is_sqlite:
             return
-        keys = sorted({account_lock_key(a) for a in account_record_ids})
+        wanted = {a for a in account_record_ids if a not in self._locked}
+        keys = sorted({account_lock_key(a) for a in wanted})
         if len(keys) == 1:
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": keys[0]})
         elif keys:
             self.conn.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM "
                                    "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS ordered"),
                               {"keys": keys})
+        self._locked.update(wanted)
 
 
 def account_lock_key(account_record_id: int) -> int:
