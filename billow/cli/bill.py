@@ -34,6 +34,7 @@ def bill(date_: Annotated[str | None, typer.Option("--date", help="bill as of th
             raise typer.BadParameter(f"'{date_}' is not a date (YYYY-MM-DD)", param_hint="--date") from None
         clock = TestClock(datetime.combine(day, time(23, 59, 59), tzinfo=UTC))
     kb = Billow(database_url, clock, billing_processes=default_processes(server=True))
+    kb.bus.start(dispatch=False)  # a heartbeat: if this process dies, its claimed accounts are billed by others
     now = kb.clock.utcnow()
     due = kb.invoices.count_due(tenant, now)
     with Progress(TextColumn("billing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[inv]} invoices"),

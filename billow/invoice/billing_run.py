@@ -435,7 +435,8 @@ class BillingRun:
         waits for the database the other computes). SQLite has one writer: one batch at a time."""
         now = now or self.db.clock.utcnow()
         batch_size = batch_size or self.batch_size
-        owner = owner or f"run-{uuid.uuid4().hex[:12]}"
+        # the node's name first: if this process dies, its claims are free once its heartbeat stops
+        owner = owner or f"{self.bus.node_name}/{uuid.uuid4().hex[:12]}"
         report = RunReport()
         lock = threading.Lock()
         wall = self.wall_clock.utcnow()
@@ -466,7 +467,10 @@ class BillingRun:
             running: set[Future[None]] = set()
             while True:
                 with self.db.transaction(internal_context(tenant)) as uow:
-                    claimed_all = store.claim_due(uow.conn, tenant, now, owner, wall, stale, batch_size)
+                    others = store.claimed_owners(uow.conn, tenant, now) - {owner}
+                    dead = self.bus.dead_nodes(uow.conn, {o.split("/", 1)[0] for o in others})
+                    claimed_all = store.claim_due(uow.conn, tenant, now, owner, wall, stale, batch_size,
+                                                  {o for o in others if o.split("/", 1)[0] in dead})
                     tenants = store.tenants_of(uow.conn, list(claimed_all)) if tenant is None and claimed_all \
                         else {}
                 if not claimed_all:

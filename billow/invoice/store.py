@@ -10,7 +10,7 @@ Reads are set-based: one query for the invoices of many accounts, one for their 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -258,13 +258,28 @@ def forget_triggers_due(conn: Connection, tenant: int, up_to: datetime) -> None:
                                             run_triggers.c.fire_at <= up_to))
 
 
+def claimed_owners(conn: Connection, tenant: int | None, now: datetime) -> set[str]:
+    """Who holds claims on due rows (to see whether their runs' nodes are still alive)."""
+    q = select(SC.c.owner).where(SC.c.fire_at <= now, SC.c.state == AVAILABLE, SC.c.owner.is_not(None))
+    if tenant is not None:
+        q = q.where(SC.c.tenant_record_id == tenant)
+    return {r[0] for r in conn.execute(q.distinct())}
+
+
 def claim_due(conn: Connection, tenant: int | None, now: datetime, owner: str, wall: datetime,
-              stale_before: datetime, limit: int) -> dict[int, list[tuple[str, date]]]:
-    """Claim the due schedule rows of up to `limit` accounts: {account record id: [(subscription, date)]}."""
+              stale_before: datetime, limit: int, dead_owners: Collection[str] = ()
+              ) -> dict[int, list[tuple[str, date]]]:
+    """Claim the due schedule rows of up to `limit` accounts: {account record id: [(subscription, date)]}.
+
+    Rows are free when unclaimed, claimed before `stale_before`, or claimed by a run whose node is dead
+    (`dead_owners`): a killed run's accounts are billed by the next run at once. Billing under the account
+    lock is idempotent, so a claim taken over from a run that was in fact alive only costs a null run."""
     cond = [SC.c.fire_at <= now, SC.c.state == AVAILABLE]
     if tenant is not None:
         cond.append(SC.c.tenant_record_id == tenant)
     free = (SC.c.owner.is_(None)) | (SC.c.claimed_at < stale_before)
+    if dead_owners:
+        free = free | SC.c.owner.in_(sorted(dead_owners))
     accounts_q = (select(SC.c.account_record_id).where(*cond, free).group_by(SC.c.account_record_id)
                   .order_by(SC.c.account_record_id).limit(limit))
     accounts = [r[0] for r in conn.execute(accounts_q)]

@@ -127,3 +127,34 @@ def test_big_runs_bill_in_worker_processes_on_postgresql(w: World) -> None:
         assert [(i.invoice_date, i.target_date) for i in invs][-1] == (date(2024, 2, 15), date(2024, 2, 15))
     numbers = [inv.invoice_number for a in ids for inv in w.kb.invoices.of_account(w.ctx, a)]
     assert len(numbers) == len(set(numbers)) == 24
+
+
+def test_a_dead_runs_claims_are_billed_at_once_and_a_live_ones_are_left(w: World) -> None:
+    """A run claims its accounts under its node's name; when that node's heartbeat stops (a killed `billow
+    serve` or `billow bill`), the next run bills them at once instead of waiting for the claims to go stale."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from billow.core.bus import store as bus_store
+
+    dead_id, live_id = _accounts_with_subscriptions(w, 2)
+    dead, live = (w.kb.accounts.get(w.ctx, a).record_id for a in (dead_id, live_id))
+    wall = w.kb.bus.wall_clock.utcnow()
+    with w.kb.db.connection() as conn:
+        bus_store.heartbeat(conn, "ghost-dead", wall - timedelta(minutes=5), wall, {})  # silent for 5 minutes
+        bus_store.heartbeat(conn, "ghost-live", wall, wall, {})
+        for arid, owner in ((dead, "ghost-dead/run1"), (live, "ghost-live/run1")):
+            conn.execute(update(store.SC).where(store.SC.c.account_record_id == arid)
+                         .values(owner=owner, claimed_at=wall))
+        conn.commit()
+    w.advance(days=31)  # 2024-02-15: both accounts due; the notification's run takes over the dead run's claim
+    billed = [(date(2024, 1, 15), date(2024, 2, 15), D(20)), (date(2024, 2, 15), date(2024, 3, 15), D(20))]
+    assert _recurring_periods(w, dead_id) == billed
+    assert _recurring_periods(w, live_id) == billed[:1]  # a live node's claim is left to it
+    with w.kb.db.connection() as conn:
+        conn.execute(update(store.SC).where(store.SC.c.account_record_id == live).values(owner=None,
+                                                                                         claimed_at=None))
+        conn.commit()
+    w.kb.invoices.run_due(tenant=w.ctx.tenant_record_id)
+    assert _recurring_periods(w, live_id) == billed

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
 
 from billow.core.bus import store
 from billow.core.bus.config import BusConfig
@@ -170,13 +172,20 @@ class Bus:
         return store.remove_available(uow.conn, queue_name, tenant_record_id, effective_up_to,
                                       self.wall_clock.utcnow())
 
+    def dead_nodes(self, conn: Connection, names: Iterable[str]) -> set[str]:
+        """Of these node names, those whose heartbeat says they are dead (for work claimed outside the bus
+        tables, e.g. billing-run batches, to be taken over the way bus claims are)."""
+        return store.dead_nodes(conn, names, self.wall_clock.utcnow(), self.config.dead_after)
+
     def wake(self) -> None:
         """Tell the local dispatcher there is work (called after commit)."""
         self.outbox.ring()
 
     # -- dispatch ----------------------------------------------------------------------------
-    def start(self, workers: int | None = None) -> None:
-        """Start the dispatcher threads (embedded library or `billow serve`)."""
+    def start(self, workers: int | None = None, *, dispatch: bool = True) -> None:
+        """Start the dispatcher threads (embedded library or `billow serve`). Without `dispatch`, only the
+        heartbeat and the reaper run: a process that claims other work (`billow bill`) is then a live node
+        whose claims are taken over if it dies."""
         from billow.core.bus.dispatcher import Dispatcher
 
         if self._dispatcher is not None:
@@ -185,7 +194,7 @@ class Bus:
             self.config.workers = workers
         d = Dispatcher(self)
         self._dispatcher = d
-        d.start()
+        d.start(dispatch=dispatch)
 
     def stop(self) -> None:
         d, self._dispatcher = self._dispatcher, None

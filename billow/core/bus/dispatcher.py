@@ -71,13 +71,14 @@ class Dispatcher:
         self._listen_conn: Any = None
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, *, dispatch: bool = True) -> None:
         self._beat()
         self._pool = ThreadPoolExecutor(max_workers=max(1, self.cfg.workers),
                                         thread_name_prefix="billow-bus-worker")
-        targets: list[tuple[str, Callable[[], None]]] = [("claimer", self._claim_loop),
-                                                         ("housekeeper", self._housekeeping_loop)]
-        if not self.db.is_sqlite and self.cfg.listen_notify:
+        targets: list[tuple[str, Callable[[], None]]] = [("housekeeper", self._housekeeping_loop)]
+        if dispatch:
+            targets.append(("claimer", self._claim_loop))
+        if dispatch and not self.db.is_sqlite and self.cfg.listen_notify:
             targets.append(("listener", self._listen_loop))
         for name, fn in targets:
             t = threading.Thread(target=fn, name=f"billow-bus-{name}", daemon=True)

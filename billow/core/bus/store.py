@@ -355,6 +355,18 @@ def reap(conn: Connection, table: str, *, wall: datetime, threshold: timedelta, 
     return len(rows)
 
 
+def dead_nodes(conn: Connection, names: Iterable[str], wall: datetime, threshold: timedelta) -> set[str]:
+    """Of these node names, those known to be dead: stopped, or silent for longer than `threshold`. A name
+    with no heartbeat row at all is not known, so not declared dead."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return set()
+    n = node_infos
+    q = select(n.c.node_name).where(n.c.node_name.in_(wanted),
+                                    or_(n.c.is_active.is_(False), n.c.updated_date < wall - threshold))
+    return {r[0] for r in conn.execute(q)}
+
+
 def mark_dead_nodes(conn: Connection, wall: datetime, threshold: timedelta) -> None:
     n = node_infos
     conn.execute(update(n).where(n.c.is_active.is_(True), n.c.updated_date < wall - threshold)
