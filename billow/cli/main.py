@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -29,6 +30,9 @@ DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="BILLO
 def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl = None,
           test_mode: Annotated[bool, typer.Option("--test-mode", help="allow /1.0/kb/test/clock to set the time")]
           = False,
+          test_clock: Annotated[str | None, typer.Option(
+              "--test-clock", help="with --test-mode: the instant the clock starts at (ISO 8601; default now)")]
+          = None,
           demo: Annotated[bool, typer.Option("--demo", help="create the demo tenant and accounts first")] = False,
           workers: Annotated[int, typer.Option(help="bus worker threads")] = 2,
           admin_password: Annotated[str | None, typer.Option(envvar="BILLOW_ADMIN_PASSWORD",
@@ -46,7 +50,15 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
 
     configure(log_level)
     log = logging.getLogger("billow")
-    billow = Billow(database_url, TestClock() if test_mode else None, worker_threads=workers,
+    start = None
+    if test_clock is not None:
+        if not test_mode:
+            raise typer.BadParameter("--test-clock needs --test-mode", param_hint="--test-clock")
+        try:
+            start = datetime.fromisoformat(test_clock.replace("Z", "+00:00"))
+        except ValueError:
+            raise typer.BadParameter(f"'{test_clock}' is not an ISO 8601 instant", param_hint="--test-clock") from None
+    billow = Billow(database_url, TestClock(start) if test_mode else None, worker_threads=workers,
                     billing_processes=default_processes(server=True))
     billow.security.ensure_default_admin(password=admin_password or DEFAULT_PASSWORD)
     if billow.security.uses_default_password():
