@@ -25,7 +25,6 @@ from billow.entitlement.model import (
     Subscription,
     SubscriptionEvent,
     SubscriptionEventType,
-    SubscriptionState,
 )
 from billow.entitlement.timeline import Transition, active_events, lay_out_phases, quantities
 from billow.entitlement.views import AccountEntitlements, build_view
@@ -61,7 +60,7 @@ def transfer_moves(acc: AccountEntitlements, bundle: Bundle, transfer_at: dateti
     base_cancel: datetime | None = None
     for sub in subs:
         view = build_view(acc, sub, now)
-        if view.state in (SubscriptionState.CANCELLED, SubscriptionState.EXPIRED):
+        if view.billing_ended(now):  # Kill Bill skips a subscription whose (billing) state is CANCELLED
             out.append(SubscriptionMove(sub, None, []))
             continue
         if sub.category is not ProductCategory.ADD_ON or immediate or base_cancel is None:

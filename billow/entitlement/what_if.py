@@ -108,7 +108,7 @@ def what_if(acc: AccountEntitlements, action: str, now: datetime, *, subscriptio
     cancels = {sub.id: when}
     if sub.category is ProductCategory.BASE:
         for addon in acc.addons_of(sub.bundle_id):
-            if not build_view(acc, addon, now).ended:
+            if not build_view(acc, addon, now).billing_ended(now):
                 cancels[addon.id] = max(when, addon.align_start_date or addon.start_date)
     out = []
     for s in subs:
