@@ -22,7 +22,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]
 
 from billow.invoice.presentation.pdf import html_to_pdf  # noqa: E402
 from billow.invoice.presentation.renderer import render_html  # noqa: E402
-from tests.presentation.factory import T, account, invoice, item, subscription_invoice  # noqa: E402
+from tests.invoice.presentation.factory import T, account, invoice, item, subscription_invoice  # noqa: E402
 
 LOCALES = ("en_US", "fr_FR", "de_DE", "es_ES")
 
