@@ -135,12 +135,13 @@ def transitions(sub: Subscription, catalog: Catalog) -> list[Transition]:
     segment_start: datetime | None = None
     ended = False
 
-    def emit_phases_until(limit: datetime | None) -> bool:
-        """PHASE (and EXPIRED) transitions of the current segment before `limit`; True if expired."""
+    def emit_phases_until(limit: datetime | None, *, at_limit: bool = True) -> bool:
+        """PHASE (and EXPIRED) transitions of the current segment up to `limit` (before it only, when not
+        `at_limit`); True if expired."""
         nonlocal layout_index
         while plan is not None and layout_index + 1 <= len(layout):
             ph, _start, end = layout[layout_index]
-            if end is None or (limit is not None and end > limit):
+            if end is None or (limit is not None and (end > limit or (end == limit and not at_limit))):
                 return False
             if layout_index + 1 < len(layout):
                 nxt, nstart, _ = layout[layout_index + 1]
@@ -166,7 +167,9 @@ def transitions(sub: Subscription, catalog: Catalog) -> list[Transition]:
         quantity = quantity_at(settings, ev.effective_date)
         if ev.event_type in (SubscriptionEventType.CREATE, SubscriptionEventType.TRANSFER,
                              SubscriptionEventType.CHANGE):
-            if plan is not None and emit_phases_until(ev.effective_date):
+            # a plan change (or a cancellation, below) replaces what was due at its very instant: Kill Bill
+            # deactivates the events at or after it (`unactivateFutureEventsFromTransaction`), a PHASE included
+            if plan is not None and emit_phases_until(ev.effective_date, at_limit=False):
                 ended = True
                 break
             version, plan = _resolve(catalog, ev.plan_name or "", ev.effective_date, ev.effective_date)
@@ -180,7 +183,7 @@ def transitions(sub: Subscription, catalog: Catalog) -> list[Transition]:
                 plan=plan, phase=phase, price_list=price_list, version=version, last_change_date=segment_start,
                 overrides=overrides, quantity=quantity, total_ordering=ev.total_ordering))
         elif ev.event_type is SubscriptionEventType.CANCEL:
-            if emit_phases_until(ev.effective_date):
+            if emit_phases_until(ev.effective_date, at_limit=False):
                 ended = True
                 break
             out.append(Transition(

@@ -101,3 +101,25 @@ def test_two_changes_at_the_same_past_instant_leave_the_last_one(world: World) -
     _change(world, sid, "gold-annual", requested_date=at)
     assert [e for e in _listed(world, sid) if e[0] == "CHANGE"] == [("CHANGE", at, "gold-annual")]
     assert world.view(sid).current.plan.name == "gold-annual"  # type: ignore[union-attr]
+
+
+def test_a_change_at_a_phase_boundary_replaces_the_phase(world: World) -> None:
+    """The trial ends on the very instant an end-of-term change takes effect: Kill Bill's change deactivates the
+    PHASE due then, so only the CHANGE is listed (and announced)."""
+    sid = world.create("gold-monthly")
+    trial_end = T0 + timedelta(days=30)
+    world.set_ctd(sid, trial_end)
+    _change(world, sid, "silver-monthly", policy=BillingActionPolicy.END_OF_TERM)
+    assert _listed(world, sid) == [("START_ENTITLEMENT", T0, "gold-monthly"), ("START_BILLING", T0, "gold-monthly"),
+                                   ("CHANGE", trial_end, "silver-monthly")]
+    world.advance(days=31)
+    published = world.published(sid)
+    assert "SubscriptionChangeEvent" in published and "SubscriptionPhaseEvent" not in published
+
+
+def test_a_cancellation_at_a_phase_boundary_replaces_the_phase(world: World) -> None:
+    sid = world.create("gold-monthly")
+    world.set_ctd(sid, T0 + timedelta(days=30))
+    world.kb.entitlements.cancel(world.ctx, sid, billing_policy=BillingActionPolicy.END_OF_TERM)
+    assert [e[0] for e in _listed(world, sid)] == ["START_ENTITLEMENT", "START_BILLING", "STOP_ENTITLEMENT",
+                                                   "STOP_BILLING"]
