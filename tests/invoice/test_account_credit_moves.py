@@ -68,6 +68,7 @@ def test_child_credit_moves_to_the_parent(w: World) -> None:
 def test_the_credit_pays_what_the_parent_owes(w: World) -> None:
     parent = w.account
     w.create("silver-monthly")  # the parent owes 20
+    assert len(_invoices(w, parent)) == 1  # (invoiced once the bus has run)
     child = _child(w, parent)
     _credit(w, child, "15")
     w.kb.invoices.transfer_child_credit_to_parent(w.ctx, child.id)
