@@ -80,7 +80,9 @@ class BundleJson(BaseModel):
 @router.post("/1.0/kb/bundles/{bundleId}", status_code=201, operation_id="transferBundle")
 def transfer_bundle(request: Request, ctx: Ctx, entitlements: Entitlements, bundleId: str,
                     body: BundleJson | None = Body(None), requestedDate: str | None = Query(None),
-                    billingPolicy: str | None = Query(None), bcdTransfer: str | None = Query(None)) -> Response:
+                    billingPolicy: str | None = Query(None), bcdTransfer: str | None = Query(None),
+                    pluginProperty: list[str] | None = Query(None)) -> Response:
+    """Kill Bill forwards `pluginProperty` to entitlement plugins; there are none here: accepted, unused."""
     if body is None:
         raise InvalidInput("body: BundleJson body should be specified")
     if not body.accountId:
