@@ -49,6 +49,17 @@ class Account:
         return account_time(self.time_zone, self.reference_time)
 
 
+@dataclass(frozen=True, slots=True)
+class AccountEmail:
+    """One of an account's additional emails (Kill Bill's `AccountEmail`)."""
+
+    record_id: int
+    id: str
+    account_id: str
+    email: str
+    created_date: datetime
+
+
 # The fields a caller may give when creating or updating an account (REST AccountJson names
 # are mapped onto these by the REST layer). None means "not given".
 ACCOUNT_DATA_FIELDS = (

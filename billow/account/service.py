@@ -19,7 +19,13 @@ from billow.account import store
 from billow.account.errors import account_exists, account_key_not_found
 from billow.account.events import AccountChangeEvent, AccountCreationEvent
 from billow.account.internal import AccountInternalApi
-from billow.account.model import ACCOUNT_DATA_FIELDS, DEFAULT_BILL_CYCLE_DAY_LOCAL, Account, AccountData
+from billow.account.model import (
+    ACCOUNT_DATA_FIELDS,
+    DEFAULT_BILL_CYCLE_DAY_LOCAL,
+    Account,
+    AccountData,
+    AccountEmail,
+)
 from billow.core.account_time import is_time_zone
 from billow.core.context import CallContext
 from billow.core.db import Database
@@ -134,6 +140,49 @@ class AccountService:
                       ) -> dict[int, builtins.list[AuditLogEntry]]:
         with self.db.read(ctx) as uow:
             return audit_logs(uow.conn, ctx.tenant, "accounts", [a.record_id for a in accounts], level=level)
+
+    def children(self, ctx: CallContext, parent_account_id: str) -> builtins.list[Account]:
+        """The accounts whose parent is this one; none for an unknown account (Kill Bill's
+        `getChildrenAccounts` does not look the parent up)."""
+        with self.db.read(ctx) as uow:
+            return store.by_parent(uow.conn, ctx.tenant, parent_account_id)
+
+    # -- emails (Kill Bill's AccountResource emails and DefaultAccountDao) ----------------------
+    def emails(self, ctx: CallContext, account_id: str) -> builtins.list[AccountEmail]:
+        """The account's emails in use; none for an unknown account (Kill Bill does not look it up)."""
+        with self.db.read(ctx) as uow:
+            return store.active_emails(uow.conn, ctx.tenant, account_id)
+
+    def add_email(self, ctx: CallContext, account_id: str, email: str | None) -> None:
+        """Add an email to an existing account; an email it already has is not added twice (no error)."""
+        if not email:
+            raise InvalidInput("email: needs to be set")
+        if len(email) > 128:
+            raise InvalidInput("email: longer than 128 characters")
+        with self.db.transaction(ctx) as uow:
+            account = self.internal.get(uow, account_id)
+            uow.lock_account(account.record_id)
+            if any(e.email == email for e in store.active_emails(uow.conn, ctx.tenant, account.id)):
+                return
+            uow.insert("account_emails", {"account_id": account.id, "email": email, "is_active": True,
+                                          "account_record_id": account.record_id})
+
+    def remove_email(self, ctx: CallContext, account_id: str, email: str) -> None:
+        """Remove every row of the account with exactly this email (marked inactive, audited as a DELETE);
+        nothing to remove is no error."""
+        with self.db.transaction(ctx) as uow:
+            for e in store.active_emails(uow.conn, ctx.tenant, account_id):
+                if e.email == email:
+                    uow.update("account_emails", e.record_id, {"is_active": False}, change_type="DELETE")
+
+    def email_audit_logs(self, ctx: CallContext, account_email_id: str) -> builtins.list[AuditLogEntry]:
+        """An email's audit log with its history, removed or not; none for an unknown id (Kill Bill's
+        `getEmailAuditLogsWithHistoryForId`)."""
+        with self.db.read(ctx) as uow:
+            record_id = store.email_record_id(uow.conn, ctx.tenant, account_email_id)
+            if record_id is None:
+                return []
+            return audit_logs(uow.conn, ctx.tenant, "account_emails", [record_id], with_history=True)[record_id]
 
     # -- writes -------------------------------------------------------------------------------
     def create(self, ctx: CallContext, data: AccountData) -> Account:

@@ -1,4 +1,4 @@
-"""SQL for the account service's table `accounts` (Kill Bill's column names)."""
+"""SQL for the account service's tables `accounts` and `account_emails` (Kill Bill's column names)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, Connection, Integer, String, UniqueConstraint, func, or_, select
 
-from billow.account.model import Account
+from billow.account.model import Account, AccountEmail
 from billow.core.db.schema import audited_table
 from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
@@ -39,7 +39,16 @@ accounts = audited_table(
     account_owned=False, account_column="self",
 )
 
+# an account's additional emails (Kill Bill's `account_emails`): removing one marks it inactive
+account_emails = audited_table(
+    "account_emails", "ACCOUNT_EMAIL",
+    Column("account_id", String(36), nullable=False, index=True),
+    Column("email", String(128), nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+)
+
 T = accounts.table
+E = account_emails.table
 
 
 def to_account(row: Any) -> Account:
@@ -111,3 +120,29 @@ def search(conn: Connection, tenant_record_id: int, search_key: str, offset: int
     total = int(conn.execute(select(func.count()).select_from(T).where(*where)).scalar_one())
     rows = conn.execute(select(T).where(*where).order_by(T.c.record_id).offset(offset).limit(limit))
     return [to_account(r) for r in rows], total
+
+
+def by_parent(conn: Connection, tenant_record_id: int, parent_account_id: str) -> list[Account]:
+    """The accounts whose parent is this one (Kill Bill's `getAccountsByParentId`), oldest first."""
+    rows = conn.execute(select(T).where(T.c.tenant_record_id == tenant_record_id,
+                                        T.c.parent_account_id == parent_account_id).order_by(T.c.record_id))
+    return [to_account(r) for r in rows]
+
+
+def to_email(m: Any) -> AccountEmail:
+    return AccountEmail(record_id=m["record_id"], id=m["id"], account_id=m["account_id"], email=m["email"],
+                        created_date=m["created_date"])
+
+
+def active_emails(conn: Connection, tenant_record_id: int, account_id: str) -> list[AccountEmail]:
+    """The account's emails still in use, in the order they were added (`getEmailByAccountId`)."""
+    rows = conn.execute(select(E).where(E.c.tenant_record_id == tenant_record_id, E.c.account_id == account_id,
+                                        E.c.is_active.is_(True)).order_by(E.c.record_id))
+    return [to_email(r._mapping) for r in rows]
+
+
+def email_record_id(conn: Connection, tenant_record_id: int, account_email_id: str) -> int | None:
+    """The record id of an email row, removed or not (its audit history outlives it)."""
+    row = conn.execute(select(E.c.record_id).where(E.c.tenant_record_id == tenant_record_id,
+                                                   E.c.id == account_email_id)).first()
+    return None if row is None else int(row[0])

@@ -34,6 +34,7 @@ _TRANSITION_EVENTS: dict[SubscriptionEventType, type[ev.SubscriptionEventBase]] 
     SubscriptionEventType.CANCEL: ev.SubscriptionCancelEvent,
     SubscriptionEventType.EXPIRED: ev.SubscriptionExpiredEvent,
     SubscriptionEventType.BCD_CHANGE: ev.SubscriptionBcdChangeEvent,
+    SubscriptionEventType.QUANTITY_CHANGE: ev.SubscriptionQuantityChangeEvent,
 }
 
 

@@ -40,6 +40,7 @@ from billow.entitlement.model import (
     BillingActionPolicy,
     EntitlementActionPolicy,
     Subscription,
+    SubscriptionEvent,
     SubscriptionEventType,
     SubscriptionRequest,
 )
@@ -185,12 +186,42 @@ def decide_change(acc: AccountEntitlements, sub: Subscription, req: Subscription
         align_date = sub.bundle_start_date
         initial = initial_phase_type_on_change(target, req.phase_type, original_phase_type(sub, acc.catalog))
     else:
-        align_date = sub.start_date
+        align_date = sub.align_start_date or sub.start_date
         initial = initial_phase_type_on_change(target, req.phase_type, original_phase_type(sub, acc.catalog))
     row = store.event_values(sub.id, SubscriptionEventType.CHANGE, when, plan_name=target.name,
                              price_list_name=result.new_price_list.name, phase_align_date=align_date,
                              initial_phase_type=initial, quantity=req.quantity, price_overrides=req.price_overrides)
     return PlanChange(target, when, row)
+
+
+def superseded_by_change(sub: Subscription, when: datetime) -> list[SubscriptionEvent]:
+    """The stored changes a new plan change effective at `when` replaces: every active CHANGE effective at or
+    after it. Kill Bill's `DefaultSubscriptionDao.changePlan` deactivates the active events at or after the new
+    CHANGE (`unactivateFutureEventsFromTransaction`, BCD and quantity changes kept), so two changes requested for
+    the same date (or both at the end of term) leave one CHANGE, while two immediate changes, a moment apart,
+    both stay."""
+    return [e for e in sub.events if e.is_active and e.event_type is SubscriptionEventType.CHANGE
+            and e.effective_date >= when]
+
+
+def creation_replaced_by_change(sub: Subscription, when: datetime) -> SubscriptionEvent | None:
+    """The CREATE (or TRANSFER) a change effective at the very same instant replaces: Kill Bill's
+    `isChangePlanOnStartDate` stores the change as the creation (the subscription starts on the new plan, and
+    no CHANGE is listed)."""
+    first = next((e for e in sorted(sub.events, key=lambda e: (e.effective_date, e.total_ordering)) if e.is_active
+                  and e.event_type in (SubscriptionEventType.CREATE, SubscriptionEventType.TRANSFER)), None)
+    return first if first is not None and first.effective_date == when else None
+
+
+def change_rows(sub: Subscription, change: PlanChange) -> tuple[dict[str, Any], list[SubscriptionEvent]]:
+    """The event row a decided change stores and the stored events it deactivates (`superseded_by_change`,
+    and the creation when `creation_replaced_by_change`: the row then takes its type and initial quantity)."""
+    replaced = superseded_by_change(sub, change.when)
+    creation = creation_replaced_by_change(sub, change.when)
+    if creation is None:
+        return change.row, replaced
+    row = {**change.row, "event_type": creation.event_type.value, "quantity": creation.quantity}
+    return row, [*replaced, creation]
 
 
 def decide_cancel(acc: AccountEntitlements, sub: Subscription, now: datetime, requested_date: Requested,
@@ -226,6 +257,25 @@ def decide_cancel(acc: AccountEntitlements, sub: Subscription, now: datetime, re
     ent_date = max(ent_date, view.entitlement_start or sub.start_date)
     bill_date = max(bill_date, sub.start_date)
     return ent_date, bill_date
+
+
+def dry_run_cancel_date(acc: AccountEntitlements, sub: Subscription, now: datetime, effective: Requested,
+                        billing_policy: BillingActionPolicy | None) -> datetime:
+    """When a dry run's STOP_BILLING cancels (Kill Bill's `SubscriptionApiBase.populateDryRunEvents`): a date
+    given is read at the account's reference time (moved up to the start when on the start day but before it);
+    else the billing policy's date for the subscription; else now. Nothing is checked: a subscription already
+    cancelled, or due to be, is cancelled again in the what-if (`mergeDryRunEvents` drops what follows)."""
+    if isinstance(effective, datetime):
+        return effective
+    if effective is not None:
+        time = acc.account.time
+        when = time.instant(effective)
+        if effective == time.local_date(sub.start_date) and when < sub.start_date:
+            return sub.start_date
+        return when
+    if billing_policy is not None:
+        return policy_date(billing_policy, build_view(acc, sub, now), now)
+    return now
 
 
 def catalog_cancel_policy(view: SubscriptionView) -> BillingActionPolicy:

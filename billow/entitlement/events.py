@@ -51,6 +51,13 @@ class SubscriptionBcdChangeEvent(SubscriptionEventBase):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class SubscriptionQuantityChangeEvent(SubscriptionEventBase):
+    """A quantity change took effect (Kill Bill's QUANTITY_CHANGE transition, external SUBSCRIPTION_QUANTITY)."""
+
+    event_type = "SUBSCRIPTION_QUANTITY"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SubscriptionExpiredEvent(SubscriptionEventBase):
     event_type = "SUBSCRIPTION_EXPIRED"
 

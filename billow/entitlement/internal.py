@@ -10,7 +10,7 @@ and `SubscriptionBaseInternalApi`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from billow.entitlement.decisions import (
     Requested,
     addons_left_behind,
     category_of,
+    change_rows,
     check_addon_allowed,
     check_plans_allowed,
     decide_cancel,
@@ -50,6 +51,7 @@ from billow.entitlement.model import (
     ENT_CLEAR,
     ENT_STARTED,
     ENTITLEMENT_SERVICE,
+    BcdTransfer,
     BillingActionPolicy,
     BlockingState,
     BlockingStateType,
@@ -59,7 +61,9 @@ from billow.entitlement.model import (
     SubscriptionEventType,
     SubscriptionRequest,
 )
+from billow.entitlement.store import renamed_key
 from billow.entitlement.timeline import transitions
+from billow.entitlement.transfer import SubscriptionMove, transfer_moves
 from billow.entitlement.views import AccountEntitlements, build_view
 from billow.entitlement.what_if import what_if
 
@@ -260,11 +264,11 @@ class EntitlementInternalApi:
         now = uow.now
         change = decide_change(acc, sub, req, requested_date, policy, now)
         before, before_states = transitions(sub, acc.catalog), list(acc.blocking)
-        # a new change replaces a pending one
-        for e in sub.events:
-            if e.is_active and e.event_type is SubscriptionEventType.CHANGE and e.effective_date > now:
-                uow.update("subscription_events", e.record_id, {"is_active": False})
-        uow.insert("subscription_events", {**change.row, "account_record_id": acc.account.record_id})
+        # a new change replaces the changes at or after its date (and the creation, on the start instant)
+        row, replaced = change_rows(sub, change)
+        for e in replaced:
+            uow.update("subscription_events", e.record_id, {"is_active": False})
+        uow.insert("subscription_events", {**row, "account_record_id": acc.account.record_id})
         acc = self._reload(uow, acc)
         self.announcer.announce(uow, acc, sub.id, before=before, before_states=before_states)
         if sub.category is ProductCategory.BASE:
@@ -356,6 +360,120 @@ class EntitlementInternalApi:
         acc = self._reload(uow, acc)
         self.announcer.announce(uow, acc, sub.id, before=before, before_states=list(acc.blocking))
 
+    # ============================================================ quantity
+    def update_quantity(self, uow: UnitOfWork, subscription_id: str, quantity: int,
+                        effective_from: date | None = None, *, force_past: bool = False) -> None:
+        """Kill Bill's `updateSubscriptionQuantity` (`SubscriptionResource.updateSubscriptionInternal`,
+        `DefaultSubscriptionInternalApi.updateQuantity`): a QUANTITY_CHANGE now, or at a later date's reference
+        time; today is now; a past date only when forced (it may change what was invoiced). From then on the
+        recurring and fixed prices are multiplied by the quantity, a change mid-period repaired like a plan's."""
+        if quantity < 1:
+            raise InvalidInput(f"quantity: {quantity} is not a quantity (at least 1)")
+        acc, sub = self._locked_subscription(uow, subscription_id)
+        time = acc.account.time
+        when = uow.now
+        if effective_from is not None and effective_from != time.local_date(uow.now):
+            if effective_from < time.local_date(uow.now) and not force_past:
+                raise InvalidInput("effectiveFromDate: Changing a subscription bcd or quantity in the past may have "
+                                   "consequences on previous invoice generated. Use force flag to overrule this "
+                                   "behavior")
+            when = time.instant(effective_from)
+        before, before_states = transitions(sub, acc.catalog), list(acc.blocking)
+        uow.insert("subscription_events", store.event_values(
+            sub.id, SubscriptionEventType.QUANTITY_CHANGE, when, account_record_id=acc.account.record_id,
+            quantity=quantity))
+        acc = self._reload(uow, acc)
+        self.announcer.announce(uow, acc, sub.id, before=before, before_states=before_states)
+
+    # ============================================================ bundles: key, transfer
+    def rename_bundle_key(self, uow: UnitOfWork, bundle_id: str, external_key: str | None) -> None:
+        """Kill Bill's `updateExternalKey`: the bundle takes the new key (no other check, nothing announced)."""
+        if not external_key:
+            raise InvalidInput("externalKey: BundleJson externalKey needs to be set")
+        if len(external_key) > 255:
+            raise InvalidInput("externalKey: longer than 255 characters")
+        bundle = store.bundle_by_id(uow.conn, uow.tenant, bundle_id)
+        if bundle is None:
+            raise bundle_not_found(bundle_id)
+        uow.lock_account(bundle.account_record_id)
+        uow.update("bundles", bundle.record_id, {"external_key": external_key})
+
+    def transfer_bundle(self, uow: UnitOfWork, bundle_id: str, destination_account_id: str, *,
+                        requested_date: Requested = None,
+                        billing_policy: BillingActionPolicy = BillingActionPolicy.END_OF_TERM,
+                        bcd_transfer: BcdTransfer = BcdTransfer.USE_EXISTING,
+                        subscription_keys: Mapping[str, str] | None = None) -> Bundle:
+        """Move a bundle to another account (Kill Bill's `transferBundle`, see `transfer.py`): its subscriptions
+        are cancelled on the source (and their entitlement ends at the transfer date), and a new bundle with
+        the same key, on the destination, gets a copy of each from the transfer date. The source bundle's key is
+        renamed `kbtsf-<n>:<key>`. Returns the new bundle."""
+        if billing_policy not in (BillingActionPolicy.IMMEDIATE, BillingActionPolicy.END_OF_TERM):
+            raise InvalidInput(f"billingPolicy: a transfer takes IMMEDIATE or END_OF_TERM, not {billing_policy.value}")
+        bundle = store.bundle_by_id(uow.conn, uow.tenant, bundle_id)
+        if bundle is None:
+            raise bundle_not_found(bundle_id)
+        destination = self.accounts.get(uow, destination_account_id)
+        if destination.currency is None:
+            raise InvalidInput(f"currency: account {destination.id} has no currency: set it before a transfer")
+        source = self.accounts.by_record_id(uow, bundle.account_record_id)
+        uow.lock_accounts([source.record_id, destination.record_id])
+        acc = self.load(uow, source)
+        now = uow.now
+        transfer_at = _transfer_instant(source, requested_date, now)
+        moves = transfer_moves(acc, bundle, transfer_at, immediate=billing_policy is BillingActionPolicy.IMMEDIATE,
+                               bcd_transfer=bcd_transfer, now=now)
+        # the source: each subscription still on stops billing (what followed is dropped), every entitlement ends
+        for move in moves:
+            if move.cancel_at is None:
+                self._add_state(uow, acc, move.source.id, BlockingStateType.SUBSCRIPTION, ENT_CANCELLED,
+                                ENTITLEMENT_SERVICE, True, True, False, transfer_at)
+                continue
+            for e in move.source.events:
+                if e.is_active and e.effective_date >= move.cancel_at and e.event_type not in (
+                        SubscriptionEventType.CREATE, SubscriptionEventType.TRANSFER):
+                    uow.update("subscription_events", e.record_id, {"is_active": False})
+            acc = self._write_cancel(uow, self._reload(uow, acc), move.source, transfer_at, move.cancel_at)
+        for old in store.bundles_by_key(uow.conn, uow.tenant, bundle.external_key):
+            uow.update("bundles", old.record_id, {"external_key": renamed_key(old.record_id, old.external_key)})
+        # the destination: a new bundle with a copy of each subscription that moves
+        row = uow.insert("bundles", {"external_key": bundle.external_key, "account_id": destination.id,
+                                     "account_record_id": destination.record_id,
+                                     "original_created_date": bundle.original_created_date})
+        new_bundle = store.to_bundle(row)
+        entitled_at = _transfer_instant(destination, requested_date, now)
+        keys = subscription_keys or {}
+        created: list[str] = []
+        for move in moves:
+            if not move.moves:
+                continue
+            created.append(self._insert_copy(uow, destination, new_bundle, move, transfer_at, entitled_at,
+                                             keys.get(move.source.id)))
+        dst = self.load(uow, destination)
+        for sub_id in created:
+            self.announcer.announce(uow, dst, sub_id, before=[], before_states=[])
+        return new_bundle
+
+    def _insert_copy(self, uow: UnitOfWork, destination: Account, bundle: Bundle, move: SubscriptionMove,
+                     transfer_at: datetime, entitled_at: datetime, external_key: str | None) -> str:
+        sub_id = str(uuid.uuid4())
+        key = external_key or sub_id
+        if store.subscription_by_key(uow.conn, uow.tenant, key) is not None:
+            raise Conflict(f"Subscription with external key {key} already exists", code=1014,
+                           class_name=SUBSCRIPTION_EXCEPTION)
+        source = move.source
+        uow.insert("subscriptions", {
+            "id": sub_id, "bundle_id": bundle.id, "account_id": destination.id,
+            "account_record_id": destination.record_id, "category": source.category.value, "external_key": key,
+            "start_date": move.events[0]["effective_date"], "bundle_start_date": transfer_at,
+            "charged_through_date": None, "migrated": False,
+            "align_start_date": source.align_start_date or source.start_date})
+        uow.insert_many("subscription_events", [
+            {**e, "subscription_id": sub_id, "account_record_id": destination.record_id} for e in move.events])
+        uow.insert("blocking_states", store.blocking_state_values(
+            destination.record_id, sub_id, BlockingStateType.SUBSCRIPTION, ENT_STARTED, ENTITLEMENT_SERVICE,
+            block_change=False, block_entitlement=False, block_billing=False, effective_date=entitled_at))
+        return sub_id
+
     # ============================================================ pause, resume, blocking
     def pause_bundle(self, uow: UnitOfWork, bundle_id: str, requested_date: Requested = None) -> None:
         self._bundle_state(uow, bundle_id, requested_date, ENT_BLOCKED, True)
@@ -431,3 +549,13 @@ class EntitlementInternalApi:
             state, account_record_id = found
             acc = self.load(uow, self.accounts.by_record_id(uow, account_record_id), catalog_required=False)
             self.announcer.publish_state(uow, acc, state)
+
+
+def _transfer_instant(account: Account, requested: Requested, now: datetime) -> datetime:
+    """A transfer's date as Kill Bill's `EntitlementDateHelper.fromLocalDateAndReferenceTime` reads it: a date at
+    the account's reference time (today included), an instant as given, none is now."""
+    if requested is None:
+        return now
+    if isinstance(requested, datetime):
+        return account.time.requested(requested, now)
+    return account.time.instant(requested)

@@ -1,7 +1,7 @@
 """Bundles, subscriptions, their events and blocking states: plain data, no I/O.
 
 As in Kill Bill, a subscription's history is a stream of events. We store the
-events a caller asked for (CREATE, CHANGE, CANCEL, BCD_CHANGE, ...) with the
+events a caller asked for (CREATE, CHANGE, CANCEL, BCD_CHANGE, QUANTITY_CHANGE, ...) with the
 phase alignment decided at that moment, and derive the PHASE and EXPIRED
 transitions from the catalog (`timeline.py`), so that the history is one
 deterministic function of what was asked. Entitlement (access) and billing
@@ -36,6 +36,7 @@ class SubscriptionEventType(StrEnum):
     CHANGE = "CHANGE"
     CANCEL = "CANCEL"
     BCD_CHANGE = "BCD_CHANGE"
+    QUANTITY_CHANGE = "QUANTITY_CHANGE"  # Kill Bill's QUANTITY_UPDATE event
     # derived, never stored:
     PHASE = "PHASE"
     EXPIRED = "EXPIRED"
@@ -58,6 +59,15 @@ class BlockingStateType(StrEnum):
 class EntitlementActionPolicy(StrEnum):
     IMMEDIATE = "IMMEDIATE"
     END_OF_TERM = "END_OF_TERM"
+
+
+class BcdTransfer(StrEnum):
+    """What a bundle transfer does with the bill cycle day changes of its subscriptions (Kill Bill's
+    `BcdTransfer`): drop those already in force, keep them, or move them to the transfer's day of month."""
+
+    NONE = "NONE"
+    USE_EXISTING = "USE_EXISTING"
+    ALIGN_WITH_EFF_DT = "ALIGN_WITH_EFF_DT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +94,7 @@ class SubscriptionEvent:
     phase_align_date: datetime | None = None
     initial_phase_type: PhaseType | None = None
     bill_cycle_day_local: int | None = None  # BCD_CHANGE
-    quantity: int | None = None
+    quantity: int | None = None  # CREATE/TRANSFER (the initial quantity) and QUANTITY_CHANGE
     price_overrides: tuple[PhasePriceOverride, ...] = ()
     is_active: bool = True
     total_ordering: int = 0
@@ -131,6 +141,7 @@ class Subscription:
     charged_through_date: datetime | None
     created_date: datetime
     migrated: bool = False
+    align_start_date: datetime | None = None  # START_OF_SUBSCRIPTION alignments: None = start_date
     events: tuple[SubscriptionEvent, ...] = field(default=())
 
 

@@ -9,7 +9,8 @@ now on the bus, and schedules a notification for each transition that takes effe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from billow.account.model import Account
@@ -21,6 +22,7 @@ from billow.entitlement import store
 from billow.entitlement.errors import bundle_key_not_found, subscription_not_found
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import (
+    BcdTransfer,
     BillingActionPolicy,
     BlockingState,
     BlockingStateType,
@@ -30,6 +32,17 @@ from billow.entitlement.model import (
     SubscriptionRequest,
 )
 from billow.entitlement.views import PlanInForce, SubscriptionView, build_view, plan_in_force
+
+
+@dataclass(frozen=True, slots=True)
+class BundlePage:
+    """One page of bundles with their subscriptions, and Kill Bill's pagination counts."""
+
+    items: list[tuple[Bundle, list[SubscriptionView]]]
+    offset: int
+    limit: int
+    total: int  # matching bundles
+    max_records: int  # all the bundles the listing is over (the tenant's, or the account's)
 
 
 class EntitlementService:
@@ -67,10 +80,31 @@ class EntitlementService:
 
     def bundles_by_key(self, ctx: CallContext, external_key: str) -> list[tuple[Bundle, list[SubscriptionView]]]:
         with self.db.read(ctx) as uow:
-            found = store.bundles_by_key(uow.conn, ctx.tenant, external_key)
+            found = store.bundles_by_key_or_renamed(uow.conn, ctx.tenant, external_key)
         if not found:
             raise bundle_key_not_found(external_key)
         return [self.bundle_views(ctx, b.id) for b in found]
+
+    def bundles_page(self, ctx: CallContext, offset: int = 0, limit: int = 100, *, account_id: str | None = None,
+                     search_key: str | None = None) -> BundlePage:
+        """The tenant's bundles, or an account's (Kill Bill's `getBundles`, `getAccountBundlesPaginated`), or
+        those whose id, account id or external key is the search key (`searchBundles`), a page at a time."""
+        with self.db.read(ctx) as uow:
+            account_record_id = None
+            if account_id is not None:
+                account_record_id = self.internal.accounts.get(uow, account_id).record_id
+            bundles, total = store.bundles_page(uow.conn, ctx.tenant, offset, limit,
+                                                account_record_id=account_record_id, search_key=search_key)
+            max_records = total if search_key is None else store.count_bundles(uow.conn, ctx.tenant)
+            items = []
+            loaded = {}
+            for b in bundles:
+                if b.account_record_id not in loaded:
+                    account = self.internal.accounts.by_record_id(uow, b.account_record_id)
+                    loaded[b.account_record_id] = self.internal.load(uow, account, catalog_required=False)
+                acc = loaded[b.account_record_id]
+                items.append((b, [build_view(acc, s, uow.now) for s in acc.subscriptions if s.bundle_id == b.id]))
+        return BundlePage(items, offset, limit, total, max_records)
 
     def blocking_states(self, ctx: CallContext, account_id: str) -> list[BlockingState]:
         with self.db.read(ctx) as uow:
@@ -136,6 +170,26 @@ class EntitlementService:
                    ) -> None:
         with self.db.transaction(ctx) as uow:
             self.internal.update_bcd(uow, subscription_id, bcd, effective_from)
+
+    def update_quantity(self, ctx: CallContext, subscription_id: str, quantity: int,
+                        effective_from: date | None = None, *, force_past: bool = False) -> None:
+        with self.db.transaction(ctx) as uow:
+            self.internal.update_quantity(uow, subscription_id, quantity, effective_from, force_past=force_past)
+
+    def rename_bundle_key(self, ctx: CallContext, bundle_id: str, external_key: str | None) -> None:
+        with self.db.transaction(ctx) as uow:
+            self.internal.rename_bundle_key(uow, bundle_id, external_key)
+
+    def transfer_bundle(self, ctx: CallContext, bundle_id: str, destination_account_id: str, *,
+                        requested_date: date | datetime | None = None,
+                        billing_policy: BillingActionPolicy = BillingActionPolicy.END_OF_TERM,
+                        bcd_transfer: BcdTransfer = BcdTransfer.USE_EXISTING,
+                        subscription_keys: Mapping[str, str] | None = None) -> Bundle:
+        """Move a bundle to another account in one transaction (Kill Bill's `transferBundle`)."""
+        with self.db.transaction(ctx) as uow:
+            return self.internal.transfer_bundle(uow, bundle_id, destination_account_id,
+                                                 requested_date=requested_date, billing_policy=billing_policy,
+                                                 bcd_transfer=bcd_transfer, subscription_keys=subscription_keys)
 
     def pause_bundle(self, ctx: CallContext, bundle_id: str, requested_date: date | datetime | None = None) -> None:
         with self.db.transaction(ctx) as uow:

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Integer, String, Text, select
+from sqlalchemy import Boolean, Column, Connection, Integer, String, Text, func, literal, or_, select
 
 from billow.catalog.model import PhaseType, ProductCategory
 from billow.core.db.schema import audited_table
@@ -42,6 +42,9 @@ subscriptions = audited_table(
     Column("bundle_start_date", UTCDateTime(), nullable=False),
     Column("charged_through_date", UTCDateTime(), nullable=True),
     Column("migrated", Boolean, nullable=False, default=False),
+    # where START_OF_SUBSCRIPTION alignments count from when it is not the start date: a transferred
+    # subscription keeps its original one (Kill Bill's `alignStartDate`); None = `start_date`
+    Column("align_start_date", UTCDateTime(), nullable=True),
 )
 
 subscription_events = audited_table(
@@ -144,7 +147,7 @@ def to_subscription(m: Any, events: Iterable[SubscriptionEvent] = ()) -> Subscri
         account_record_id=m["account_record_id"], category=ProductCategory(m["category"]),
         external_key=m["external_key"], start_date=m["start_date"], bundle_start_date=m["bundle_start_date"],
         charged_through_date=m["charged_through_date"], created_date=m["created_date"],
-        migrated=bool(m["migrated"]), events=tuple(events),
+        migrated=bool(m["migrated"]), align_start_date=m.get("align_start_date"), events=tuple(events),
     )
 
 
@@ -166,6 +169,52 @@ def bundles_by_key(conn: Connection, tenant: int, external_key: str) -> list[Bun
     rows = conn.execute(select(B).where(B.c.tenant_record_id == tenant, B.c.external_key == external_key)
                         .order_by(B.c.record_id))
     return [to_bundle(r._mapping) for r in rows]
+
+
+# a bundle transferred away keeps its key behind this prefix (Kill Bill's `renameBundleExternalKey`)
+TRANSFERRED_PREFIX = "tsf"
+
+
+def renamed_key(record_id: int, external_key: str, prefix: str = TRANSFERRED_PREFIX) -> str:
+    """`concat('kb', prefix, '-', record_id, ':', external_key)` of Kill Bill's `BundleSqlDao.sql.stg`."""
+    return f"kb{prefix}-{record_id}:{external_key}"
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def bundles_by_key_or_renamed(conn: Connection, tenant: int, external_key: str) -> list[Bundle]:
+    """Bundles with this key, and those renamed when cancelled or transferred away (`kb<prefix>-<n>:<key>`):
+    Kill Bill's `getBundlesForLikeKey`."""
+    renamed = "kb%-%:" + _like_escaped(external_key)
+    rows = conn.execute(select(B).where(B.c.tenant_record_id == tenant,
+                                        or_(B.c.external_key == external_key,
+                                            B.c.external_key.like(renamed, escape="\\")))
+                        .order_by(B.c.record_id))
+    return [to_bundle(r._mapping) for r in rows]
+
+
+def count_bundles(conn: Connection, tenant: int, account_record_id: int | None = None) -> int:
+    q = select(func.count()).select_from(B).where(B.c.tenant_record_id == tenant)
+    if account_record_id is not None:
+        q = q.where(B.c.account_record_id == account_record_id)
+    return int(conn.execute(q).scalar_one())
+
+
+def bundles_page(conn: Connection, tenant: int, offset: int, limit: int, *, account_record_id: int | None = None,
+                 search_key: str | None = None) -> tuple[list[Bundle], int]:
+    """One page of the tenant's bundles (or an account's), in creation order, and how many match. A search key
+    matches a bundle's id, account id or external key exactly (Kill Bill's `searchSubscriptionBundles`)."""
+    where = [B.c.tenant_record_id == tenant]
+    if account_record_id is not None:
+        where.append(B.c.account_record_id == account_record_id)
+    if search_key is not None:
+        key = literal(search_key)
+        where.append(or_(B.c.id == key, B.c.account_id == key, B.c.external_key == key))
+    total = int(conn.execute(select(func.count()).select_from(B).where(*where)).scalar_one())
+    rows = conn.execute(select(B).where(*where).order_by(B.c.record_id).offset(offset).limit(limit))
+    return [to_bundle(r._mapping) for r in rows], total
 
 
 def bundles_of_account(conn: Connection, tenant: int, account_record_id: int) -> list[Bundle]:

@@ -1,6 +1,6 @@
 """A subscription's transitions, derived from its stored events and the catalog (pure).
 
-Stored events say what callers asked for (CREATE, CHANGE, CANCEL, BCD_CHANGE)
+Stored events say what callers asked for (CREATE, CHANGE, CANCEL, BCD_CHANGE, QUANTITY_CHANGE)
 and where each plan's phases are laid out from (Kill Bill's `PlanAligner`,
 billing-semantics.md 2.1-2.2). From them and the catalog this module derives
 the full stream, PHASE and EXPIRED transitions included, as Kill Bill's
@@ -102,9 +102,28 @@ def active_events(sub: Subscription) -> list[SubscriptionEvent]:
     return sorted((e for e in sub.events if e.is_active), key=lambda e: (e.effective_date, e.total_ordering))
 
 
+def quantities(events: list[SubscriptionEvent]) -> list[tuple[datetime, int]]:
+    """When the subscription's quantity was set, in order: a creation's (or transfer's) quantity and every
+    QUANTITY_CHANGE. Kill Bill stores each as a QUANTITY_UPDATE event; a plan change keeps the quantity."""
+    return [(e.effective_date, e.quantity) for e in events if e.quantity is not None and e.event_type in (
+        SubscriptionEventType.CREATE, SubscriptionEventType.TRANSFER, SubscriptionEventType.QUANTITY_CHANGE)]
+
+
+def quantity_at(settings: list[tuple[datetime, int]], when: datetime) -> int:
+    """The quantity in force at `when`: the last one set at or before it; 1 when none was, or when one is not
+    positive (Kill Bill's `NextBillingCycleDayLocal.getNextQuantity` and `DefaultBillingEvent`'s safety)."""
+    quantity = None
+    for at, value in settings:
+        if at > when:
+            break
+        quantity = value
+    return quantity if quantity is not None and quantity > 0 else 1
+
+
 def transitions(sub: Subscription, catalog: Catalog) -> list[Transition]:
     """Every transition of the subscription, in order, with plan and phase resolved."""
     events = active_events(sub)
+    settings = quantities(events)
     out: list[Transition] = []
     # the plan segment in force: started by CREATE/TRANSFER/CHANGE
     plan: Plan | None = None
@@ -114,15 +133,15 @@ def transitions(sub: Subscription, catalog: Catalog) -> list[Transition]:
     layout: list[tuple[PlanPhase, datetime, datetime | None]] = []
     layout_index = 0
     segment_start: datetime | None = None
-    quantity = 1
     ended = False
 
-    def emit_phases_until(limit: datetime | None) -> bool:
-        """PHASE (and EXPIRED) transitions of the current segment before `limit`; True if expired."""
+    def emit_phases_until(limit: datetime | None, *, at_limit: bool = True) -> bool:
+        """PHASE (and EXPIRED) transitions of the current segment up to `limit` (before it only, when not
+        `at_limit`); True if expired."""
         nonlocal layout_index
         while plan is not None and layout_index + 1 <= len(layout):
             ph, _start, end = layout[layout_index]
-            if end is None or (limit is not None and end > limit):
+            if end is None or (limit is not None and (end > limit or (end == limit and not at_limit))):
                 return False
             if layout_index + 1 < len(layout):
                 nxt, nstart, _ = layout[layout_index + 1]
@@ -131,29 +150,31 @@ def transitions(sub: Subscription, catalog: Catalog) -> list[Transition]:
                     event_id=_phase_event_id(sub.id, nxt.name, nstart), subscription_id=sub.id,
                     effective_date=nstart, type=SubscriptionEventType.PHASE, plan=nplan,
                     phase=nplan.find_phase(nxt.name), price_list=price_list, version=nversion,
-                    last_change_date=segment_start, overrides=overrides, quantity=quantity))
+                    last_change_date=segment_start, overrides=overrides, quantity=quantity_at(settings, nstart)))
                 layout_index += 1
             else:
                 # the final phase has a duration: the subscription expires at its end (FIXEDTERM)
                 out.append(Transition(
                     event_id=_phase_event_id(sub.id, "EXPIRED", end), subscription_id=sub.id, effective_date=end,
                     type=SubscriptionEventType.EXPIRED, plan=None, phase=None, price_list=price_list,
-                    version=version, last_change_date=segment_start, quantity=quantity))
+                    version=version, last_change_date=segment_start, quantity=quantity_at(settings, end)))
                 return True
         return False
 
     for ev in events:
         if ended:
             break
+        quantity = quantity_at(settings, ev.effective_date)
         if ev.event_type in (SubscriptionEventType.CREATE, SubscriptionEventType.TRANSFER,
                              SubscriptionEventType.CHANGE):
-            if plan is not None and emit_phases_until(ev.effective_date):
+            # a plan change (or a cancellation, below) replaces what was due at its very instant: Kill Bill
+            # deactivates the events at or after it (`unactivateFutureEventsFromTransaction`), a PHASE included
+            if plan is not None and emit_phases_until(ev.effective_date, at_limit=False):
                 ended = True
                 break
             version, plan = _resolve(catalog, ev.plan_name or "", ev.effective_date, ev.effective_date)
             price_list = ev.price_list_name or plan.price_list
             overrides = ev.price_overrides
-            quantity = ev.quantity or 1
             segment_start = ev.effective_date
             layout = lay_out_phases(plan, ev.phase_align_date or ev.effective_date, ev.initial_phase_type)
             layout_index, phase = phase_at(layout, ev.effective_date)
@@ -162,7 +183,7 @@ def transitions(sub: Subscription, catalog: Catalog) -> list[Transition]:
                 plan=plan, phase=phase, price_list=price_list, version=version, last_change_date=segment_start,
                 overrides=overrides, quantity=quantity, total_ordering=ev.total_ordering))
         elif ev.event_type is SubscriptionEventType.CANCEL:
-            if emit_phases_until(ev.effective_date):
+            if emit_phases_until(ev.effective_date, at_limit=False):
                 ended = True
                 break
             out.append(Transition(
@@ -170,14 +191,14 @@ def transitions(sub: Subscription, catalog: Catalog) -> list[Transition]:
                 type=SubscriptionEventType.CANCEL, plan=None, phase=None, price_list=price_list, version=version,
                 last_change_date=segment_start, quantity=quantity, total_ordering=ev.total_ordering))
             ended = True
-        elif ev.event_type is SubscriptionEventType.BCD_CHANGE:
+        elif ev.event_type in (SubscriptionEventType.BCD_CHANGE, SubscriptionEventType.QUANTITY_CHANGE):
             if emit_phases_until(ev.effective_date):
                 ended = True
                 break
             current = layout[layout_index][0] if layout else None
             out.append(Transition(
                 event_id=ev.id, subscription_id=sub.id, effective_date=ev.effective_date,
-                type=SubscriptionEventType.BCD_CHANGE, plan=plan, phase=current, price_list=price_list,
+                type=ev.event_type, plan=plan, phase=current, price_list=price_list,
                 version=version, last_change_date=segment_start, overrides=overrides,
                 bill_cycle_day_local=ev.bill_cycle_day_local, quantity=quantity, total_ordering=ev.total_ordering))
     if not ended and plan is not None:

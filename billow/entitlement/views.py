@@ -80,6 +80,11 @@ class SubscriptionView:
     def ended(self) -> bool:
         return self.state in ENDED
 
+    def billing_ended(self, now: datetime) -> bool:
+        """Cancelled or expired as billing sees it, whatever the entitlement: Kill Bill's `SubscriptionBase`
+        state (CANCELLED/EXPIRED once its CANCEL or EXPIRED event has passed)."""
+        return self.billing_end is not None and self.billing_end <= now
+
 
 def states_for(acc: AccountEntitlements, sub: Subscription) -> list[BlockingState]:
     """The blocking states that apply to `sub`: its own, its bundle's and its account's."""

@@ -18,8 +18,9 @@ from billow.entitlement import store
 from billow.entitlement.decisions import (
     Requested,
     category_of,
-    decide_cancel,
+    change_rows,
     decide_change,
+    dry_run_cancel_date,
     phase_align_date,
     plan_for,
 )
@@ -95,17 +96,26 @@ def what_if(acc: AccountEntitlements, action: str, now: datetime, *, subscriptio
         if req is None:
             raise InvalidInput("planName: a dry run CHANGE needs the new plan")
         change = decide_change(acc, sub, req, effective, billing_policy, now)
-        pending = tuple(dataclasses.replace(e, is_active=False) if (
-            e.event_type is SubscriptionEventType.CHANGE and e.effective_date > now) else e for e in sub.events)
-        changed = _with(dataclasses.replace(sub, events=pending), made.event(change.row))
+        row, replaced = change_rows(sub, change)
+        gone = {e.id for e in replaced}
+        kept = tuple(dataclasses.replace(e, is_active=False) if e.id in gone else e for e in sub.events)
+        changed = _with(dataclasses.replace(sub, events=kept), made.event(row))
         return [changed if s.id == sub.id else s for s in subs], acc.blocking
-    # STOP_BILLING
-    _, bill = decide_cancel(acc, sub, now, effective, None, billing_policy, effective is not None)
+    # STOP_BILLING: a CANCEL at the dry run's date, and one for each add-on still on (Kill Bill's
+    # `getEventsOnCancelPlan` with `addCancellationAddOnForEventsIfRequired`), whatever the subscription's state;
+    # each takes the place of the subscription's events after it (`mergeDryRunEvents`)
+    when = dry_run_cancel_date(acc, sub, now, effective, billing_policy)
+    cancels = {sub.id: when}
+    if sub.category is ProductCategory.BASE:
+        for addon in acc.addons_of(sub.bundle_id):
+            if not build_view(acc, addon, now).billing_ended(now):
+                cancels[addon.id] = max(when, addon.align_start_date or addon.start_date)
     out = []
     for s in subs:
-        if s.id == sub.id or (sub.category is ProductCategory.BASE and s.bundle_id == sub.bundle_id
-                              and s.category is ProductCategory.ADD_ON
-                              and build_view(acc, s, now).billing_end is None):
-            s = _with(s, made.event(store.event_values(s.id, SubscriptionEventType.CANCEL, max(bill, s.start_date))))
+        if s.id in cancels:
+            at = cancels[s.id]
+            kept = tuple(dataclasses.replace(e, is_active=False) if e.effective_date > at else e for e in s.events)
+            s = _with(dataclasses.replace(s, events=kept),
+                      made.event(store.event_values(s.id, SubscriptionEventType.CANCEL, at)))
         out.append(s)
     return out, acc.blocking

@@ -1,6 +1,6 @@
 """What the invoice service does when other services' events arrive (Kill Bill's `InvoiceListener`).
 
-- Effective subscription transitions (creation, phase, change, cancel, BCD change, pause/resume
+- Effective subscription transitions (creation, phase, change, cancel, BCD and quantity change, pause/resume
   of a bundle; not uncancel or expiry) → a run with target date = the transition's local date.
 - Blocking states that block or unblock billing → a run with target date = today.
 - The next-billing-date queue (one notification per tenant and instant) → the batch runner.
@@ -19,7 +19,7 @@ from billow.invoice.billing_run import TRIGGER_QUEUE, BillingRun
 from billow.invoice.internal import InvoiceInternalApi
 
 _TRANSITIONS = (ent.SubscriptionCreationEvent, ent.SubscriptionPhaseEvent, ent.SubscriptionChangeEvent,
-                ent.SubscriptionCancelEvent, ent.SubscriptionBcdChangeEvent)
+                ent.SubscriptionCancelEvent, ent.SubscriptionBcdChangeEvent, ent.SubscriptionQuantityChangeEvent)
 _TODAY = (ent.BundlePauseEvent, ent.BundleResumeEvent, ent.BlockingStateEvent)
 
 

@@ -13,7 +13,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -341,6 +341,57 @@ class InvoiceService:
             self._credit(uow, state, invoice, invoices)
             uow.post(invoice_adjusted(uow, state.account, invoice.id))
         return self.get(ctx, invoice_id)
+
+    # ============================================================ account credit
+    def rebalance_credit(self, ctx: CallContext, account_id: str) -> None:
+        """`consumeExistingCBAOnAccountWithUnpaidInvoices` (PUT /accounts/{id}/cbaRebalancing): the account's
+        credit pays its unpaid COMMITTED invoices, oldest invoice date first (`CBADao.doCBAComplexity`);
+        nothing is announced."""
+        with self.db.transaction(ctx) as uow:
+            account = self.accounts.get(uow, account_id)
+            uow.lock_account(account.record_id)
+            invoices = self.internal.invoices(uow, account)
+            cba = credit_items([], invoices, now=uow.now)
+            if cba:
+                uow.insert_many("invoice_items", [store.item_row(it, account.record_id) for it in cba])
+
+    def transfer_child_credit_to_parent(self, ctx: CallContext, child_account_id: str) -> None:
+        """`transferChildCreditToParent` (DefaultInvoiceUserApi, DefaultInvoiceDao): the child's whole credit
+        moves to its parent in one transaction. The child gets a COMMITTED invoice with an EXTERNAL_CHARGE of the
+        credit, which its credit pays; the parent one with a CREDIT_ADJ of it, which becomes its credit. Both are
+        dated today (invoice date in each account's time, target and item dates the UTC day) and announced."""
+        with self.db.transaction(ctx) as uow:
+            child = self.accounts.get(uow, child_account_id)
+            if child.parent_account_id is None:
+                raise invoice_error(3009, f"The Account {child.id} does not have a Parent Account associated")
+            parent = self.accounts.get(uow, child.parent_account_id)
+            uow.lock_accounts([child.record_id, parent.record_id])
+            child_invoices = self.internal.invoices(uow, child)
+            credit = account_cba(child_invoices)
+            if credit <= 0:
+                raise invoice_error(4027, f"Child account {child.id} does not have credit")
+            currency = child.currency or "USD"
+            credit = round_money(credit, currency)
+            now = uow.now
+            day = now.astimezone(UTC).date()
+            moves = (
+                (child, child_invoices, InvoiceItemType.EXTERNAL_CHARGE, credit,
+                 "Charge to move credit from child to parent account"),
+                (parent, self.internal.invoices(uow, parent), InvoiceItemType.CREDIT_ADJ, -credit,
+                 f"Credit migrated from child account {child.id}"),
+            )
+            for account, invoices, item_type, amount, description in moves:
+                invoice_id = str(uuid.uuid4())
+                item = InvoiceItem(id=str(uuid.uuid4()), invoice_id=invoice_id, account_id=account.id, type=item_type,
+                                   start_date=day, end_date=day, amount=amount, currency=currency,
+                                   description=description, created_date=now)
+                invoice = Invoice(id=invoice_id, account_id=account.id, invoice_date=account.time.local_date(now),
+                                  target_date=day, currency=currency, status=InvoiceStatus.COMMITTED, items=(item,),
+                                  created_date=now)
+                uow.insert_many("invoices", [store.invoice_row(invoice, account.record_id)])
+                cba = credit_items([invoice], [*invoices, invoice], now=now)
+                uow.insert_many("invoice_items", [store.item_row(it, account.record_id) for it in (item, *cba)])
+                uow.post(invoice_created(uow, account, invoice_id, currency))
 
     def close(self) -> None:
         self.run.close()

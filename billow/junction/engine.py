@@ -93,6 +93,9 @@ _TYPE = {
     SubscriptionEventType.CANCEL: BillingTransitionType.CANCEL,
     SubscriptionEventType.EXPIRED: BillingTransitionType.EXPIRED,
     SubscriptionEventType.BCD_CHANGE: BillingTransitionType.BCD_CHANGE,
+    # a new billing event at the new quantity: recurring and fixed prices are multiplied by it, and unlike a BCD
+    # change it keeps the phase's fixed price (Kill Bill's `DefaultBillingEvent.computeFixedPrice`)
+    SubscriptionEventType.QUANTITY_CHANGE: BillingTransitionType.QUANTITY_CHANGE,
 }
 
 

@@ -43,7 +43,10 @@ def subscription_events_json(v: SubscriptionView) -> list[dict[str, Any]]:
     return [event_json(e) for e in subscription_events(v)]
 
 
-def subscription_json(v: SubscriptionView, audit_logs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def subscription_json(v: SubscriptionView, audit_logs: list[dict[str, Any]] | None = None, *,
+                      with_prices: bool = True) -> dict[str, Any]:
+    """`with_prices=False`: no phase prices, as Kill Bill lists bundles page by page (`BundleJson` made without
+    the account's currency)."""
     sub = v.subscription
     cur = shown_transition(v)
     plan = cur.plan if cur is not None else None
@@ -76,12 +79,12 @@ def subscription_json(v: SubscriptionView, audit_logs: list[dict[str, Any]] | No
         "priceOverrides": None,
         "prices": [{"planName": p.plan_name, "phaseName": p.phase_name, "phaseType": p.phase_type,
                     "fixedPrice": p.fixed_price, "recurringPrice": p.recurring_price, "usagePrices": []}
-                   for p in phase_prices(v)],
+                   for p in phase_prices(v)] if with_prices else [],
         "auditLogs": audit_logs or [],
     }
 
 
-def bundle_json(bundle: Bundle, views: list[SubscriptionView]) -> dict[str, Any]:
+def bundle_json(bundle: Bundle, views: list[SubscriptionView], *, with_prices: bool = True) -> dict[str, Any]:
     events: list[dict[str, Any]] = []
     for v in views:
         events.extend(subscription_events_json(v))
@@ -90,7 +93,7 @@ def bundle_json(bundle: Bundle, views: list[SubscriptionView]) -> dict[str, Any]
         "accountId": bundle.account_id,
         "bundleId": bundle.id,
         "externalKey": bundle.external_key,
-        "subscriptions": [subscription_json(v) for v in views],
+        "subscriptions": [subscription_json(v, with_prices=with_prices) for v in views],
         "timeline": {"accountId": bundle.account_id, "bundleId": bundle.id, "externalKey": bundle.external_key,
                      "events": events, "auditLogs": []},
         "auditLogs": [],

@@ -72,3 +72,22 @@ def test_refusals(kb: KB, account: str) -> None:
     assert _dry_run(kb, account, dryRunAction="START_BILLING", planName="nope")[0] == 400
     assert _dry_run(kb, account, dryRunAction="START_BILLING", planName="silver-monthly",
                     billingPolicy="SOMETIMES")[0] == 400
+
+
+def test_stop_billing_of_a_subscription_cancelled_at_end_of_term(kb: KB, account: str) -> None:
+    """Kill Bill checks no state (`populateDryRunEvents`): with no date or policy the dry run cancels now, so the
+    stored end-of-term cancellation gives way and the unused part is repaired; at the end of term nothing changes."""
+    sid = id_from_location(kb.post("/1.0/kb/subscriptions", json={"accountId": account, "planName": "silver-monthly"},
+                                   params={"callCompletion": "true", "callTimeoutSec": 20}))
+    kb.put("/1.0/kb/test/clock", params={"days": 10}).raise_for_status()
+    assert kb.delete(f"/1.0/kb/subscriptions/{sid}", params={"billingPolicy": "END_OF_TERM"}).status_code == 204
+    status, items = _dry_run(kb, account, dryRunAction="STOP_BILLING", subscriptionId=sid)
+    assert status == 200
+    assert [(t, a, s, e) for t, _, a, s, e in items] == [("CBA_ADJ", 13.55, "2024-01-25", "2024-01-25"),
+                                                         ("REPAIR_ADJ", -13.55, "2024-01-25", "2024-02-15")]
+    assert _dry_run(kb, account, dryRunAction="STOP_BILLING", subscriptionId=sid,
+                    billingPolicy="END_OF_TERM")[0] == 204
+    assert _dry_run(kb, account, dryRunAction="STOP_BILLING", subscriptionId=sid,
+                    effectiveDate="2024-02-15")[0] == 204
+    assert kb.get(f"/1.0/kb/subscriptions/{sid}").json()["billingEndDate"].startswith("2024-02-15")
+    assert _invoices(kb, account) == 1

@@ -79,9 +79,10 @@ class UnitOfWork:
         self._writable()
         return audit.insert_many(self, table_name, rows)
 
-    def update(self, table_name: str, record_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
+    def update(self, table_name: str, record_id: int, values: Mapping[str, Any], *,
+               change_type: str = "UPDATE") -> dict[str, Any]:
         self._writable()
-        return audit.update(self, table_name, record_id, values)
+        return audit.update(self, table_name, record_id, values, change_type=change_type)
 
     def update_many(self, table_name: str, changes: Mapping[int, Mapping[str, Any]]) -> int:
         self._writable()

@@ -184,3 +184,60 @@ async def get_account_audit_logs_with_history(request: Request, ctx: Ctx, accoun
                                               accountId: str) -> Response:
     logs = await run_in_threadpool(accounts.audit_logs, ctx, accountId, with_history=True)
     return KBJSONResponse([audit_log_json(e) for e in logs])
+
+
+# -- emails (Kill Bill's AccountResource "EMAILS") --------------------------------------------------------------
+class AccountEmailJson(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    accountId: str | None = None
+    email: str | None = None
+
+
+@router.get("/{accountId}/emails", operation_id="getEmails")
+def get_emails(request: Request, ctx: Ctx, accounts: Accounts, accountId: str) -> Response:
+    return KBJSONResponse([{"accountId": e.account_id, "email": e.email, "auditLogs": []}
+                           for e in accounts.emails(ctx, accountId)])
+
+
+@router.post("/{accountId}/emails", status_code=201, operation_id="addEmail")
+def add_email(request: Request, ctx: Ctx, accounts: Accounts, accountId: str,
+              body: AccountEmailJson | None = Body(None)) -> Response:
+    if body is None:
+        raise InvalidInput("body: AccountEmailJson body should be specified")
+    accounts.add_email(ctx, accountId, body.email)
+    return created(request, f"/1.0/kb/accounts/{accountId}/emails")
+
+
+@router.delete("/{accountId}/emails/{email}", status_code=204, operation_id="removeEmail")
+def remove_email(request: Request, ctx: Ctx, accounts: Accounts, accountId: str, email: str) -> Response:
+    accounts.remove_email(ctx, accountId, email)
+    return no_content()
+
+
+@router.get("/{accountId}/emails/{accountEmailId}/auditLogsWithHistory",
+            operation_id="getAccountEmailAuditLogsWithHistory")
+def get_email_audit_logs_with_history(request: Request, ctx: Ctx, accounts: Accounts, accountId: str,
+                                      accountEmailId: str) -> Response:
+    return KBJSONResponse([audit_log_json(e) for e in accounts.email_audit_logs(ctx, accountEmailId)])
+
+
+# -- hierarchy and credit ----------------------------------------------------------------------------------------
+@router.get("/{accountId}/children", operation_id="getChildrenAccounts")
+def get_children_accounts(request: Request, ctx: Ctx, accounts: Accounts, invoices: Invoices, level: AuditLevel,
+                          accountId: str, accountWithBalance: bool = Query(False),
+                          accountWithBalanceAndCBA: bool = Query(False)) -> Response:
+    children = accounts.children(ctx, accountId)
+    return KBJSONResponse(_render(accounts, invoices, ctx, children, level,
+                                  accountWithBalance or accountWithBalanceAndCBA, accountWithBalanceAndCBA))
+
+
+@router.put("/{childAccountId}/transferCredit", status_code=204, operation_id="transferChildCreditToParent")
+def transfer_child_credit_to_parent(request: Request, ctx: Ctx, invoices: Invoices, childAccountId: str) -> Response:
+    invoices.transfer_child_credit_to_parent(ctx, childAccountId)
+    return no_content()
+
+
+@router.put("/{accountId}/cbaRebalancing", status_code=204, operation_id="rebalanceExistingCBAOnAccount")
+def rebalance_existing_cba(request: Request, ctx: Ctx, invoices: Invoices, accountId: str) -> Response:
+    invoices.rebalance_credit(ctx, accountId)
+    return no_content()

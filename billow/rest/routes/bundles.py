@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from billow.core.errors import InvalidInput
-from billow.entitlement.model import BlockingStateType
-from billow.rest.common import Ctx, no_content, parse_date
+from billow.entitlement.model import BcdTransfer, BillingActionPolicy, BlockingStateType
+from billow.entitlement.service import BundlePage
+from billow.rest.common import (
+    AuditLevel,
+    Ctx,
+    check_paging,
+    created,
+    no_content,
+    paginated_headers,
+    parse_date,
+    parse_enum,
+)
 from billow.rest.deps import Entitlements, Invoices
 from billow.rest.entitlement_json import blocking_state_json, bundle_json
 from billow.rest.jsonio import KBJSONResponse
@@ -27,6 +38,72 @@ def get_bundle_by_key(request: Request, ctx: Ctx, entitlements: Entitlements, ex
     if not includedDeleted:
         found = found[-1:]
     return KBJSONResponse([bundle_json(b, views) for b, views in found])
+
+
+def _bundle_page(page: BundlePage, path: str, level: str) -> Response:
+    """A page of bundles as Kill Bill streams it: subscriptions without their phase prices."""
+    headers = paginated_headers(path, page.offset, page.limit, page.total, page.max_records, {"audit": level})
+    return KBJSONResponse([bundle_json(b, views, with_prices=False) for b, views in page.items], headers=headers)
+
+
+@router.get("/1.0/kb/bundles/pagination", operation_id="getBundles")
+def get_bundles(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel,
+                offset: int = Query(0), limit: int = Query(100)) -> Response:
+    check_paging(offset, limit)
+    return _bundle_page(entitlements.bundles_page(ctx, offset, limit), "/1.0/kb/bundles/pagination", level)
+
+
+@router.get("/1.0/kb/bundles/search/{searchKey}", operation_id="searchBundles")
+def search_bundles(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel, searchKey: str,
+                   offset: int = Query(0), limit: int = Query(100)) -> Response:
+    check_paging(offset, limit)
+    return _bundle_page(entitlements.bundles_page(ctx, offset, limit, search_key=searchKey),
+                        f"/1.0/kb/bundles/search/{searchKey}", level)
+
+
+class TransferredSubscriptionJson(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    subscriptionId: str | None = None
+    externalKey: str | None = None
+
+
+class BundleJson(BaseModel):
+    """Kill Bill's BundleJson as input: the destination account of a transfer (with new keys for the copied
+    subscriptions, by the id of the subscription they copy), or a bundle's new key."""
+
+    model_config = ConfigDict(extra="ignore")
+    accountId: str | None = None
+    externalKey: str | None = None
+    subscriptions: list[TransferredSubscriptionJson] | None = None
+
+
+@router.post("/1.0/kb/bundles/{bundleId}", status_code=201, operation_id="transferBundle")
+def transfer_bundle(request: Request, ctx: Ctx, entitlements: Entitlements, bundleId: str,
+                    body: BundleJson | None = Body(None), requestedDate: str | None = Query(None),
+                    billingPolicy: str | None = Query(None), bcdTransfer: str | None = Query(None),
+                    pluginProperty: list[str] | None = Query(None)) -> Response:
+    """Kill Bill forwards `pluginProperty` to entitlement plugins; there are none here: accepted, unused."""
+    if body is None:
+        raise InvalidInput("body: BundleJson body should be specified")
+    if not body.accountId:
+        raise InvalidInput("accountId: BundleJson accountId needs to be set")
+    keys = {s.subscriptionId: s.externalKey for s in body.subscriptions or [] if s.subscriptionId and s.externalKey}
+    bundle = entitlements.transfer_bundle(
+        ctx, bundleId, body.accountId, requested_date=parse_date(requestedDate, "requestedDate"),
+        billing_policy=parse_enum(BillingActionPolicy, billingPolicy, "billingPolicy")
+        or BillingActionPolicy.END_OF_TERM,
+        bcd_transfer=parse_enum(BcdTransfer, bcdTransfer, "bcdTransfer") or BcdTransfer.USE_EXISTING,
+        subscription_keys=keys)
+    return created(request, f"/1.0/kb/bundles/{bundle.id}")
+
+
+@router.put("/1.0/kb/bundles/{bundleId}/renameKey", status_code=204, operation_id="renameExternalKey")
+def rename_external_key(request: Request, ctx: Ctx, entitlements: Entitlements, bundleId: str,
+                        body: BundleJson | None = Body(None)) -> Response:
+    if body is None:
+        raise InvalidInput("body: BundleJson body should be specified")
+    entitlements.rename_bundle_key(ctx, bundleId, body.externalKey)
+    return no_content()
 
 
 @router.get("/1.0/kb/bundles/{bundleId}", operation_id="getBundle")
@@ -71,6 +148,15 @@ def get_account_bundles(request: Request, ctx: Ctx, entitlements: Entitlements, 
             continue
         out.append(bundle_json(b, [v for v in views if v.subscription.bundle_id == b.id]))
     return KBJSONResponse(out)
+
+
+@router.get("/1.0/kb/accounts/{accountId}/bundles/pagination", tags=["Account"],
+            operation_id="getAccountBundlesPaginated")
+def get_account_bundles_paginated(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel,
+                                  accountId: str, offset: int = Query(0), limit: int = Query(100)) -> Response:
+    check_paging(offset, limit)
+    return _bundle_page(entitlements.bundles_page(ctx, offset, limit, account_id=accountId),
+                        f"/1.0/kb/accounts/{accountId}/bundles/pagination", level)
 
 
 @router.get("/1.0/kb/accounts/{accountId}/timeline", tags=["Account"], operation_id="getAccountTimeline")

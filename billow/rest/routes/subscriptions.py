@@ -221,6 +221,19 @@ def update_bcd(request: Request, ctx: Ctx, entitlements: Entitlements, subscript
     return no_content()
 
 
+@router.put("/{subscriptionId}/quantity", status_code=204, operation_id="updateSubscriptionQuantity")
+def update_quantity(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str,
+                    body: SubscriptionJson | None = Body(None), effectiveFromDate: str | None = Query(None),
+                    forceNewQuantityWithPastEffectiveDate: bool = Query(False)) -> Response:
+    if body is None:
+        raise InvalidInput("body: SubscriptionJson body should be specified")
+    if body.quantity is None:
+        raise InvalidInput("quantity: SubscriptionJson new quantity should be specified")
+    entitlements.update_quantity(ctx, subscriptionId, body.quantity, parse_date(effectiveFromDate, "effectiveFromDate"),
+                                 force_past=forceNewQuantityWithPastEffectiveDate)
+    return no_content()
+
+
 def add_blocking_state(request: Request, ctx: Ctx, entitlements: Entitlements, type_: BlockingStateType,
                        blockable_id: str,
                        body: BlockingStateJson, requested_date: str | None) -> Response:

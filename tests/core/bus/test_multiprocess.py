@@ -17,7 +17,7 @@ from billow.core.bus.tables import IN_PROCESSING, REAPED, bus_events, bus_events
 from billow.core.context import internal_context
 from tests.core.bus.bus_worker_support import Ping, effects
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[3]  # the repository (tests/core/bus/ is three levels down)
 
 
 FAST_TAKEOVER = ("--heartbeat", "0.2", "--reap-threshold", "1.5", "--reap-schedule", "0.3")
