@@ -14,7 +14,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-console = Console()
+
+def console() -> Console:
+    """A console made when a command runs, so that it reads the terminal (and COLUMNS) of that run."""
+    return Console()
 
 
 def bill(date_: Annotated[str | None, typer.Option("--date", help="bill as of this day (YYYY-MM-DD)")] = None,
@@ -37,15 +40,16 @@ def bill(date_: Annotated[str | None, typer.Option("--date", help="bill as of th
     kb.bus.start(dispatch=False)  # a heartbeat: if this process dies, its claimed accounts are billed by others
     now = kb.clock.utcnow()
     due = kb.invoices.count_due(tenant, now)
+    out = console()
     with Progress(TextColumn("billing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[inv]} invoices"),
-                  TimeElapsedColumn(), console=console) as progress:
+                  TimeElapsedColumn(), console=out) as progress:
         task = progress.add_task("bill", total=due, inv=0)
 
         def advance(accounts: int, invoices: int) -> None:
             progress.update(task, completed=min(accounts, due), inv=invoices)
 
         report = kb.invoices.run_due(tenant=tenant, now=now, batch_size=batch_size, progress=advance)
-    console.print(f"{report.accounts} accounts, {report.invoices} invoices, {report.null_runs} with nothing new; "
+    out.print(f"{report.accounts} accounts, {report.invoices} invoices, {report.null_runs} with nothing new; "
                   f"{len(report.failed)} failed (to retry), {len(report.parked)} parked")
     kb.close()
     if report.failed or report.parked:

@@ -20,7 +20,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(invoice_app, name="invoice")
 app.command(name="bill")(bill)
-console = Console()
+
+
+def console() -> Console:
+    """A console made when a command runs, so that it reads the terminal (and COLUMNS) of that run."""
+    return Console()
 
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="BILLOW_DATABASE_URL",
                                                   help="SQLAlchemy URL; default sqlite:///billow.db")]
@@ -66,7 +70,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
     if demo:
         from billow.cli.demo import run_demo
 
-        run_demo(billow, console)
+        run_demo(billow, console())
     billow.start()
     log.info("Billow serving on http://%s:%d (database %s%s)", host, port, _safe_url(billow.db.url),
              ", test mode" if test_mode else "")
@@ -90,7 +94,7 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 
     db = Database(database_url or os.environ.get("BILLOW_DATABASE_URL"))
     db.upgrade()
-    console.print(f"database at revision [bold]{db.current_revision()}[/bold]")
+    console().print(f"database at revision [bold]{db.current_revision()}[/bold]")
 
 
 @app.command()
@@ -102,7 +106,7 @@ def demo(database_url: DatabaseUrl = None) -> None:
     billow = Billow(database_url)
     try:
         billow.security.ensure_default_admin()
-        run_demo(billow, console)
+        run_demo(billow, console())
     finally:
         billow.close()
 
