@@ -3,7 +3,8 @@ tenant's or an account's invoices, search, the invoice of an item, invoice group
 parent invoice summarises. Each call is one read unit of work.
 
 Kill Bill: `DefaultInvoiceUserApi.getInvoices`, `getInvoicesByAccount(offset, limit)`, `searchInvoices`,
-`getInvoiceByInvoiceItem`, `getInvoicesByGroup`, `getInvoiceItemsByParentInvoice`.
+`getInvoiceByInvoiceItem`, `getInvoicesByGroup`, `getInvoiceItemsByParentInvoice`,
+`getInvoiceAuditLogsWithHistoryForId`, `getInvoiceItemAuditLogsWithHistoryForId`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 from billow.account.internal import AccountInternalApi
 from billow.core.context import CallContext
 from billow.core.db import Database, UnitOfWork
+from billow.core.db.audit_read import AuditLogEntry, audit_logs
 from billow.core.errors import NotFound
-from billow.invoice import store_lookup, store_parent
-from billow.invoice.errors import INVOICE_EXCEPTION
+from billow.invoice import store, store_lookup, store_parent
+from billow.invoice.errors import INVOICE_EXCEPTION, invoice_not_found
 from billow.invoice.model import Invoice, InvoiceItem
 from billow.invoice.store_lookup import InvoicePage
 
@@ -70,3 +72,21 @@ class InvoiceLookups:
         """Items of the child invoices a parent invoice summarises (empty for any other invoice)."""
         with self.db.read(ctx) as uow:
             return store_parent.child_items(uow.conn, ctx.tenant, parent_invoice_id)
+
+    def audit_logs_with_history(self, ctx: CallContext, invoice_id: str) -> list[AuditLogEntry]:
+        """`GET /invoices/{id}/auditLogsWithHistory`: every change of the invoice, with the row as it became."""
+        with self.db.read(ctx) as uow:
+            row = store.invoice_record(uow.conn, ctx.tenant, invoice_id=invoice_id)
+            if row is None:
+                raise invoice_not_found(invoice_id)
+            return audit_logs(uow.conn, ctx.tenant, "invoices", [row["record_id"]], with_history=True)[
+                row["record_id"]]
+
+    def item_audit_logs_with_history(self, ctx: CallContext, item_id: str) -> list[AuditLogEntry]:
+        """`GET /invoiceItems/{id}/auditLogsWithHistory`."""
+        with self.db.read(ctx) as uow:
+            row = store.item_record(uow.conn, ctx.tenant, item_id)
+            if row is None:
+                raise item_not_found(item_id)
+            return audit_logs(uow.conn, ctx.tenant, "invoice_items", [row["record_id"]], with_history=True)[
+                row["record_id"]]

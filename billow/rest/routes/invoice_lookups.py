@@ -1,6 +1,6 @@
 """Invoice look-ups across invoices and invoice groups (Kill Bill's InvoiceResource `getInvoices`,
 `searchInvoices`, `getInvoiceByItemId`, `createFutureInvoiceGroup`, `getInvoicesGroup`, and AccountResource
-`getInvoicesForAccountPaginated`).
+`getInvoicesForAccountPaginated`), and the audit logs with history of invoices and invoice items.
 
 This router comes before `invoices` (billow/rest/app.py) so that `/invoices/pagination`, `/invoices/search/...`,
 `/invoices/byItemId/...` and `POST /invoices/group` are not taken for an invoice id. Pages list invoices without
@@ -16,7 +16,15 @@ from billow.core.context import CallContext
 from billow.core.errors import InvalidInput
 from billow.invoice.service import InvoiceService, NothingToInvoice
 from billow.invoice.store_lookup import InvoicePage
-from billow.rest.common import AuditLevel, Ctx, check_paging, created, paginated_headers, parse_date
+from billow.rest.common import (
+    AuditLevel,
+    Ctx,
+    audit_log_json,
+    check_paging,
+    created,
+    paginated_headers,
+    parse_date,
+)
 from billow.rest.deps import Invoices
 from billow.rest.jsonio import KBJSONResponse
 from billow.rest.routes.invoices import invoice_json
@@ -90,3 +98,15 @@ def get_invoices_group(request: Request, ctx: Ctx, invoices: Invoices, level: Au
     return KBJSONResponse([invoice_json(inv, audits=audits,
                                         child_items=invoices.child_items(ctx, inv.id) if withChildrenItems else None)
                            for inv in found])
+
+
+@router.get("/1.0/kb/invoices/{invoiceId}/auditLogsWithHistory", operation_id="getInvoiceAuditLogsWithHistory")
+def get_invoice_audit_logs_with_history(request: Request, ctx: Ctx, invoices: Invoices, invoiceId: str) -> Response:
+    return KBJSONResponse([audit_log_json(e) for e in invoices.audit_logs_with_history(ctx, invoiceId)])
+
+
+@router.get("/1.0/kb/invoiceItems/{invoiceItemId}/auditLogsWithHistory", tags=["InvoiceItem"],
+            operation_id="getInvoiceItemAuditLogsWithHistory")
+def get_invoice_item_audit_logs_with_history(request: Request, ctx: Ctx, invoices: Invoices,
+                                             invoiceItemId: str) -> Response:
+    return KBJSONResponse([audit_log_json(e) for e in invoices.item_audit_logs_with_history(ctx, invoiceItemId)])
