@@ -112,14 +112,20 @@ class ParentInvoices:
         return account if is_delegated_child(account) else None
 
     def _on_invoice_created(self, uow: UnitOfWork, event: BusEvent) -> None:
-        child = self._child(uow, event)
-        if child is not None and event.object_id is not None:
-            self.summarise(uow, child, event.object_id)
+        try:
+            child = self._child(uow, event)
+            if child is not None and event.object_id is not None:
+                self.summarise(uow, child, event.object_id)
+        except BillowError as e:  # Kill Bill's listener logs invoice and account errors and goes on
+            log.warning("parent invoice not updated for invoice %s: %s", event.object_id, e.message)
 
     def _on_invoice_adjusted(self, uow: UnitOfWork, event: BusEvent) -> None:
-        child = self._child(uow, event)
-        if child is not None and event.object_id is not None:
-            self.follow_adjustment(uow, child, event.object_id)
+        try:
+            child = self._child(uow, event)
+            if child is not None and event.object_id is not None:
+                self.follow_adjustment(uow, child, event.object_id)
+        except BillowError as e:
+            log.warning("parent invoice not adjusted for invoice %s: %s", event.object_id, e.message)
 
     def _on_commit_due(self, uow: UnitOfWork, notification: Notification) -> None:
         invoice_id = str(notification.payload.get("uuidKey", ""))

@@ -122,7 +122,8 @@ def put_out_of_rotation(request: Request, ctx: Ctx, nodes: Nodes) -> Response:
 
 @router.post("/1.0/kb/admin/invoices", operation_id="triggerInvoiceGenerationForParkedAccounts")
 def trigger_invoice_generation_for_parked_accounts(request: Request, ctx: Ctx, invoices: Invoices,
-                                                   offset: int = Query(0), limit: int = Query(100)) -> Response:
+                                                   offset: int = Query(0), limit: int = Query(100),
+                                                   pluginProperty: list[str] | None = Query(None)) -> Response:
     check_paging(offset, limit)
     done = invoices.run_parked(ctx, offset, limit)
     headers = paginated_headers("/1.0/kb/admin/invoices", offset, limit, done.total, done.total)

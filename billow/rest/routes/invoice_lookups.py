@@ -76,7 +76,8 @@ def get_invoice_by_item_id(request: Request, ctx: Ctx, invoices: Invoices, level
 
 @router.post("/1.0/kb/invoices/group", status_code=201, operation_id="createFutureInvoiceGroup")
 def create_future_invoice_group(request: Request, ctx: Ctx, invoices: Invoices, accountId: str | None = Query(None),
-                                targetDate: str | None = Query(None)) -> Response:
+                                targetDate: str | None = Query(None),
+                                pluginProperty: list[str] | None = Query(None)) -> Response:
     if not accountId:
         raise InvalidInput("accountId: query parameter needs to be set")
     try:

@@ -180,7 +180,8 @@ def create_future_invoice(request: Request, ctx: Ctx, invoices: Invoices, accoun
     return created(request, f"/1.0/kb/invoices/{inv.id}")
 
 
-@router.post("/1.0/kb/invoices/dryRun", operation_id="generateDryRunInvoice")
+@router.post("/1.0/kb/invoices/dryRun", operation_id="generateDryRunInvoice",
+             responses={204: {"description": "Nothing to invoice"}})
 def generate_dry_run_invoice(request: Request, ctx: Ctx, invoices: Invoices, accountId: str | None = Query(None),
                              targetDate: str | None = Query(None),
                              body: InvoiceDryRunJson | None = Body(None)) -> Response:
