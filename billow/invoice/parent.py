@@ -174,11 +174,13 @@ class ParentInvoices:
     def follow_adjustment(self, uow: UnitOfWork, child: Account, child_invoice_id: str) -> None:
         """A child invoice was adjusted: carry its last item adjustment onto the parent invoice."""
         child_invoice = self.invoices.get(uow, child_invoice_id)
-        parent_invoice = child_invoice.parent
-        if parent_invoice is None:
+        if child_invoice.parent is None:
             # Kill Bill: INVOICE_MISSING_PARENT_INVOICE (4026), logged by the listener
             log.warning("Missing parent invoice for invoice id %s", child_invoice_id)
             return
+        parent = self.accounts.get(uow, child_invoice.parent.account_id)
+        uow.lock_account(parent.record_id)
+        parent_invoice = self.invoices.get(uow, child_invoice.parent.id)  # as it is under the parent's lock
         if raw_balance(parent_invoice) == 0:
             return  # a paid parent invoice ignores item adjustments
         summary = next((it for it in parent_invoice.items if it.type is InvoiceItemType.PARENT_SUMMARY
@@ -187,8 +189,6 @@ class ParentInvoices:
         if summary is None or not adjustments:
             return  # e.g. the event of a credit applied to the child invoice
         last = max(adjustments, key=lambda it: (it.created_date or datetime.min.replace(tzinfo=UTC)))
-        parent = self.accounts.get(uow, parent_invoice.account_id)
-        uow.lock_account(parent.record_id)
         if parent_invoice.status is InvoiceStatus.COMMITTED:
             adj = InvoiceItem(id=str(uuid.uuid4()), invoice_id=parent_invoice.id, account_id=parent.id,
                               type=InvoiceItemType.ITEM_ADJ, start_date=last.start_date, end_date=last.start_date,
