@@ -35,8 +35,12 @@ from billow.invoice.billing_pool import BillingWorker, default_processes
 from billow.invoice.billing_run import BillingRun
 from billow.invoice.generator import GeneratorConfig
 from billow.invoice.internal import InvoiceInternalApi
+from billow.invoice.parent import ParentInvoices
 from billow.invoice.presentation.service import InvoicePresenter
 from billow.invoice.service import InvoiceService
+from billow.operations.caches import CacheAdmin
+from billow.operations.export import AccountExport
+from billow.operations.nodes import ROTATION_CHECK, NodeOperations, NodeRotation
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
 from billow.tenant.internal import TenantInternalApi
@@ -48,6 +52,7 @@ def _load_tables() -> None:
     import billow.account.store  # noqa: F401
     import billow.entitlement.store  # noqa: F401
     import billow.invoice.store  # noqa: F401
+    import billow.invoice.store_parent  # noqa: F401
     import billow.security.store  # noqa: F401
     import billow.tenant.store  # noqa: F401
 
@@ -89,7 +94,14 @@ class Billow:
         invoices = InvoiceInternalApi(run)
         self.invoices = InvoiceService(self.db, run, invoices, accounts, entitlements, catalogs)
         invoice_listeners.install(invoices, run, accounts, self.bus)
+        ParentInvoices(invoices, accounts, tenants, self.bus).install()
         self.presentation = InvoicePresenter(self.db, invoices, accounts, catalogs, tenants)
+
+        # operations that span services (billow.operations)
+        self.export = AccountExport(self.db, accounts, entitlements, invoices)
+        self.caches = CacheAdmin(by_tenant={"tenant-catalog": catalogs.forget})
+        self.rotation = NodeRotation()
+        self.nodes = NodeOperations(self.db, self.rotation)
         if start_workers:
             self.start()
 
@@ -109,8 +121,9 @@ class Billow:
         return bool(self.bus.run_until_idle(tenant_record_id=tenant_record_id, timeout_s=timeout_s))
 
     def health(self) -> dict[str, dict[str, object]]:
-        """`GET /1.0/healthcheck`: the database is reachable and its schema is at the migrations' head."""
-        out: dict[str, dict[str, object]] = {}
+        """`GET /1.0/healthcheck`: the node is in rotation (Kill Bill's `KillbillHealthcheck`), the database is
+        reachable and its schema is at the migrations' head."""
+        out: dict[str, dict[str, object]] = {ROTATION_CHECK: self.rotation.check()}
         try:
             self.db.ping()
             out["database"] = {"healthy": True, "message": None}

@@ -9,6 +9,7 @@ from billow.account import store
 from billow.account.errors import account_not_found, account_record_not_found
 from billow.account.model import Account
 from billow.core.db import UnitOfWork
+from billow.core.db.export import TableDump, audited_rows
 from billow.core.errors import InvalidInput
 
 
@@ -40,3 +41,7 @@ class AccountInternalApi:
             raise InvalidInput(f"billCycleDayLocal: {bill_cycle_day_local} is not between 1 and 31")
         row = uow.update("accounts", account.record_id, {"billing_cycle_day_local": bill_cycle_day_local})
         return store.to_account(row)
+
+    def export(self, uow: UnitOfWork, account: Account) -> list[TableDump]:
+        """The account's row and its history (account export)."""
+        return audited_rows(uow, "accounts", account.record_id)

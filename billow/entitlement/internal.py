@@ -19,6 +19,7 @@ from billow.account.model import Account
 from billow.catalog.internal import CatalogInternalApi
 from billow.catalog.model import Catalog, Plan, ProductCategory
 from billow.core.db import UnitOfWork
+from billow.core.db.export import TableDump, audited_rows
 from billow.core.errors import Conflict, InvalidInput
 from billow.entitlement import events as ev
 from billow.entitlement import store
@@ -125,6 +126,11 @@ class EntitlementInternalApi:
         subs = store.subscriptions_of_accounts(uow.conn, uow.tenant, account_record_ids)
         blocking = store.blocking_states_of_accounts(uow.conn, uow.tenant, account_record_ids)
         return {a: (subs.get(a, []), blocking.get(a, [])) for a in account_record_ids}
+
+    def export(self, uow: UnitOfWork, account: Account) -> list[TableDump]:
+        """The account's rows of the entitlement tables, with their history (account export)."""
+        return [dump for name in ("bundles", "subscriptions", "subscription_events", "blocking_states")
+                for dump in audited_rows(uow, name, account.record_id)]
 
     def what_if(self, uow: UnitOfWork, account: Account, action: str, *, subscription_id: str | None = None,
                 bundle_id: str | None = None, req: SubscriptionRequest | None = None, effective: Requested = None,

@@ -43,7 +43,7 @@ from billow.core.context import CallContext, internal_context
 from billow.core.db import Database, UnitOfWork
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import BlockingState, Subscription
-from billow.invoice import store
+from billow.invoice import store, store_parent
 from billow.invoice.billing_pool import BillingPool, WorkerFactory
 from billow.invoice.credit import credit_items
 from billow.invoice.events import invoice_created, nothing_invoiced
@@ -280,7 +280,9 @@ class BillingRun:
             return {}
         accounts = self.accounts.by_record_ids(uow, ids)
         inputs = self.entitlements.billing_inputs(uow, ids)
-        invoices = store.invoices_of_accounts(uow.conn, uow.tenant, ids)
+        # a child account's invoices carry their parent invoices: credit follows them (credit.py)
+        invoices = store_parent.with_parents(uow.conn, uow.tenant,
+                                             store.invoices_of_accounts(uow.conn, uow.tenant, ids))
         out: dict[int, AccountState] = {}
         for rid in ids:
             account = accounts.get(rid)

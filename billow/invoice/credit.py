@@ -59,10 +59,34 @@ def raw_balance(invoice: Invoice, extra_items: Sequence[InvoiceItem] = ()) -> De
 
 
 def balance(invoice: Invoice) -> Decimal:
-    """The balance Kill Bill reports: 0 for DRAFT, VOID, written-off and migration invoices (spec 4.7)."""
+    """The balance Kill Bill reports: 0 for DRAFT, VOID, written-off and migration invoices (spec 4.7), and
+    for a child invoice whose parent invoice has a zero balance (DRAFT, or paid: `DefaultInvoice.getBalance`,
+    `hasZeroParentBalance`)."""
     if invoice.status is not InvoiceStatus.COMMITTED or invoice.written_off or invoice.migrated:
         return _ZERO
+    if invoice.parent is not None and balance(invoice.parent) == 0:
+        return _ZERO
     return raw_balance(invoice)
+
+
+def amount_charged(invoice: Invoice, extra_items: Sequence[InvoiceItem] = ()) -> Decimal:
+    """`InvoiceCalculatorUtils.computeInvoiceAmountCharged`: charges, item adjustments, parent summaries and
+    invoice-level CREDIT_ADJ (not the credit of a credit invoice), rounded."""
+    items = tuple(invoice.items) + tuple(extra_items)
+    credit_invoice = is_credit_invoice(items)
+    total = sum((it.amount for it in items if it.type in _CHARGED
+                 or (it.type is CREDIT_ADJ and not credit_invoice)), _ZERO)
+    return round_money(total, invoice.currency)
+
+
+def cba_balance(invoice: Invoice, extra_items: Sequence[InvoiceItem] = ()) -> Decimal:
+    """The balance credit is computed from (`CBADao.getInvoiceBalance`): a child invoice whose parent invoice
+    has a zero raw balance owes what it charged less what the parent's items carried for the child."""
+    parent = invoice.parent
+    if parent is not None and raw_balance(parent) == 0:
+        for_child = sum((it.amount for it in parent.items if it.child_account_id == invoice.account_id), _ZERO)
+        return amount_charged(invoice, extra_items) - for_child
+    return raw_balance(invoice, extra_items)
 
 
 def account_cba(invoices: Sequence[Invoice]) -> Decimal:
@@ -72,12 +96,14 @@ def account_cba(invoices: Sequence[Invoice]) -> Decimal:
 
 
 def account_balance(invoices: Sequence[Invoice]) -> Decimal:
-    """`DefaultInvoiceDao.getAccountBalance`: Σ raw balance of COMMITTED invoices (0 if written off) − account CBA."""
+    """`DefaultInvoiceDao.getAccountBalance`: Σ raw balance of COMMITTED invoices (0 if written off, or if a
+    child invoice whose parent invoice has a zero balance) − account CBA."""
     total = _ZERO
     for inv in invoices:
         if inv.status is not InvoiceStatus.COMMITTED:
             continue
-        if not inv.written_off:
+        # a child invoice leaves the balance once its parent invoice is DRAFT, VOID, written off or paid
+        if not inv.written_off and (inv.parent is None or balance(inv.parent) != 0):
             total += raw_balance(inv)
         total -= sum((it.amount for it in inv.items if it.type is CBA_ADJ), _ZERO)
     return total
@@ -93,7 +119,7 @@ def apply_credit(invoice: Invoice, available_cba: Decimal, *, now: datetime,
     date of `now`. `extra_items` are items about to be added to `invoice` (e.g. the
     generator's new items) and count in its balance.
     """
-    bal = raw_balance(invoice, extra_items)
+    bal = cba_balance(invoice, extra_items)
     if bal < 0:
         amount = -bal
     elif bal > 0 and invoice.status is InvoiceStatus.COMMITTED and not invoice.has_pending_payment \
@@ -128,8 +154,9 @@ def credit_items(candidates: Sequence[Invoice], invoices: Sequence[Invoice], *, 
             remaining += item.amount
     if remaining <= 0:
         return result
+    # a child invoice is unpaid while its parent invoice is (`getUnpaidInvoicesByAccountFromTransaction`)
     unpaid = [inv for inv in invoices if inv.status is InvoiceStatus.COMMITTED and not inv.written_off
-              and raw_balance(inv, added.get(inv.id, ())) > 0]
+              and (raw_balance(inv, added.get(inv.id, ())) if inv.parent is None else raw_balance(inv.parent)) > 0]
     unpaid.sort(key=lambda inv: inv.invoice_date)
     for inv in unpaid:
         item = apply_credit(inv, remaining, now=now, extra_items=added.get(inv.id, ()))

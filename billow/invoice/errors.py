@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from billow.catalog.errors import ErrorCode as CatalogErrorCode
 from billow.core.errors import BillowError, NotFound
 
 INVOICE_EXCEPTION = "org.killbill.billing.invoice.api.InvoiceApiException"
@@ -25,3 +26,17 @@ class NothingToInvoice(BillowError):
     def __init__(self, account_id: str, target: date | None) -> None:
         super().__init__(f"No invoice to generate for account {account_id} and date {target}", code=4007,
                          class_name=INVOICE_EXCEPTION)
+
+
+# Kill Bill `ErrorCode` names of what an invoice run may raise, for answers that name the error
+# (`POST /admin/invoices`: `ErrorCode.fromCode(code).toString()`).
+_RUN_ERROR_NAMES = {4: "UNEXPECTED_ERROR", 3002: "ACCOUNT_DOES_NOT_EXIST_FOR_ID", 4006: "INVOICE_NOT_FOUND",
+                    4007: "INVOICE_NOTHING_TO_DO", 4022: "INVOICE_ALREADY_COMMITTED"}
+
+
+def error_name(error: BillowError) -> str:
+    """The Kill Bill `ErrorCode` name of an error (UNEXPECTED_ERROR when it has none Billow knows)."""
+    if error.code in _RUN_ERROR_NAMES:
+        return _RUN_ERROR_NAMES[error.code]
+    names = {e.value[0]: e.name for e in CatalogErrorCode}
+    return names.get(error.code, "UNEXPECTED_ERROR") if error.code is not None else "UNEXPECTED_ERROR"

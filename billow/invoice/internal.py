@@ -3,18 +3,23 @@ own bus listeners call, in the caller's unit of work. Kill Bill's `InvoiceIntern
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from billow.account.model import Account
 from billow.core.db import UnitOfWork
+from billow.core.db.export import TableDump, account_rows, audited_rows
 from billow.core.money import round_money
-from billow.invoice import store
-from billow.invoice.billing_run import BillingRun
-from billow.invoice.credit import account_balance, account_cba
-from billow.invoice.errors import invoice_not_found
-from billow.invoice.generator import InvoicingError
-from billow.invoice.model import Invoice
+from billow.invoice import store, store_parent
+from billow.invoice.billing_run import AccountState, BillingRun
+from billow.invoice.credit import account_balance, account_cba, credit_items
+from billow.invoice.errors import invoice_error, invoice_not_found
+from billow.invoice.events import invoice_created
+from billow.invoice.generator import InvoicingError, charged_through_instants
+from billow.invoice.model import Invoice, InvoiceStatus
 
 
 class InvoiceInternalApi:
@@ -26,12 +31,17 @@ class InvoiceInternalApi:
         if row is None:
             raise invoice_not_found(invoice_id)
         arid = row["account_record_id"]
-        return next(inv for inv in store.invoices_of_accounts(uow.conn, uow.tenant, [arid])[arid]
-                    if inv.id == row["id"])
+        return next(inv for inv in self._of_accounts(uow, [arid])[arid] if inv.id == row["id"])
 
     def invoices(self, uow: UnitOfWork, account: Account) -> list[Invoice]:
-        """The account's invoices with their items, oldest first."""
-        return store.invoices_of_accounts(uow.conn, uow.tenant, [account.record_id])[account.record_id]
+        """The account's invoices with their items (and, for a child account, their parent invoices), oldest
+        first."""
+        return self._of_accounts(uow, [account.record_id])[account.record_id]
+
+    @staticmethod
+    def _of_accounts(uow: UnitOfWork, account_record_ids: list[int]) -> dict[int, list[Invoice]]:
+        return store_parent.with_parents(uow.conn, uow.tenant,
+                                         store.invoices_of_accounts(uow.conn, uow.tenant, account_record_ids))
 
     def balances(self, uow: UnitOfWork, account: Account) -> tuple[Decimal, Decimal]:
         """(accountBalance, accountCBA) as `DefaultInvoiceDao.getAccountBalance` / `getAccountCBA`."""
@@ -46,3 +56,42 @@ class InvoiceInternalApi:
             self.run.run_account(uow, account_record_id, target, api=False)
         except InvoicingError as e:
             self.run.park(uow, account_record_id, target or uow.now.date(), str(e))
+
+    def locked(self, uow: UnitOfWork, invoice_id: str) -> tuple[Mapping[str, Any], AccountState]:
+        """An invoice's row and its account's state, under the account lock."""
+        row = store.invoice_record(uow.conn, uow.tenant, invoice_id=invoice_id)
+        if row is None:
+            raise invoice_not_found(invoice_id)
+        arid = row["account_record_id"]
+        uow.lock_account(arid)
+        state = self.run.load_states(uow, [arid])[arid]
+        return row, state
+
+    def commit(self, uow: UnitOfWork, invoice_id: str) -> bool:
+        """`commitInvoice`: DRAFT → COMMITTED; CTDs set, credit applied, INVOICE_CREATION published. False when
+        it was COMMITTED already."""
+        row, state = self.locked(uow, invoice_id)
+        status = InvoiceStatus(row["status"])
+        if status is InvoiceStatus.COMMITTED:
+            return False
+        if status is InvoiceStatus.VOID:
+            raise invoice_error(4002, f"Invoice {invoice_id} is VOID and cannot be committed")
+        uow.update("invoices", row["record_id"], {"status": InvoiceStatus.COMMITTED.value})
+        invoices = [dataclasses.replace(inv, status=InvoiceStatus.COMMITTED) if inv.id == invoice_id else inv
+                    for inv in state.invoices]
+        invoice = next(inv for inv in invoices if inv.id == invoice_id)
+        cba = credit_items([invoice], invoices, now=uow.now)
+        if cba:
+            uow.insert_many("invoice_items", [store.item_row(it, state.account.record_id) for it in cba])
+        ctd = charged_through_instants(state.account.time, invoice.items)
+        if ctd:
+            self.run.entitlements.update_charged_through_dates(uow, ctd)
+        uow.post(invoice_created(uow, state.account, invoice_id, invoice.currency))
+        return True
+
+    def export(self, uow: UnitOfWork, account: Account) -> list[TableDump]:
+        """The account's rows of the invoice tables, with their history (account export)."""
+        return [*audited_rows(uow, "invoices", account.record_id),
+                *audited_rows(uow, "invoice_items", account.record_id),
+                *audited_rows(uow, "invoice_parent_children", account.record_id),
+                account_rows(uow, store.SC, account.record_id)]

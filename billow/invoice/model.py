@@ -97,6 +97,8 @@ class Invoice:
     `paid_amount` is the net of successful payments, refunds and chargebacks
     as the invoice balance sees them (billing-semantics.md 4.7/4.12);
     `written_off` mirrors the WRITTEN_OFF tag, `migrated` a migration invoice.
+    `parent` is the parent summary invoice of a child account's invoice, with its items (Kill Bill's
+    `InvoiceModelDao.getParentInvoice`): the child's balances follow it (`credit.py`).
     """
 
     id: str
@@ -115,3 +117,4 @@ class Invoice:
     written_off: bool = False
     migrated: bool = False
     created_date: datetime | None = None
+    parent: Invoice | None = None

@@ -28,13 +28,15 @@ from billow.core.money import round_money
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.invoice import store
 from billow.invoice.billing_run import AccountState, BillingRun, RunReport, account_events
+from billow.invoice.corrections import InvoiceCorrections, MigrationItem
 from billow.invoice.credit import account_cba, credit_items
 from billow.invoice.dry_run import DryRunRequest, Replay, dry_run
 from billow.invoice.errors import NothingToInvoice, invoice_error, invoice_not_found
 from billow.invoice.events import invoice_adjusted, invoice_created
-from billow.invoice.generator import charged_through_instants
 from billow.invoice.internal import InvoiceInternalApi
+from billow.invoice.lookups import InvoiceLookups
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
+from billow.invoice.triggers import InvoiceTriggers
 
 _ZERO = Decimal(0)
 
@@ -62,9 +64,10 @@ class ItemInput:
     item_details: str | None = None
 
 
-class InvoiceService:
+class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
     """The user API: each call is one unit of work. Runs go through `run` (`BillingRun`); services above use
-    `internal` (`InvoiceInternalApi`) in their own unit of work."""
+    `internal` (`InvoiceInternalApi`) in their own unit of work. Look-ups across invoices, corrections and API
+    runs beyond `trigger` are in `lookups.py`, `corrections.py` and `triggers.py`."""
 
     def __init__(self, db: Database, run: BillingRun, internal: InvoiceInternalApi, accounts: AccountInternalApi,
                  entitlements: EntitlementInternalApi, catalogs: CatalogInternalApi) -> None:
@@ -89,7 +92,7 @@ class InvoiceService:
         with self.db.transaction(ctx) as uow:
             account = self.accounts.get(uow, account_id)
             out = self.run.run_account(uow, account.record_id, target, api=True)
-            if out is not None and out.invoice is not None:
+            if out is not None:  # an API run that went through unparks the account, invoice or not
                 store.unpark(uow.conn, account.record_id)
         if out is None or out.invoice is None:
             raise NothingToInvoice(account_id, target)
@@ -136,11 +139,8 @@ class InvoiceService:
                 raise invoice_error(4018, f"No invoice could be found for number {number}.", 404)
             return self._with_items(uow, row)
 
-    @staticmethod
-    def _with_items(uow: UnitOfWork, row: Any) -> Invoice:
-        arid = row["account_record_id"]
-        invoices = store.invoices_of_accounts(uow.conn, uow.tenant, [arid])[arid]
-        return next(inv for inv in invoices if inv.id == row["id"])
+    def _with_items(self, uow: UnitOfWork, row: Any) -> Invoice:
+        return self.internal.get(uow, row["id"])
 
     def of_account(self, ctx: CallContext, account_id: str) -> list[Invoice]:
         with self.db.read(ctx) as uow:
@@ -182,21 +182,7 @@ class InvoiceService:
     def commit(self, ctx: CallContext, invoice_id: str) -> None:
         """`commitInvoice`: DRAFT → COMMITTED; CTDs set, credit applied, INVOICE_CREATION published."""
         with self.db.transaction(ctx) as uow:
-            row, state = self._locked(uow, invoice_id)
-            status = InvoiceStatus(row["status"])
-            if status is InvoiceStatus.COMMITTED:
-                return
-            if status is InvoiceStatus.VOID:
-                raise invoice_error(4002, f"Invoice {invoice_id} is VOID and cannot be committed")
-            uow.update("invoices", row["record_id"], {"status": InvoiceStatus.COMMITTED.value})
-            invoices = [dataclasses.replace(inv, status=InvoiceStatus.COMMITTED) if inv.id == invoice_id else inv
-                        for inv in state.invoices]
-            invoice = next(inv for inv in invoices if inv.id == invoice_id)
-            self._credit(uow, state, invoice, invoices)
-            ctd = charged_through_instants(state.account.time, invoice.items)
-            if ctd:
-                self.entitlements.update_charged_through_dates(uow, ctd)
-            uow.post(invoice_created(uow, state.account, invoice_id, invoice.currency))
+            self.internal.commit(uow, invoice_id)
 
     def void(self, ctx: CallContext, invoice_id: str) -> None:
         """`voidInvoice` (DefaultInvoiceUserApi): refused when paid, repaired or its credit was used."""
@@ -397,4 +383,4 @@ class InvoiceService:
         self.run.close()
 
 
-__all__ = ["DryRunRequest", "InvoiceService", "ItemInput", "NothingToInvoice"]
+__all__ = ["DryRunRequest", "InvoiceService", "ItemInput", "MigrationItem", "NothingToInvoice"]

@@ -20,6 +20,8 @@ from billow.rest.routes import (
     admin,
     bundles,
     catalog,
+    export,
+    invoice_lookups,
     invoice_templates,
     invoices,
     subscriptions,
@@ -56,9 +58,10 @@ def create_app(billow: Billow) -> FastAPI:
         log.info("%s %s -> %s in %.1f ms", request.method, template, response.status_code, elapsed * 1000)
         return response
 
-    # invoice_templates before invoices, so that /invoices/template is not taken for an invoice id
+    # invoice_templates and invoice_lookups before invoices, so that /invoices/template, /invoices/pagination,
+    # ... are not taken for an invoice id
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
-                                  invoice_templates, invoices)]
+                                  invoice_templates, invoice_lookups, invoices, export)]
     for router in routers:
         app.include_router(router)
     # flat list of routes, for naming metrics of calls refused before routing
@@ -68,7 +71,9 @@ def create_app(billow: Billow) -> FastAPI:
     async def healthcheck() -> Response:
         result = await run_in_threadpool(billow.health)
         healthy = all(v["healthy"] for v in result.values())
-        return KBJSONResponse(result, status_code=200 if healthy else 503)
+        # Kill Bill's HealthCheckServlet: 500 while any check is unhealthy (out of rotation included)
+        return KBJSONResponse(result, status_code=200 if healthy else 500,
+                              headers={"Cache-Control": "must-revalidate,no-cache,no-store"})
 
     @app.get("/metrics", tags=["Operations"])
     def metrics() -> Response:

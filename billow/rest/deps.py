@@ -14,6 +14,9 @@ from billow.core.bus.admin import QueueAdmin
 from billow.entitlement.service import EntitlementService
 from billow.invoice.presentation.service import InvoicePresenter
 from billow.invoice.service import InvoiceService
+from billow.operations.caches import CacheAdmin
+from billow.operations.export import AccountExport
+from billow.operations.nodes import NodeOperations
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
 from billow.tenant.service import TenantService
@@ -59,6 +62,18 @@ def _queues(request: Request) -> QueueAdmin:
     return billow_of(request).queues
 
 
+def _caches(request: Request) -> CacheAdmin:
+    return billow_of(request).caches
+
+
+def _export(request: Request) -> AccountExport:
+    return billow_of(request).export
+
+
+def _nodes(request: Request) -> NodeOperations:
+    return billow_of(request).nodes
+
+
 App = Annotated[Billow, Depends(billow_of)]
 Accounts = Annotated[AccountService, Depends(_accounts)]
 Tenants = Annotated[TenantService, Depends(_tenants)]
@@ -69,3 +84,6 @@ Presentation = Annotated[InvoicePresenter, Depends(_presentation)]
 Push = Annotated[PushNotificationService, Depends(_push)]
 Security = Annotated[SecurityService, Depends(_security)]
 Queues = Annotated[QueueAdmin, Depends(_queues)]
+Caches = Annotated[CacheAdmin, Depends(_caches)]
+Export = Annotated[AccountExport, Depends(_export)]
+Nodes = Annotated[NodeOperations, Depends(_nodes)]

@@ -1,20 +1,26 @@
-"""Queue operations: `GET /1.0/kb/admin/queues`, retry of FAILED entries, `GET /1.0/kb/nodesInfo`.
+"""Admin operations: queues (`GET /1.0/kb/admin/queues`, retry of FAILED entries), caches, rotation, invoice
+runs of parked accounts; nodes (`/1.0/kb/nodesInfo`) and plugins (`/1.0/kb/pluginsInfo`).
 
 Kill Bill's AdminResource#getQueueEntries (query parameters accountId, queueName,
 serviceName, withHistory, minDate, maxDate, withInProcessing, withBusEvents,
-withNotifications) and NodesInfoResource. `PUT /1.0/kb/admin/queues/retryFailed` is
-Billow's own (Kill Bill has no API to retry FAILED entries).
+withNotifications), invalidatesCache*, putInRotation / putOutOfRotation,
+triggerInvoiceGenerationForParkedAccounts; NodesInfoResource and PluginInfoResource.
+`PUT /1.0/kb/admin/queues/retryFailed` is Billow's own (Kill Bill has no API to retry FAILED entries).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from typing import Any
+
+from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from billow.core.errors import InvalidInput
-from billow.rest.common import Ctx, parse_instant
-from billow.rest.deps import Accounts, Queues
+from billow.operations.nodes import NodeCommand
+from billow.rest.common import Ctx, check_paging, no_content, paginated_headers, parse_instant
+from billow.rest.deps import Accounts, Caches, Invoices, Nodes, Queues
 from billow.rest.jsonio import KBJSONResponse
 
 router = APIRouter(tags=["Admin"])
@@ -50,3 +56,75 @@ async def retry_failed_entries(request: Request, ctx: Ctx, queues: Queues,
 @router.get("/1.0/kb/nodesInfo", operation_id="getNodesInfo")
 def get_nodes_info(request: Request, queues: Queues) -> Response:
     return KBJSONResponse(queues.nodes())
+
+
+class NodeCommandPropertyJson(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    key: str | None = None
+    value: Any = None
+
+
+class NodeCommandJson(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    isSystemCommandType: bool = False
+    nodeCommandType: str | None = None
+    nodeCommandProperties: list[NodeCommandPropertyJson] | None = None
+
+
+@router.post("/1.0/kb/nodesInfo", status_code=202, tags=["NodesInfo"], operation_id="triggerNodeCommand")
+def trigger_node_command(request: Request, ctx: Ctx, nodes: Nodes, body: NodeCommandJson = Body(...),
+                         localNodeOnly: bool = Query(False)) -> Response:
+    properties = [(p.key, p.value) for p in body.nodeCommandProperties or () if p.key is not None]
+    nodes.trigger_command(ctx, NodeCommand(body.nodeCommandType, body.isSystemCommandType, properties),
+                          local_node_only=localNodeOnly)
+    return Response(status_code=202)
+
+
+@router.get("/1.0/kb/pluginsInfo", tags=["PluginInfo"], operation_id="getPluginsInfo")
+def get_plugins_info(request: Request, ctx: Ctx, nodes: Nodes) -> Response:
+    return KBJSONResponse([{
+        "bundleSymbolicName": p.bundle_symbolic_name, "pluginKey": p.plugin_key, "pluginName": p.plugin_name,
+        "version": p.version, "state": p.state, "isSelectedForStart": p.is_selected_for_start,
+        "services": [{"serviceTypeName": t, "registrationName": n} for t, n in p.services],
+    } for p in nodes.plugins(ctx)])
+
+
+@router.delete("/1.0/kb/admin/cache", status_code=204, operation_id="invalidatesCache")
+def invalidates_cache(request: Request, ctx: Ctx, caches: Caches, cacheName: str | None = Query(None)) -> Response:
+    if not caches.invalidate(ctx, cacheName):
+        return Response(status_code=400)  # Kill Bill: an unknown cache name is an empty 400
+    return no_content()
+
+
+@router.delete("/1.0/kb/admin/cache/accounts/{accountId}", status_code=204, operation_id="invalidatesCacheByAccount")
+def invalidates_cache_by_account(request: Request, ctx: Ctx, caches: Caches, accountId: str) -> Response:
+    caches.invalidate_account(ctx, accountId)
+    return no_content()
+
+
+@router.delete("/1.0/kb/admin/cache/tenants", status_code=204, operation_id="invalidatesCacheByTenant")
+def invalidates_cache_by_tenant(request: Request, ctx: Ctx, caches: Caches) -> Response:
+    caches.invalidate_tenant(ctx)
+    return no_content()
+
+
+@router.put("/1.0/kb/admin/healthcheck", status_code=204, operation_id="putInRotation")
+def put_in_rotation(request: Request, ctx: Ctx, nodes: Nodes) -> Response:
+    nodes.put_in_rotation(ctx)
+    return no_content()
+
+
+@router.delete("/1.0/kb/admin/healthcheck", status_code=204, operation_id="putOutOfRotation")
+def put_out_of_rotation(request: Request, ctx: Ctx, nodes: Nodes) -> Response:
+    nodes.put_out_of_rotation(ctx)
+    return no_content()
+
+
+@router.post("/1.0/kb/admin/invoices", operation_id="triggerInvoiceGenerationForParkedAccounts")
+def trigger_invoice_generation_for_parked_accounts(request: Request, ctx: Ctx, invoices: Invoices,
+                                                   offset: int = Query(0), limit: int = Query(100),
+                                                   pluginProperty: list[str] | None = Query(None)) -> Response:
+    check_paging(offset, limit)
+    done = invoices.run_parked(ctx, offset, limit)
+    headers = paginated_headers("/1.0/kb/admin/invoices", offset, limit, done.total, done.total)
+    return KBJSONResponse(done.results, headers=headers)

@@ -25,7 +25,7 @@ from billow.core.money import round_money
 from billow.entitlement.model import BillingActionPolicy, SubscriptionRequest
 from billow.invoice.credit import balance
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
-from billow.invoice.service import DryRunRequest, InvoiceService, ItemInput, NothingToInvoice
+from billow.invoice.service import DryRunRequest, InvoiceService, ItemInput, MigrationItem, NothingToInvoice
 from billow.rest.common import AuditLevel, Ctx, audit_log_json, created, no_content, parse_date, parse_enum
 from billow.rest.deps import Invoices
 from billow.rest.jsonio import KBJSONResponse, format_instant
@@ -102,7 +102,8 @@ def _money(amount: Decimal | None, currency: str) -> Decimal | None:
     return None if amount is None else round_money(amount, currency)
 
 
-def item_json(it: InvoiceItem, audit: list[AuditLogEntry] | None = None) -> dict[str, Any]:
+def item_json(it: InvoiceItem, audit: list[AuditLogEntry] | None = None,
+              child_items: list[InvoiceItem] | None = None) -> dict[str, Any]:
     return {
         "invoiceItemId": it.id, "invoiceId": it.invoice_id, "linkedInvoiceItemId": it.linked_item_id,
         "accountId": it.account_id, "childAccountId": it.child_account_id, "bundleId": it.bundle_id,
@@ -111,15 +112,17 @@ def item_json(it: InvoiceItem, audit: list[AuditLogEntry] | None = None) -> dict
         "prettyPhaseName": None, "prettyUsageName": None, "itemType": it.type.value, "description": it.description,
         "startDate": it.start_date, "endDate": it.end_date, "amount": _money(it.amount, it.currency),
         "rate": it.rate, "currency": it.currency, "quantity": it.quantity, "itemDetails": it.item_details,
-        "catalogEffectiveDate": format_instant(it.catalog_effective_date), "childItems": None,
+        "catalogEffectiveDate": format_instant(it.catalog_effective_date),
+        "childItems": None if child_items is None else [item_json(c) for c in child_items],
         "auditLogs": [audit_log_json(e) for e in audit or []],
     }
 
 
 def invoice_json(inv: Invoice, *, with_items: bool = True, audits: tuple[dict, dict] | None = None,
                  timeline: bool = False, credits: list[dict[str, Any]] | None = None,
-                 bundle_keys: str | None = None) -> dict[str, Any]:
-    """InvoiceJson: amount = Σ charges; creditAdj = Σ CBA_ADJ; refundAdj = Σ refunds (none yet)."""
+                 bundle_keys: str | None = None, child_items: list[InvoiceItem] | None = None) -> dict[str, Any]:
+    """InvoiceJson: amount = Σ charges; creditAdj = Σ CBA_ADJ; refundAdj = Σ refunds (none yet). With
+    `child_items` (withChildrenItems), each PARENT_SUMMARY item lists its child account's items."""
     cur = inv.currency
     amount = sum((it.amount for it in inv.items if it.type in _CHARGES), Decimal(0))
     credit_adj = sum((it.amount for it in inv.items if it.type is InvoiceItemType.CBA_ADJ), Decimal(0))
@@ -127,7 +130,7 @@ def invoice_json(inv: Invoice, *, with_items: bool = True, audits: tuple[dict, d
     if timeline:
         items: list[dict[str, Any]] | None = None
     elif with_items:
-        items = [item_json(it, item_audit.get(it.id)) for it in inv.items]
+        items = [item_json(it, item_audit.get(it.id), _children_of(it, child_items)) for it in inv.items]
     else:
         items = []
     return {
@@ -143,6 +146,13 @@ def invoice_json(inv: Invoice, *, with_items: bool = True, audits: tuple[dict, d
     }
 
 
+def _children_of(item: InvoiceItem, child_items: list[InvoiceItem] | None) -> list[InvoiceItem] | None:
+    """The child items of a PARENT_SUMMARY item (InvoiceJson: only when there are child items at all)."""
+    if item.type is not InvoiceItemType.PARENT_SUMMARY or not child_items:
+        return None
+    return [c for c in child_items if c.account_id == item.child_account_id]
+
+
 def timeline_invoices_json(service: InvoiceService, ctx: CallContext, account: Account) -> list[dict[str, Any]]:
     """Invoices of the account-timeline view: items null, credits = every CREDIT_ADJ of the account."""
     found = service.of_account(ctx, account.id)
@@ -150,9 +160,11 @@ def timeline_invoices_json(service: InvoiceService, ctx: CallContext, account: A
     return [invoice_json(inv, timeline=True, credits=credits) for inv in found]
 
 
-def _one(invoices: InvoiceService, ctx: CallContext, inv: Invoice, level: str) -> Response:
+def _one(invoices: InvoiceService, ctx: CallContext, inv: Invoice, level: str,
+         with_children_items: bool = False) -> Response:
     audits = invoices.audit_logs(ctx, [inv], level)
-    return KBJSONResponse(invoice_json(inv, audits=audits))
+    children = invoices.child_items(ctx, inv.id) if with_children_items else None
+    return KBJSONResponse(invoice_json(inv, audits=audits, child_items=children))
 
 
 @router.post("/1.0/kb/invoices", status_code=201, operation_id="createFutureInvoice")
@@ -168,7 +180,8 @@ def create_future_invoice(request: Request, ctx: Ctx, invoices: Invoices, accoun
     return created(request, f"/1.0/kb/invoices/{inv.id}")
 
 
-@router.post("/1.0/kb/invoices/dryRun", operation_id="generateDryRunInvoice")
+@router.post("/1.0/kb/invoices/dryRun", operation_id="generateDryRunInvoice",
+             responses={204: {"description": "Nothing to invoice"}})
 def generate_dry_run_invoice(request: Request, ctx: Ctx, invoices: Invoices, accountId: str | None = Query(None),
                              targetDate: str | None = Query(None),
                              body: InvoiceDryRunJson | None = Body(None)) -> Response:
@@ -208,18 +221,36 @@ def create_tax_items(request: Request, ctx: Ctx, invoices: Invoices, accountId: 
     return KBJSONResponse([item_json(it) for it in items])
 
 
+@router.post("/1.0/kb/invoices/migration/{accountId}", status_code=201, operation_id="createMigrationInvoice")
+def create_migration_invoice(request: Request, ctx: Ctx, invoices: Invoices, accountId: str,
+                             body: list[InvoiceItemJson] = Body(...),
+                             targetDate: str | None = Query(None)) -> Response:
+    items = [MigrationItem(parse_enum(InvoiceItemType, b.itemType, "itemType"), b.to_input()) for b in body]
+    inv = invoices.create_migration_invoice(ctx, accountId, items, parse_date(targetDate, "targetDate"))
+    return created(request, f"/1.0/kb/invoices/{inv.id}")
+
+
+@router.delete("/1.0/kb/invoices/{invoiceId}/{invoiceItemId}/cba", status_code=204, operation_id="deleteCBA")
+def delete_cba(request: Request, ctx: Ctx, invoices: Invoices, invoiceId: str, invoiceItemId: str,
+               accountId: str | None = Query(None)) -> Response:
+    if not accountId:
+        raise InvalidInput("accountId: query parameter needs to be set")
+    invoices.delete_cba(ctx, accountId, invoiceId, invoiceItemId)
+    return no_content()
+
+
 @router.get("/1.0/kb/invoices/byNumber/{invoiceNumber}", operation_id="getInvoiceByNumber")
 def get_invoice_by_number(request: Request, ctx: Ctx, invoices: Invoices, level: AuditLevel, invoiceNumber: str,
                           withChildrenItems: bool = Query(False)) -> Response:
     if not invoiceNumber.isdigit():
         raise InvalidInput(f"invoiceNumber: '{invoiceNumber}' is not a number")
-    return _one(invoices, ctx, invoices.by_number(ctx, int(invoiceNumber)), level)
+    return _one(invoices, ctx, invoices.by_number(ctx, int(invoiceNumber)), level, withChildrenItems)
 
 
 @router.get("/1.0/kb/invoices/{invoiceId}", operation_id="getInvoice")
 def get_invoice(request: Request, ctx: Ctx, invoices: Invoices, level: AuditLevel, invoiceId: str,
                 withChildrenItems: bool = Query(False)) -> Response:
-    return _one(invoices, ctx, invoices.get(ctx, invoiceId), level)
+    return _one(invoices, ctx, invoices.get(ctx, invoiceId), level, withChildrenItems)
 
 
 @router.post("/1.0/kb/invoices/{invoiceId}", status_code=201, operation_id="adjustInvoiceItem")
