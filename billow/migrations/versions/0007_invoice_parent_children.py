@@ -1,8 +1,8 @@
 """Parent summary invoices: which child invoice each parent invoice summarises (Kill Bill's
 `invoice_parent_children`), audited and owned by the parent's account.
 
-Revision ID: 0006_invoice_parent_children
-Revises: 0005_account_indexes
+Revision ID: 0007_invoice_parent_children
+Revises: 0006_account_emails
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from billow.migrations.helpers import create_audited, drop_audited
 
-revision = "0006_invoice_parent_children"
-down_revision = "0005_account_indexes"
+revision = "0007_invoice_parent_children"
+down_revision = "0006_account_emails"
 branch_labels = None
 depends_on = None
 
