@@ -39,12 +39,13 @@ from billow.catalog.internal import CatalogInternalApi
 from billow.catalog.model import Catalog
 from billow.core.bus.bus import Bus
 from billow.core.clock import Clock, SystemClock, TestClock
-from billow.core.context import CallContext, internal_context
+from billow.core.context import internal_context
 from billow.core.db import Database, UnitOfWork
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import BlockingState, Subscription
 from billow.invoice import store
 from billow.invoice.billing_pool import BillingPool, WorkerFactory
+from billow.invoice.control_tags import ControlTags, no_control_tags, with_written_off
 from billow.invoice.credit import credit_items
 from billow.invoice.events import invoice_created, nothing_invoiced
 from billow.invoice.generator import (
@@ -56,21 +57,12 @@ from billow.invoice.generator import (
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceStatus
 from billow.junction.engine import AccountBillingContext, billing_events
 from billow.junction.model import BillingEvent
+from billow.tag.model import AUTO_INVOICING_DRAFT, AUTO_INVOICING_OFF, AUTO_INVOICING_REUSE_DRAFT
 
 log = logging.getLogger("billow.invoice")
 
 TRIGGER_QUEUE = "invoice-service:next-billing-date-queue"
 VACUUM_AFTER_ACCOUNTS = 500
-AUTO_INVOICING_OFF = "AUTO_INVOICING_OFF"
-AUTO_INVOICING_DRAFT = "AUTO_INVOICING_DRAFT"
-AUTO_INVOICING_REUSE_DRAFT = "AUTO_INVOICING_REUSE_DRAFT"
-
-ControlTags = Callable[[CallContext, Account], Collection[str]]
-
-
-def no_control_tags(ctx: CallContext, account: Account) -> Collection[str]:
-    """Until the tag service exists, no account carries a control tag."""
-    return frozenset()
 
 
 @dataclass
@@ -273,23 +265,31 @@ class BillingRun:
 
     # -- loading ----------------------------------------------------------------------------------
     def load_states(self, uow: UnitOfWork, account_record_ids: Sequence[int]) -> dict[int, AccountState]:
-        """Accounts, subscriptions with their events, blocking states and invoices of many accounts: a few
-        queries whatever the batch size, through each service's internal API."""
+        """Accounts, subscriptions with their events, blocking states, invoices and control tags of many
+        accounts: a few queries whatever the batch size, through each service's internal API."""
         ids = list(account_record_ids)
         if not ids:
             return {}
         accounts = self.accounts.by_record_ids(uow, ids)
         inputs = self.entitlements.billing_inputs(uow, ids)
         invoices = store.invoices_of_accounts(uow.conn, uow.tenant, ids)
+        tags = self.control_tags(uow, ids)
         out: dict[int, AccountState] = {}
         for rid in ids:
             account = accounts.get(rid)
             if account is None:
                 continue
             subs, blocking = inputs[rid]
-            out[rid] = AccountState(account, subs, blocking, invoices.get(rid, []),
-                                    self.control_tags(uow.ctx, account))
+            out[rid] = AccountState(account, subs, blocking, with_written_off(invoices.get(rid, []), tags),
+                                    tags.of_account(rid))
         return out
+
+    def invoices_of(self, uow: UnitOfWork, account_record_ids: Sequence[int]) -> dict[int, list[Invoice]]:
+        """The accounts' invoices with their items (WRITTEN_OFF ones marked), oldest first."""
+        ids = list(account_record_ids)
+        invoices = store.invoices_of_accounts(uow.conn, uow.tenant, ids)
+        tags = self.control_tags(uow, ids)
+        return {rid: with_written_off(found, tags) for rid, found in invoices.items()}
 
     # -- one account, in the caller's unit of work ------------------------------------------------
     def run_account(self, uow: UnitOfWork, account_record_id: int, target: date | None, *, api: bool
@@ -338,10 +338,9 @@ class BillingRun:
 
     # -- worker processes -------------------------------------------------------------------------
     def billing_pool(self) -> BillingPool | None:
-        """The worker processes of big runs: PostgreSQL only, more than one process configured, a factory for
-        them, and the default control-tag rule (a custom rule is a function of this process)."""
-        if (self.db.is_sqlite or self.processes <= 1 or self.worker_factory is None
-                or self.control_tags is not no_control_tags):
+        """The worker processes of big runs: PostgreSQL only, more than one process configured and a factory for
+        them (which wires the same control-tag reader: the application's `billing_worker`)."""
+        if self.db.is_sqlite or self.processes <= 1 or self.worker_factory is None:
             return None
         with self._pool_lock:
             if self._pool is None:

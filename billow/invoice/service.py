@@ -136,11 +136,9 @@ class InvoiceService:
                 raise invoice_error(4018, f"No invoice could be found for number {number}.", 404)
             return self._with_items(uow, row)
 
-    @staticmethod
-    def _with_items(uow: UnitOfWork, row: Any) -> Invoice:
+    def _with_items(self, uow: UnitOfWork, row: Any) -> Invoice:
         arid = row["account_record_id"]
-        invoices = store.invoices_of_accounts(uow.conn, uow.tenant, [arid])[arid]
-        return next(inv for inv in invoices if inv.id == row["id"])
+        return next(inv for inv in self.run.invoices_of(uow, [arid])[arid] if inv.id == row["id"])
 
     def of_account(self, ctx: CallContext, account_id: str) -> list[Invoice]:
         with self.db.read(ctx) as uow:

@@ -115,8 +115,12 @@ def insert_one(uow: UnitOfWork, table_name: str, values: Mapping[str, Any]) -> d
     return insert_many(uow, table_name, [values])[0]
 
 
-def update(uow: UnitOfWork, table_name: str, record_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Update one row by record id, with history and audit. Returns the new state."""
+def update(uow: UnitOfWork, table_name: str, record_id: int, values: Mapping[str, Any], *,
+           change_type: str = "UPDATE") -> dict[str, Any]:
+    """Update one row by record id, with history and audit. Returns the new state.
+
+    `change_type` DELETE audits a soft delete (a row kept with `is_active` false), as Kill Bill's
+    `@Audited(ChangeType.DELETE)` on its `markXAsDeleted` statements."""
     entry = _entry(table_name)
     t = entry.table
     stamped = _stamp(uow, values, creating=False)
@@ -125,7 +129,7 @@ def update(uow: UnitOfWork, table_name: str, record_id: int, values: Mapping[str
     if row is None:
         raise LookupError(f"{table_name} record {record_id} not found")
     new_state = dict(row._mapping)
-    _write_history(uow, entry, [new_state], "UPDATE")
+    _write_history(uow, entry, [new_state], change_type)
     return new_state
 
 
