@@ -138,7 +138,9 @@ def run_once(state: AccountState, catalog: Catalog | None, target: date, now: da
     if not api and AUTO_INVOICING_OFF in state.tags:
         return None
     info = state.info()
-    draft = AUTO_INVOICING_DRAFT in state.tags
+    # Kill Bill (`DefaultInvoiceGenerator`): DRAFT under AUTO_INVOICING_DRAFT, else COMMITTED, also when the items
+    # go to an existing draft (AUTO_INVOICING_REUSE_DRAFT), which that commits (`DefaultInvoiceDao.createInvoices`)
+    status = InvoiceStatus.DRAFT if AUTO_INVOICING_DRAFT in state.tags else InvoiceStatus.COMMITTED
     reuse = None
     if AUTO_INVOICING_REUSE_DRAFT in state.tags:
         reuse = next((inv for inv in state.invoices if inv.status is InvoiceStatus.DRAFT), None)
@@ -153,11 +155,11 @@ def run_once(state: AccountState, catalog: Catalog | None, target: date, now: da
     if not result.items:
         return out
     items = result.items
-    if reuse is not None:
-        invoice = dataclasses.replace(reuse, items=reuse.items + tuple(items), target_date=result.target_date)
+    if reuse is not None:  # its target date only moves forward
+        later = result.target_date if reuse.target_date is None else max(reuse.target_date, result.target_date)
+        invoice = dataclasses.replace(reuse, items=reuse.items + tuple(items), target_date=later, status=status)
         out.new_invoice = False
     else:
-        status = InvoiceStatus.DRAFT if draft or AUTO_INVOICING_REUSE_DRAFT in state.tags else InvoiceStatus.COMMITTED
         invoice = Invoice(id=invoice_id, account_id=info.account_id, invoice_date=info.time.local_date(now),
                           target_date=result.target_date, currency=info.currency, status=status, items=tuple(items),
                           created_date=now)
@@ -191,6 +193,7 @@ class Writer:
     schedule: list[dict[str, Any]] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
     created: list[Invoice] = field(default_factory=list)
+    reused: dict[int, dict[str, Any]] = field(default_factory=dict)  # drafts given items: record id -> new values
     null_runs: int = 0
 
     def add(self, out: Outcome) -> None:
@@ -212,6 +215,13 @@ class Writer:
         if out.new_invoice:
             self.invoices.append(store.invoice_row(inv, arid))
             self.created.append(inv)
+        else:  # a draft given items (AUTO_INVOICING_REUSE_DRAFT): its status and target date may change
+            changes = {"status": inv.status.value, "target_date": inv.target_date}
+            row = next((r for r in self.invoices if r["id"] == inv.id), None)  # made earlier in this batch
+            if row is not None:
+                row.update(changes)
+            elif inv.invoice_number is not None:
+                self.reused[inv.invoice_number] = changes
         self.items.extend(store.item_row(it, arid) for it in out.items)
         self.ctd.update(out.ctd)
         if inv.status is InvoiceStatus.COMMITTED:
@@ -223,6 +233,8 @@ class Writer:
             rows = uow.insert_many("invoices", self.invoices)
             numbers = {r["id"]: r["record_id"] for r in rows}
             self.created = [dataclasses.replace(inv, invoice_number=numbers.get(inv.id)) for inv in self.created]
+        if self.reused:
+            uow.update_many("invoices", self.reused)
         if self.items:
             uow.insert_many("invoice_items", self.items)
         if self.ctd:

@@ -20,9 +20,11 @@ from billow.rest.routes import (
     admin,
     bundles,
     catalog,
+    custom_fields,
     invoice_templates,
     invoices,
     subscriptions,
+    tags,
     tenants,
     test_clock,
 )
@@ -58,7 +60,7 @@ def create_app(billow: Billow) -> FastAPI:
 
     # invoice_templates before invoices, so that /invoices/template is not taken for an invoice id
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
-                                  invoice_templates, invoices)]
+                                  invoice_templates, invoices, tags, custom_fields)]
     for router in routers:
         app.include_router(router)
     # flat list of routes, for naming metrics of calls refused before routing

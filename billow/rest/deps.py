@@ -11,11 +11,13 @@ from billow.account.service import AccountService
 from billow.app import Billow
 from billow.catalog.service import CatalogService
 from billow.core.bus.admin import QueueAdmin
+from billow.custom_field.service import CustomFieldService
 from billow.entitlement.service import EntitlementService
 from billow.invoice.presentation.service import InvoicePresenter
 from billow.invoice.service import InvoiceService
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
+from billow.tag.service import TagService
 from billow.tenant.service import TenantService
 
 
@@ -59,6 +61,14 @@ def _queues(request: Request) -> QueueAdmin:
     return billow_of(request).queues
 
 
+def _tags(request: Request) -> TagService:
+    return billow_of(request).tags
+
+
+def _custom_fields(request: Request) -> CustomFieldService:
+    return billow_of(request).custom_fields
+
+
 App = Annotated[Billow, Depends(billow_of)]
 Accounts = Annotated[AccountService, Depends(_accounts)]
 Tenants = Annotated[TenantService, Depends(_tenants)]
@@ -69,3 +79,5 @@ Presentation = Annotated[InvoicePresenter, Depends(_presentation)]
 Push = Annotated[PushNotificationService, Depends(_push)]
 Security = Annotated[SecurityService, Depends(_security)]
 Queues = Annotated[QueueAdmin, Depends(_queues)]
+Tags = Annotated[TagService, Depends(_tags)]
+CustomFields = Annotated[CustomFieldService, Depends(_custom_fields)]
