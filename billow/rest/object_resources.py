@@ -4,8 +4,11 @@ join when their services exist)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from enum import Enum
+
+from starlette.exceptions import HTTPException
 
 from billow.core.errors import InvalidInput
 from billow.core.objects import ObjectType
@@ -57,3 +60,12 @@ def parse_object_type(value: str | None, field: str) -> ObjectType | None:
 def repeated(values: list[str] | None) -> list[str]:
     """A repeated query parameter (`tagDef=a&tagDef=b`), also accepting comma-separated values."""
     return [v.strip() for value in values or () for v in value.split(",") if v.strip()]
+
+
+def path_id(value: str) -> str:
+    """An object id in a path, as a UUID's text (lower case). Kill Bill's paths only match UUID-like ids
+    (`JaxrsResource.UUID_PATTERN`): anything else is the container's empty 404."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise HTTPException(status_code=404) from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
@@ -18,7 +19,7 @@ from billow.custom_field.model import CustomFieldInput, CustomFieldView
 from billow.rest.common import AuditLevel, Ctx, audit_log_json, check_paging, created, no_content, paginated_headers
 from billow.rest.deps import CustomFields
 from billow.rest.jsonio import KBJSONResponse
-from billow.rest.object_resources import OBJECT_RESOURCES, ObjectResource, parse_object_type, repeated
+from billow.rest.object_resources import OBJECT_RESOURCES, ObjectResource, parse_object_type, path_id, repeated
 
 router = APIRouter()
 
@@ -72,14 +73,15 @@ def search_custom_fields_by_type_name(ctx: Ctx, custom_fields: CustomFields, lev
 def search_custom_fields(ctx: Ctx, custom_fields: CustomFields, level: AuditLevel, searchKey: str,
                          offset: int = Query(0), limit: int = Query(100)) -> Response:
     check_paging(offset, limit)
-    return _page(custom_fields.search(ctx, searchKey, offset, limit, level), f"/1.0/kb/customFields/search/{searchKey}",
-                 {"audit": level})
+    page = custom_fields.search(ctx, searchKey, offset, limit, level)
+    return _page(page, f"/1.0/kb/customFields/search/{quote(searchKey, safe='')}", {"audit": level})
 
 
 @router.get("/1.0/kb/customFields/{customFieldId}/auditLogsWithHistory", tags=["CustomField"],
             operation_id="getCustomFieldAuditLogsWithHistory")
 async def get_custom_field_audit_logs_with_history(ctx: Ctx, custom_fields: CustomFields,
                                                    customFieldId: str) -> Response:
+    customFieldId = path_id(customFieldId)
     logs = await run_in_threadpool(custom_fields.field_audit_logs, ctx, customFieldId)
     return KBJSONResponse([audit_log_json(e) for e in logs])
 
@@ -87,6 +89,7 @@ async def get_custom_field_audit_logs_with_history(ctx: Ctx, custom_fields: Cust
 @router.get("/1.0/kb/accounts/{accountId}/allCustomFields", tags=["Account"], operation_id="getAllCustomFields")
 def get_all_custom_fields(ctx: Ctx, custom_fields: CustomFields, level: AuditLevel, accountId: str,
                           objectType: str | None = Query(None)) -> Response:
+    accountId = path_id(accountId)
     found = custom_fields.account_fields(ctx, accountId, object_type=parse_object_type(objectType, "objectType"),
                                          audit=level)
     return KBJSONResponse([custom_field_json(v) for v in found])
@@ -99,22 +102,26 @@ def _add_object_routes(r: ObjectResource) -> None:
 
     def get_object_fields(ctx: Ctx, custom_fields: CustomFields, level: AuditLevel,
                           object_id: str = Path(alias=r.id_name)) -> Response:
+        object_id = path_id(object_id)
         return KBJSONResponse([custom_field_json(v) for v in custom_fields.fields_of(ctx, object_type, object_id,
                                                                                     level)])
 
     def create_object_fields(request: Request, ctx: Ctx, custom_fields: CustomFields,
                              object_id: str = Path(alias=r.id_name),
                              body: list[CustomFieldJson] = Body(...)) -> Response:
+        object_id = path_id(object_id)
         custom_fields.add_fields(ctx, object_type, object_id, [b.to_input() for b in body])
         return created(request, f"{r.path}/{object_id}/customFields")
 
     def modify_object_fields(ctx: Ctx, custom_fields: CustomFields, object_id: str = Path(alias=r.id_name),
                              body: list[CustomFieldJson] = Body(...)) -> Response:
+        object_id = path_id(object_id)
         custom_fields.modify_fields(ctx, object_type, object_id, [b.to_input() for b in body])
         return no_content()
 
     def delete_object_fields(ctx: Ctx, custom_fields: CustomFields, object_id: str = Path(alias=r.id_name),
                              customField: list[str] | None = Query(None)) -> Response:
+        object_id = path_id(object_id)
         custom_fields.remove_fields(ctx, object_type, object_id, repeated(customField))
         return no_content()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
@@ -17,7 +18,14 @@ from billow.core.objects import ObjectType, Page
 from billow.rest.common import AuditLevel, Ctx, audit_log_json, check_paging, created, no_content, paginated_headers
 from billow.rest.deps import Tags
 from billow.rest.jsonio import KBJSONResponse
-from billow.rest.object_resources import OBJECT_RESOURCES, ObjectResource, TagLookup, parse_object_type, repeated
+from billow.rest.object_resources import (
+    OBJECT_RESOURCES,
+    ObjectResource,
+    TagLookup,
+    parse_object_type,
+    path_id,
+    repeated,
+)
 from billow.tag.model import TagDefinitionView, TagView
 
 router = APIRouter()
@@ -79,12 +87,14 @@ def create_tag_definition(request: Request, ctx: Ctx, tags: Tags,
 
 @router.get("/1.0/kb/tagDefinitions/{tagDefinitionId}", tags=["TagDefinition"], operation_id="getTagDefinition")
 def get_tag_definition(ctx: Ctx, tags: Tags, level: AuditLevel, tagDefinitionId: str) -> Response:
+    tagDefinitionId = path_id(tagDefinitionId)
     return KBJSONResponse(tag_definition_json(tags.definition(ctx, tagDefinitionId, level)))
 
 
 @router.delete("/1.0/kb/tagDefinitions/{tagDefinitionId}", status_code=204, tags=["TagDefinition"],
                operation_id="deleteTagDefinition")
 def delete_tag_definition(ctx: Ctx, tags: Tags, tagDefinitionId: str) -> Response:
+    tagDefinitionId = path_id(tagDefinitionId)
     tags.delete_definition(ctx, tagDefinitionId)
     return no_content()
 
@@ -92,6 +102,7 @@ def delete_tag_definition(ctx: Ctx, tags: Tags, tagDefinitionId: str) -> Respons
 @router.get("/1.0/kb/tagDefinitions/{tagDefinitionId}/auditLogsWithHistory", tags=["TagDefinition"],
             operation_id="getTagDefinitionAuditLogsWithHistory")
 async def get_tag_definition_audit_logs_with_history(ctx: Ctx, tags: Tags, tagDefinitionId: str) -> Response:
+    tagDefinitionId = path_id(tagDefinitionId)
     logs = await run_in_threadpool(tags.definition_audit_logs, ctx, tagDefinitionId)
     return KBJSONResponse([audit_log_json(e) for e in logs])
 
@@ -107,11 +118,13 @@ def get_tags(ctx: Ctx, tags: Tags, level: AuditLevel, offset: int = Query(0), li
 def search_tags(ctx: Ctx, tags: Tags, level: AuditLevel, searchKey: str, offset: int = Query(0),
                 limit: int = Query(100)) -> Response:
     check_paging(offset, limit)
-    return _page(tags.search(ctx, searchKey, offset, limit, level), f"/1.0/kb/tags/search/{searchKey}", level)
+    page = tags.search(ctx, searchKey, offset, limit, level)
+    return _page(page, f"/1.0/kb/tags/search/{quote(searchKey, safe='')}", level)
 
 
 @router.get("/1.0/kb/tags/{tagId}/auditLogsWithHistory", tags=["Tag"], operation_id="getTagAuditLogsWithHistory")
 async def get_tag_audit_logs_with_history(ctx: Ctx, tags: Tags, tagId: str) -> Response:
+    tagId = path_id(tagId)
     logs = await run_in_threadpool(tags.tag_audit_logs, ctx, tagId)
     return KBJSONResponse([audit_log_json(e) for e in logs])
 
@@ -119,6 +132,7 @@ async def get_tag_audit_logs_with_history(ctx: Ctx, tags: Tags, tagId: str) -> R
 @router.get("/1.0/kb/accounts/{accountId}/allTags", tags=["Account"], operation_id="getAllTags")
 def get_all_tags(ctx: Ctx, tags: Tags, level: AuditLevel, accountId: str, objectType: str | None = Query(None),
                  includedDeleted: bool = Query(False)) -> Response:
+    accountId = path_id(accountId)
     found = tags.account_tags(ctx, accountId, object_type=parse_object_type(objectType, "objectType"),
                               included_deleted=includedDeleted, audit=level)
     return KBJSONResponse([tag_json(v) for v in found])
@@ -131,6 +145,7 @@ def _add_object_routes(r: ObjectResource) -> None:
 
     def get_object_tags(ctx: Ctx, tags: Tags, level: AuditLevel, object_id: str = Path(alias=r.id_name),
                         includedDeleted: bool = Query(False)) -> Response:
+        object_id = path_id(object_id)
         must_exist = r.tag_lookup is TagLookup.ALWAYS or (r.tag_lookup is TagLookup.WITH_AUDIT and level != "NONE")
         found = tags.tags_of(ctx, object_type, object_id, included_deleted=includedDeleted, audit=level,
                              must_exist=must_exist)
@@ -139,6 +154,7 @@ def _add_object_routes(r: ObjectResource) -> None:
     def get_object_tags_of_account(ctx: Ctx, tags: Tags, level: AuditLevel, object_id: str = Path(alias=r.id_name),
                                    accountId: str | None = Query(None), includedDeleted: bool = Query(False)
                                    ) -> Response:
+        object_id = path_id(object_id)
         if not accountId:
             raise InvalidInput("accountId: query parameter needs to be set")
         found = tags.tags_of(ctx, object_type, object_id, included_deleted=includedDeleted, audit=level,
@@ -147,11 +163,13 @@ def _add_object_routes(r: ObjectResource) -> None:
 
     def create_object_tags(request: Request, ctx: Ctx, tags: Tags, object_id: str = Path(alias=r.id_name),
                            body: list[str] = Body(...)) -> Response:
+        object_id = path_id(object_id)
         tags.add_tags(ctx, object_type, object_id, body)
         return created(request, f"{r.path}/{object_id}/tags")
 
     def delete_object_tags(ctx: Ctx, tags: Tags, object_id: str = Path(alias=r.id_name),
                            tagDef: list[str] | None = Query(None)) -> Response:
+        object_id = path_id(object_id)
         tags.remove_tags(ctx, object_type, object_id, repeated(tagDef))
         return no_content()
 
