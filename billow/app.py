@@ -74,8 +74,8 @@ class Billow:
         self.bus = Bus(self.db)
         self.queues = QueueAdmin(self.bus)
 
-        # the foundation: tenants, accounts, users, catalogs, push notifications, tags (the invoice billing run
-        # reads control tags) and custom fields
+        # the foundation: tenants, accounts, users, catalogs, push notifications, and the tags' internal API
+        # (the invoice billing run reads control tags)
         tenants = TenantInternalApi()
         accounts = AccountInternalApi()
         catalogs = CatalogInternalApi(tenants)

@@ -13,7 +13,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
+from billow.account.model import AccountData
 from billow.core.objects import ObjectType
+from billow.entitlement.model import SubscriptionRequest
 from billow.invoice.model import InvoiceItemType, InvoiceStatus
 from billow.invoice.presentation.service import INVOICE_MP_TEMPLATE, INVOICE_TEMPLATE
 from billow.invoice.service import ItemInput
@@ -197,3 +199,33 @@ def test_test_and_partner_tags_change_no_invoice(w: World) -> None:
     assert [items_of(i) for i in invoices_of(w)] == [[_month(date(2024, 1, 15), date(2024, 2, 15))],
                                                      [_month(date(2024, 2, 15), date(2024, 3, 15))]]
     assert all(i.status is InvoiceStatus.COMMITTED for i in invoices_of(w))
+
+
+def test_a_billing_batch_reads_its_control_tags_at_once(w: World) -> None:
+    accounts = [w.account] + [w.kb.accounts.create(w.ctx, AccountData(name=f"Batch {i}", currency="USD"))
+                              for i in range(3)]
+    for a in accounts:
+        w.kb.entitlements.create(w.ctx, [SubscriptionRequest(account_id=a.id, plan_name="silver-monthly")])
+    assert w.kb.run_until_idle(30)
+    w.kb.tags.add_tags(w.ctx, ObjectType.ACCOUNT, accounts[1].id, [AUTO_INVOICING_OFF])
+    w.kb.tags.add_tags(w.ctx, ObjectType.ACCOUNT, accounts[2].id, [AUTO_INVOICING_DRAFT])
+    run = w.kb.invoices.run
+    original = run.control_tags
+    reads: list[list[int]] = []
+
+    def counting(uow, record_ids):  # type: ignore[no-untyped-def]
+        reads.append(sorted(record_ids))
+        return original(uow, record_ids)
+
+    run.control_tags = counting
+    try:
+        w.advance(days=31)  # 2024-02-15: one batch bills the four accounts
+    finally:
+        run.control_tags = original
+    assert reads == [sorted(a.record_id for a in accounts)]
+    statuses = [[(i.status, i.target_date) for i in w.kb.invoices.of_account(w.ctx, a.id)] for a in accounts]
+    jan, feb = date(2024, 1, 15), date(2024, 2, 15)
+    assert statuses == [[(InvoiceStatus.COMMITTED, jan), (InvoiceStatus.COMMITTED, feb)],
+                        [(InvoiceStatus.COMMITTED, jan)],
+                        [(InvoiceStatus.COMMITTED, jan), (InvoiceStatus.DRAFT, feb)],
+                        [(InvoiceStatus.COMMITTED, jan), (InvoiceStatus.COMMITTED, feb)]]
