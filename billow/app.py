@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 from billow.account.internal import AccountInternalApi
+from billow.account.model import Account
 from billow.account.service import AccountService
 from billow.catalog.internal import CatalogInternalApi
 from billow.catalog.service import CatalogService
@@ -25,7 +26,10 @@ from billow.core.bus.bus import Bus
 from billow.core.bus.config import BusConfig
 from billow.core.bus.outbox import Outbox
 from billow.core.clock import Clock, SystemClock, TestClock
-from billow.core.db import Database
+from billow.core.db import Database, UnitOfWork
+from billow.core.objects import ObjectOwner, ObjectType, OwnerResolvers, owner_resolver
+from billow.custom_field.internal import CustomFieldInternalApi
+from billow.custom_field.service import CustomFieldService
 from billow.entitlement import listeners as entitlement_listeners
 from billow.entitlement.announce import Announcer
 from billow.entitlement.internal import EntitlementInternalApi
@@ -43,6 +47,8 @@ from billow.operations.export import AccountExport
 from billow.operations.nodes import ROTATION_CHECK, NodeOperations, NodeRotation
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
+from billow.tag.internal import TagInternalApi
+from billow.tag.service import TagService
 from billow.tenant.internal import TenantInternalApi
 from billow.tenant.service import TenantService
 
@@ -50,10 +56,12 @@ from billow.tenant.service import TenantService
 def _load_tables() -> None:
     # Importing the stores registers their tables in the shared metadata.
     import billow.account.store  # noqa: F401
+    import billow.custom_field.store  # noqa: F401
     import billow.entitlement.store  # noqa: F401
     import billow.invoice.store  # noqa: F401
     import billow.invoice.store_parent  # noqa: F401
     import billow.security.store  # noqa: F401
+    import billow.tag.store  # noqa: F401
     import billow.tenant.store  # noqa: F401
 
 
@@ -71,10 +79,12 @@ class Billow:
         self.bus = Bus(self.db)
         self.queues = QueueAdmin(self.bus)
 
-        # the foundation: tenants, accounts, users, catalogs, push notifications
+        # the foundation: tenants, accounts, users, catalogs, push notifications, and the tags' internal API
+        # (the invoice billing run reads control tags)
         tenants = TenantInternalApi()
         accounts = AccountInternalApi()
         catalogs = CatalogInternalApi(tenants)
+        tags = TagInternalApi()
         self.tenants = TenantService(self.db, tenants)
         self.accounts = AccountService(self.db, accounts)
         self.security = SecurityService(self.db)
@@ -90,12 +100,19 @@ class Billow:
         # invoice: big billing runs use worker processes (see billow.invoice.billing_pool)
         processes = billing_processes if billing_processes is not None else default_processes(server=False)
         run = BillingRun(self.db, accounts, entitlements, catalogs, self.bus, wall_clock=self.bus.wall_clock,
-                         processes=processes, worker_factory=billing_worker)
+                         control_tags=tags.control_tags_of_accounts, processes=processes,
+                         worker_factory=billing_worker)
         invoices = InvoiceInternalApi(run)
         self.invoices = InvoiceService(self.db, run, invoices, accounts, entitlements, catalogs)
         invoice_listeners.install(invoices, run, accounts, self.bus)
         ParentInvoices(invoices, accounts, tenants, self.bus).install()
-        self.presentation = InvoicePresenter(self.db, invoices, accounts, catalogs, tenants)
+        self.presentation = InvoicePresenter(self.db, invoices, accounts, catalogs, tenants, tags)
+
+        # tags and custom fields hang on objects of the services above them: the owners of those objects
+        owners = object_owners(accounts, entitlements, invoices)
+        self.tags = TagService(self.db, tags, owners,
+                               lambda uow, record_id: accounts.by_record_id(uow, record_id).payment_method_id)
+        self.custom_fields = CustomFieldService(self.db, CustomFieldInternalApi(), owners)
 
         # operations that span services (billow.operations)
         self.export = AccountExport(self.db, accounts, entitlements, invoices)
@@ -139,6 +156,28 @@ class Billow:
         self.invoices.close()
         self.push.close()
         self.db.dispose()
+
+
+def object_owners(accounts: AccountInternalApi, entitlements: EntitlementInternalApi,
+                  invoices: InvoiceInternalApi) -> OwnerResolvers:
+    """For each object type tags and custom fields hang on, how to find an object's account (payments, payment
+    methods and transactions join when their services exist)."""
+
+    def owner(account: Account) -> ObjectOwner:
+        return ObjectOwner(account.record_id, account.id)
+
+    def of_account(uow: UnitOfWork, account_id: str) -> ObjectOwner:
+        return owner(accounts.get(uow, account_id))
+
+    def of_bundle(uow: UnitOfWork, bundle_id: str) -> ObjectOwner:
+        return owner(entitlements.account_of_bundle(uow, bundle_id))
+
+    def of_subscription(uow: UnitOfWork, subscription_id: str) -> ObjectOwner:
+        return owner(entitlements.account_of_subscription(uow, subscription_id))
+
+    lookups = {ObjectType.ACCOUNT: of_account, ObjectType.BUNDLE: of_bundle, ObjectType.SUBSCRIPTION: of_subscription,
+               ObjectType.INVOICE: invoices.owner_of_invoice, ObjectType.INVOICE_ITEM: invoices.owner_of_item}
+    return {kind: owner_resolver(kind, lookup) for kind, lookup in lookups.items()}
 
 
 def billing_worker(url: str, test_clock: bool, config: GeneratorConfig, max_errors: int) -> BillingWorker:

@@ -39,12 +39,13 @@ from billow.catalog.internal import CatalogInternalApi
 from billow.catalog.model import Catalog
 from billow.core.bus.bus import Bus
 from billow.core.clock import Clock, SystemClock, TestClock
-from billow.core.context import CallContext, internal_context
+from billow.core.context import internal_context
 from billow.core.db import Database, UnitOfWork
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import BlockingState, Subscription
 from billow.invoice import store, store_parent
 from billow.invoice.billing_pool import BillingPool, WorkerFactory
+from billow.invoice.control_tags import ControlTags, no_control_tags, with_written_off
 from billow.invoice.credit import credit_items
 from billow.invoice.events import invoice_created, nothing_invoiced
 from billow.invoice.generator import (
@@ -56,21 +57,12 @@ from billow.invoice.generator import (
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceStatus
 from billow.junction.engine import AccountBillingContext, billing_events
 from billow.junction.model import BillingEvent
+from billow.tag.model import AUTO_INVOICING_DRAFT, AUTO_INVOICING_OFF, AUTO_INVOICING_REUSE_DRAFT
 
 log = logging.getLogger("billow.invoice")
 
 TRIGGER_QUEUE = "invoice-service:next-billing-date-queue"
 VACUUM_AFTER_ACCOUNTS = 500
-AUTO_INVOICING_OFF = "AUTO_INVOICING_OFF"
-AUTO_INVOICING_DRAFT = "AUTO_INVOICING_DRAFT"
-AUTO_INVOICING_REUSE_DRAFT = "AUTO_INVOICING_REUSE_DRAFT"
-
-ControlTags = Callable[[CallContext, Account], Collection[str]]
-
-
-def no_control_tags(ctx: CallContext, account: Account) -> Collection[str]:
-    """Until the tag service exists, no account carries a control tag."""
-    return frozenset()
 
 
 @dataclass
@@ -146,7 +138,9 @@ def run_once(state: AccountState, catalog: Catalog | None, target: date, now: da
     if not api and AUTO_INVOICING_OFF in state.tags:
         return None
     info = state.info()
-    draft = AUTO_INVOICING_DRAFT in state.tags
+    # Kill Bill (`DefaultInvoiceGenerator`): DRAFT under AUTO_INVOICING_DRAFT, else COMMITTED, also when the items
+    # go to an existing draft (AUTO_INVOICING_REUSE_DRAFT), which that commits (`DefaultInvoiceDao.createInvoices`)
+    status = InvoiceStatus.DRAFT if AUTO_INVOICING_DRAFT in state.tags else InvoiceStatus.COMMITTED
     reuse = None
     if AUTO_INVOICING_REUSE_DRAFT in state.tags:
         reuse = next((inv for inv in state.invoices if inv.status is InvoiceStatus.DRAFT), None)
@@ -161,11 +155,11 @@ def run_once(state: AccountState, catalog: Catalog | None, target: date, now: da
     if not result.items:
         return out
     items = result.items
-    if reuse is not None:
-        invoice = dataclasses.replace(reuse, items=reuse.items + tuple(items), target_date=result.target_date)
+    if reuse is not None:  # its target date only moves forward
+        later = result.target_date if reuse.target_date is None else max(reuse.target_date, result.target_date)
+        invoice = dataclasses.replace(reuse, items=reuse.items + tuple(items), target_date=later, status=status)
         out.new_invoice = False
     else:
-        status = InvoiceStatus.DRAFT if draft or AUTO_INVOICING_REUSE_DRAFT in state.tags else InvoiceStatus.COMMITTED
         invoice = Invoice(id=invoice_id, account_id=info.account_id, invoice_date=info.time.local_date(now),
                           target_date=result.target_date, currency=info.currency, status=status, items=tuple(items),
                           created_date=now)
@@ -199,6 +193,7 @@ class Writer:
     schedule: list[dict[str, Any]] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
     created: list[Invoice] = field(default_factory=list)
+    reused: dict[int, dict[str, Any]] = field(default_factory=dict)  # drafts given items: record id -> new values
     null_runs: int = 0
 
     def add(self, out: Outcome) -> None:
@@ -220,6 +215,13 @@ class Writer:
         if out.new_invoice:
             self.invoices.append(store.invoice_row(inv, arid))
             self.created.append(inv)
+        else:  # a draft given items (AUTO_INVOICING_REUSE_DRAFT): its status and target date may change
+            changes = {"status": inv.status.value, "target_date": inv.target_date}
+            row = next((r for r in self.invoices if r["id"] == inv.id), None)  # made earlier in this batch
+            if row is not None:
+                row.update(changes)
+            elif inv.invoice_number is not None:
+                self.reused[inv.invoice_number] = changes
         self.items.extend(store.item_row(it, arid) for it in out.items)
         self.ctd.update(out.ctd)
         if inv.status is InvoiceStatus.COMMITTED:
@@ -231,6 +233,8 @@ class Writer:
             rows = uow.insert_many("invoices", self.invoices)
             numbers = {r["id"]: r["record_id"] for r in rows}
             self.created = [dataclasses.replace(inv, invoice_number=numbers.get(inv.id)) for inv in self.created]
+        if self.reused:
+            uow.update_many("invoices", self.reused)
         if self.items:
             uow.insert_many("invoice_items", self.items)
         if self.ctd:
@@ -273,8 +277,8 @@ class BillingRun:
 
     # -- loading ----------------------------------------------------------------------------------
     def load_states(self, uow: UnitOfWork, account_record_ids: Sequence[int]) -> dict[int, AccountState]:
-        """Accounts, subscriptions with their events, blocking states and invoices of many accounts: a few
-        queries whatever the batch size, through each service's internal API."""
+        """Accounts, subscriptions with their events, blocking states, invoices and control tags of many
+        accounts: a few queries whatever the batch size, through each service's internal API."""
         ids = list(account_record_ids)
         if not ids:
             return {}
@@ -283,15 +287,25 @@ class BillingRun:
         # a child account's invoices carry their parent invoices: credit follows them (credit.py)
         invoices = store_parent.with_parents(uow.conn, uow.tenant,
                                              store.invoices_of_accounts(uow.conn, uow.tenant, ids))
+        tags = self.control_tags(uow, ids)
         out: dict[int, AccountState] = {}
         for rid in ids:
             account = accounts.get(rid)
             if account is None:
                 continue
             subs, blocking = inputs[rid]
-            out[rid] = AccountState(account, subs, blocking, invoices.get(rid, []),
-                                    self.control_tags(uow.ctx, account))
+            out[rid] = AccountState(account, subs, blocking, with_written_off(invoices.get(rid, []), tags),
+                                    tags.of_account(rid))
         return out
+
+    def invoices_of(self, uow: UnitOfWork, account_record_ids: Sequence[int]) -> dict[int, list[Invoice]]:
+        """The accounts' invoices with their items (WRITTEN_OFF ones marked; a child account's with their parent
+        invoices), oldest first."""
+        ids = list(account_record_ids)
+        invoices = store_parent.with_parents(uow.conn, uow.tenant, store.invoices_of_accounts(uow.conn, uow.tenant,
+                                                                                               ids))
+        tags = self.control_tags(uow, ids)
+        return {rid: with_written_off(found, tags) for rid, found in invoices.items()}
 
     # -- one account, in the caller's unit of work ------------------------------------------------
     def run_account(self, uow: UnitOfWork, account_record_id: int, target: date | None, *, api: bool
@@ -340,10 +354,9 @@ class BillingRun:
 
     # -- worker processes -------------------------------------------------------------------------
     def billing_pool(self) -> BillingPool | None:
-        """The worker processes of big runs: PostgreSQL only, more than one process configured, a factory for
-        them, and the default control-tag rule (a custom rule is a function of this process)."""
-        if (self.db.is_sqlite or self.processes <= 1 or self.worker_factory is None
-                or self.control_tags is not no_control_tags):
+        """The worker processes of big runs: PostgreSQL only, more than one process configured and a factory for
+        them (which wires the same control-tag reader: the application's `billing_worker`)."""
+        if self.db.is_sqlite or self.processes <= 1 or self.worker_factory is None:
             return None
         with self._pool_lock:
             if self._pool is None:

@@ -13,7 +13,8 @@ from billow.account.model import Account
 from billow.core.db import UnitOfWork
 from billow.core.db.export import TableDump, account_rows, audited_rows
 from billow.core.money import round_money
-from billow.invoice import store, store_parent
+from billow.core.objects import ObjectOwner
+from billow.invoice import store
 from billow.invoice.billing_run import AccountState, BillingRun
 from billow.invoice.credit import account_balance, account_cba, credit_items
 from billow.invoice.errors import invoice_error, invoice_not_found
@@ -31,17 +32,26 @@ class InvoiceInternalApi:
         if row is None:
             raise invoice_not_found(invoice_id)
         arid = row["account_record_id"]
-        return next(inv for inv in self._of_accounts(uow, [arid])[arid] if inv.id == row["id"])
+        return next(inv for inv in self.run.invoices_of(uow, [arid])[arid] if inv.id == row["id"])
 
     def invoices(self, uow: UnitOfWork, account: Account) -> list[Invoice]:
-        """The account's invoices with their items (and, for a child account, their parent invoices), oldest
-        first."""
-        return self._of_accounts(uow, [account.record_id])[account.record_id]
+        """The account's invoices with their items (WRITTEN_OFF ones marked; for a child account, with their
+        parent invoices), oldest first."""
+        return self.run.invoices_of(uow, [account.record_id])[account.record_id]
 
-    @staticmethod
-    def _of_accounts(uow: UnitOfWork, account_record_ids: list[int]) -> dict[int, list[Invoice]]:
-        return store_parent.with_parents(uow.conn, uow.tenant,
-                                         store.invoices_of_accounts(uow.conn, uow.tenant, account_record_ids))
+    def owner_of_invoice(self, uow: UnitOfWork, invoice_id: str) -> ObjectOwner:
+        """The account of an invoice of the tenant (tags and custom fields hang on invoices)."""
+        row = store.invoice_record(uow.conn, uow.tenant, invoice_id=invoice_id)
+        if row is None:
+            raise invoice_not_found(invoice_id)
+        return ObjectOwner(row["account_record_id"], row["account_id"])
+
+    def owner_of_item(self, uow: UnitOfWork, item_id: str) -> ObjectOwner:
+        """The account of an invoice item of the tenant."""
+        row = store.item_record(uow.conn, uow.tenant, item_id)
+        if row is None:
+            raise invoice_error(4011, f"No invoice item could be found for id {item_id}.", 404)
+        return ObjectOwner(row["account_record_id"], row["account_id"])
 
     def balances(self, uow: UnitOfWork, account: Account) -> tuple[Decimal, Decimal]:
         """(accountBalance, accountCBA) as `DefaultInvoiceDao.getAccountBalance` / `getAccountCBA`."""

@@ -4,6 +4,8 @@
   of a bundle; not uncancel or expiry) → a run with target date = the transition's local date.
 - Blocking states that block or unblock billing → a run with target date = today.
 - The next-billing-date queue (one notification per tenant and instant) → the batch runner.
+- AUTO_INVOICING_OFF removed from an account → a run with target date = today, which catches up with
+  everything the account was not invoiced for meanwhile (Kill Bill's `InvoiceTagHandler`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from billow.core.db import UnitOfWork
 from billow.entitlement import events as ent
 from billow.invoice.billing_run import TRIGGER_QUEUE, BillingRun
 from billow.invoice.internal import InvoiceInternalApi
+from billow.tag.events import TagDeletionEvent
+from billow.tag.model import AUTO_INVOICING_OFF
 
 _TRANSITIONS = (ent.SubscriptionCreationEvent, ent.SubscriptionPhaseEvent, ent.SubscriptionChangeEvent,
                 ent.SubscriptionCancelEvent, ent.SubscriptionBcdChangeEvent, ent.SubscriptionQuantityChangeEvent)
@@ -42,6 +46,13 @@ def install(invoices: InvoiceInternalApi, run: BillingRun, accounts: AccountInte
 
     bus.subscribe(on_transition, *_TRANSITIONS, name="invoice-transitions")
     bus.subscribe(on_today, *_TODAY, name="invoice-blocking")
+
+    def on_tag_removed(uow: UnitOfWork, event: BusEvent) -> None:
+        if (isinstance(event, TagDeletionEvent) and event.tag_definition_name == AUTO_INVOICING_OFF
+                and event.tagged_object_type == "ACCOUNT" and event.account_record_id is not None):
+            invoices.run_for_event(uow, event.account_record_id, None)
+
+    bus.subscribe(on_tag_removed, TagDeletionEvent, name="invoice-tags")
 
     def on_trigger(notification: Notification) -> None:
         if notification.tenant_record_id is not None:

@@ -20,11 +20,13 @@ from billow.rest.routes import (
     admin,
     bundles,
     catalog,
+    custom_fields,
     export,
     invoice_lookups,
     invoice_templates,
     invoices,
     subscriptions,
+    tags,
     tenants,
     test_clock,
 )
@@ -61,7 +63,7 @@ def create_app(billow: Billow) -> FastAPI:
     # invoice_templates and invoice_lookups before invoices, so that /invoices/template, /invoices/pagination,
     # ... are not taken for an invoice id
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
-                                  invoice_templates, invoice_lookups, invoices, export)]
+                                  invoice_templates, invoice_lookups, invoices, export, tags, custom_fields)]
     for router in routers:
         app.include_router(router)
     # flat list of routes, for naming metrics of calls refused before routing

@@ -11,6 +11,7 @@ from billow.account.service import AccountService
 from billow.app import Billow
 from billow.catalog.service import CatalogService
 from billow.core.bus.admin import QueueAdmin
+from billow.custom_field.service import CustomFieldService
 from billow.entitlement.service import EntitlementService
 from billow.invoice.presentation.service import InvoicePresenter
 from billow.invoice.service import InvoiceService
@@ -19,6 +20,7 @@ from billow.operations.export import AccountExport
 from billow.operations.nodes import NodeOperations
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
+from billow.tag.service import TagService
 from billow.tenant.service import TenantService
 
 
@@ -74,6 +76,14 @@ def _nodes(request: Request) -> NodeOperations:
     return billow_of(request).nodes
 
 
+def _tags(request: Request) -> TagService:
+    return billow_of(request).tags
+
+
+def _custom_fields(request: Request) -> CustomFieldService:
+    return billow_of(request).custom_fields
+
+
 App = Annotated[Billow, Depends(billow_of)]
 Accounts = Annotated[AccountService, Depends(_accounts)]
 Tenants = Annotated[TenantService, Depends(_tenants)]
@@ -87,3 +97,5 @@ Queues = Annotated[QueueAdmin, Depends(_queues)]
 Caches = Annotated[CacheAdmin, Depends(_caches)]
 Export = Annotated[AccountExport, Depends(_export)]
 Nodes = Annotated[NodeOperations, Depends(_nodes)]
+Tags = Annotated[TagService, Depends(_tags)]
+CustomFields = Annotated[CustomFieldService, Depends(_custom_fields)]

@@ -261,5 +261,66 @@ async function check(name, fn) {
     const html = (await invoiceApi.getInvoiceAsHTML(invoiceId)).data;
     assert.ok(html.includes('<h1>Compat Invoice</h1>'), html);
   });
+  // Tags and custom fields (TagDefinitionApi, AccountApi): AUTO_INVOICING_OFF holds the invoice of a new
+  // subscription back; removing the tag catches up (Kill Bill's InvoiceTagHandler)
+  const tagDefinitionApi = new killbill.TagDefinitionApi(cfg2, undefined, http);
+  const AUTO_INVOICING_OFF = '00000000-0000-0000-0000-000000000002';
+  const tenant2Headers = { 'X-Killbill-ApiKey': KEY2, 'X-Killbill-ApiSecret': SECRET };
+  let account4;
+  await check('TagDefinitionApi.getTagDefinitions lists the control tags', async () => {
+    const definitions = (await tagDefinitionApi.getTagDefinitions()).data;
+    const off = definitions.find((d) => d.id === AUTO_INVOICING_OFF);
+    assert.deepStrictEqual(off, { id: AUTO_INVOICING_OFF, isControlTag: true, name: 'AUTO_INVOICING_OFF',
+                                  description: 'Suspends invoicing until removed.',
+                                  applicableObjectTypes: ['ACCOUNT'], auditLogs: [] });
+  });
+  await check('AccountApi.createAccountTags AUTO_INVOICING_OFF holds invoicing back', async () => {
+    account4 = idOf(await accounts2.createAccount({ name: 'Held back', currency: 'USD' }, 'compat'));
+    const r = await accounts2.createAccountTags([AUTO_INVOICING_OFF], account4, 'compat', 'billing hold');
+    assert.strictEqual(r.status, 201);
+    assert.ok(r.headers.location.endsWith(`/1.0/kb/accounts/${account4}/tags`));
+    const tags = (await accounts2.getAccountTags(account4, false, 'FULL')).data;
+    assert.deepStrictEqual(tags.map((t) => [t.objectType, t.objectId, t.tagDefinitionName]),
+                           [['ACCOUNT', account4, 'AUTO_INVOICING_OFF']]);
+    assert.strictEqual(tags[0].auditLogs[0].reasonCode, 'billing hold');
+    await subscriptionApi.createSubscription({ accountId: account4, planName: 'starter-monthly' }, 'compat',
+                                             undefined, undefined, undefined, undefined, undefined, true, 20);
+    assert.deepStrictEqual((await accounts2.getInvoicesForAccount(account4)).data, []);
+  });
+  await check('AccountApi.deleteAccountTags AUTO_INVOICING_OFF invoices what was held back', async () => {
+    const r = await accounts2.deleteAccountTags(account4, 'compat', [AUTO_INVOICING_OFF]);
+    assert.strictEqual(r.status, 204);
+    await axios.get(BASE + '/1.0/kb/test/queues', { params: { timeoutSec: 10 }, auth: basic,
+                                                    headers: tenant2Headers });
+    assert.deepStrictEqual((await accounts2.getAccountTags(account4)).data, []);
+    const removed = (await accounts2.getAllTags(account4, 'ACCOUNT', true)).data;
+    assert.deepStrictEqual(removed.map((t) => t.tagDefinitionName), ['AUTO_INVOICING_OFF']);
+    const invoices = (await accounts2.getInvoicesForAccount(account4, undefined, undefined, false, false, false,
+                                                            true)).data;
+    assert.strictEqual(invoices.length, 1);
+    assert.ok(invoices[0].items.some((i) => i.planName === 'starter-monthly'));
+  });
+  await check('AccountApi custom fields: create, modify, delete', async () => {
+    const created = await accounts2.createAccountCustomFields([{ name: 'crm', value: 'A-1' },
+                                                               { name: 'segment', value: 'smb' }], account4, 'compat');
+    assert.strictEqual(created.status, 201);
+    assert.ok(created.headers.location.endsWith(`/1.0/kb/accounts/${account4}/customFields`));
+    const fields = (await accounts2.getAccountCustomFields(account4)).data;
+    assert.deepStrictEqual(fields.map((f) => [f.objectType, f.objectId, f.name, f.value]),
+                           [['ACCOUNT', account4, 'crm', 'A-1'], ['ACCOUNT', account4, 'segment', 'smb']]);
+    const segment = fields[1].customFieldId;
+    const modified = await accounts2.modifyAccountCustomFields([{ customFieldId: segment, value: 'enterprise' }],
+                                                               account4, 'compat');
+    assert.strictEqual(modified.status, 204);
+    const changed = (await accounts2.getAccountCustomFields(account4, 'FULL')).data;
+    assert.strictEqual(changed[1].value, 'enterprise');
+    assert.deepStrictEqual(changed[1].auditLogs.map((a) => a.changeType), ['INSERT', 'UPDATE']);
+    await assert.rejects(accounts2.createAccountCustomFields([{ name: 'crm', value: 'A-1' }], account4, 'compat'),
+                         (e) => e.response.status === 400 && e.response.data.code === 9000);
+    assert.strictEqual((await accounts2.deleteAccountCustomFields(account4, 'compat', [fields[0].customFieldId]))
+                         .status, 204);
+    const left = (await accounts2.getAccountCustomFields(account4)).data;
+    assert.deepStrictEqual(left.map((f) => f.name), ['segment']);
+  });
   console.log('compat: all checks passed');
 })();

@@ -88,6 +88,11 @@ class UnitOfWork:
         self._writable()
         return audit.update_many(self, table_name, changes)
 
+    def soft_delete(self, table_name: str, record_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Retire a row that stays in its table (`is_active` false): an update audited as a DELETE."""
+        self._writable()
+        return audit.update(self, table_name, record_id, values, change_type="DELETE")
+
     def delete(self, table_name: str, record_id: int) -> dict[str, Any]:
         self._writable()
         return audit.delete(self, table_name, record_id)

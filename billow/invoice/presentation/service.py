@@ -27,6 +27,8 @@ from billow.invoice.presentation.bundles import (
 from billow.invoice.presentation.pdf import html_to_pdf
 from billow.invoice.presentation.renderer import TenantTemplates, render_html
 from billow.invoice.presentation.view import reader_for
+from billow.tag.internal import TagInternalApi
+from billow.tag.model import MANUAL_PAY
 from billow.tenant.internal import TenantInternalApi
 
 INVOICE_TEMPLATE = "INVOICE_TEMPLATE"
@@ -41,12 +43,13 @@ class ResourceExists(InvalidInput):
 
 class InvoicePresenter:
     def __init__(self, db: Database, invoices: InvoiceInternalApi, accounts: AccountInternalApi,
-                 catalogs: CatalogInternalApi, tenants: TenantInternalApi) -> None:
+                 catalogs: CatalogInternalApi, tenants: TenantInternalApi, tags: TagInternalApi) -> None:
         self.db = db
         self.invoices = invoices
         self.accounts = accounts
         self.catalogs = catalogs
         self.tenants = tenants
+        self.tags = tags
 
     # -- rendering -----------------------------------------------------------------------------
     def tenant_templates(self, uow: UnitOfWork, locale: str, *, manual_pay: bool = False) -> TenantTemplates:
@@ -61,14 +64,16 @@ class InvoicePresenter:
         )
 
     def html(self, ctx: CallContext, invoice_id: str, *, locale: str | None = None, pdf: bool = False) -> str:
-        """`getInvoiceAsHTML`. MANUAL_PAY accounts get the manual-pay template once tags exist (none yet)."""
+        """`getInvoiceAsHTML`: accounts tagged MANUAL_PAY get the tenant's manual-pay template (INVOICE_MP_TEMPLATE;
+        Billow's default when there is none, as Kill Bill's default manual-pay template is its default one)."""
         if locale is not None:
             parse_locale(locale)  # 400 on a malformed locale
         with self.db.read(ctx) as uow:
             invoice = self.invoices.get(uow, invoice_id)
             account = self.accounts.get(uow, invoice.account_id)
             reader = reader_for(account, locale)
-            tenant = self.tenant_templates(uow, str(reader.java))
+            manual_pay = MANUAL_PAY in self.tags.control_tags(uow, [account.record_id])[account.record_id]
+            tenant = self.tenant_templates(uow, str(reader.java), manual_pay=manual_pay)
             catalog = self.catalogs.catalog(uow)
         return render_html(invoice, account, locale=str(reader.java), tenant=tenant, catalog=catalog, pdf=pdf)
 
