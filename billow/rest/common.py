@@ -12,6 +12,7 @@ from starlette.responses import Response
 from billow.core.context import CallContext
 from billow.core.db.audit_read import AuditLogEntry
 from billow.core.errors import InvalidInput
+from billow.core.limits import check_date
 from billow.rest.context import call_context
 from billow.rest.jsonio import format_instant
 
@@ -78,9 +79,11 @@ def parse_date(value: str | None, field: str) -> date | None:
     if value is None or value == "":
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{field}: '{value}' is not a date (expected YYYY-MM-DD)") from None
+    check_date(field, day)
+    return day
 
 
 def parse_date_or_datetime(value: str | None, field: str) -> datetime | date | None:
@@ -94,6 +97,7 @@ def parse_date_or_datetime(value: str | None, field: str) -> datetime | date | N
         dt = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{field}: '{value}' is not an ISO-8601 date or datetime") from None
+    check_date(field, dt)
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 

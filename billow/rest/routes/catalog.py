@@ -64,7 +64,10 @@ def _wants_xml(request: Request) -> bool:
     return ("text/xml" in accept or "application/xml" in accept) and "application/json" not in accept
 
 
-@router.get("", operation_id="getCatalogJson")
+_XML = {"content": {"text/xml": {"schema": {"type": "string"}}}}
+
+
+@router.get("", operation_id="getCatalogJson", responses={200: _XML})
 def get_catalog(request: Request, ctx: Ctx, catalogs: Catalogs, requestedDate: str | None = Query(None),
                 accountId: str | None = Query(None)) -> Response:
     versions = catalogs.versions_at(ctx, _requested(requestedDate))
@@ -73,7 +76,7 @@ def get_catalog(request: Request, ctx: Ctx, catalogs: Catalogs, requestedDate: s
     return KBJSONResponse(json_view.catalog_json(versions))
 
 
-@router.get("/xml", operation_id="getCatalogXml")
+@router.get("/xml", operation_id="getCatalogXml", response_class=Response, responses={200: _XML})
 def get_catalog_xml(request: Request, ctx: Ctx, catalogs: Catalogs, requestedDate: str | None = Query(None),
                     accountId: str | None = Query(None)) -> Response:
     return Response(versioned_xml(catalogs.versions_at(ctx, _requested(requestedDate))), media_type="text/xml")
