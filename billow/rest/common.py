@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
@@ -20,9 +20,10 @@ Ctx = Annotated[CallContext, Depends(call_context)]
 
 
 def absolute_url(request: Request, path: str) -> str:
-    """An absolute URL on this server (Kill Bill's `org.killbill.jaxrs.location.full.url=true`)."""
+    """An absolute URL on this server (Kill Bill's `org.killbill.jaxrs.location.full.url=true`). `path` holds
+    decoded values (a key name as the caller wrote it): they are percent-encoded, as a header must be ASCII."""
     base = str(request.base_url).rstrip("/")
-    return base + path
+    return base + quote(path, safe="/?=&,;:@!$'()*+")
 
 
 def created(request: Request, path: str) -> Response:

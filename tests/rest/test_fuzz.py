@@ -34,7 +34,7 @@ from billow.core.db.schema import metadata
 from tests.conftest import ServerThread
 
 # Requests per operation and database: ~90 operations x 2 databases stay within a few minutes of CI.
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 10
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]

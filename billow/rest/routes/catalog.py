@@ -22,6 +22,7 @@ from billow.entitlement.views import PlanInForce
 from billow.rest.common import Ctx, created, no_content, parse_date_or_datetime, parse_instant
 from billow.rest.deps import Catalogs, Entitlements
 from billow.rest.jsonio import KBJSONResponse
+from billow.rest.openapi import raw_body
 
 router = APIRouter(prefix="/1.0/kb/catalog", tags=["Catalog"])
 
@@ -88,7 +89,7 @@ async def _upload(request: Request, ctx: Ctx, catalogs: Catalogs) -> Response:
     return created(request, "/1.0/kb/catalog")
 
 
-@router.post("/xml", status_code=201, operation_id="uploadCatalogXml")
+@router.post("/xml", status_code=201, operation_id="uploadCatalogXml", openapi_extra=raw_body("text/xml"))
 async def upload_catalog_xml(request: Request, ctx: Ctx, catalogs: Catalogs) -> Response:
     return await _upload(request, ctx, catalogs)
 
@@ -99,7 +100,7 @@ async def upload_catalog(request: Request, ctx: Ctx, catalogs: Catalogs) -> Resp
     return await _upload(request, ctx, catalogs)
 
 
-@router.post("/xml/validate", operation_id="validateCatalogXml")
+@router.post("/xml/validate", operation_id="validateCatalogXml", openapi_extra=raw_body("text/xml"))
 async def validate_catalog_xml(request: Request, ctx: Ctx, catalogs: Catalogs) -> Response:
     document = await _document(request)
     problems = await run_in_threadpool(catalogs.validate, ctx, document)
@@ -134,7 +135,8 @@ def get_available_addons(request: Request, ctx: Ctx, catalogs: Catalogs, basePro
         raise catalog_api_error(exc) from None
 
 
-@router.post("/simplePlan", status_code=201, operation_id="addSimplePlan")
+@router.post("/simplePlan", status_code=201, operation_id="addSimplePlan",
+             openapi_extra=raw_body("application/json", {"type": "object"}))
 async def add_simple_plan(request: Request, ctx: Ctx, catalogs: Catalogs) -> Response:
     raw = await request.body()
     try:
