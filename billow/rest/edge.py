@@ -204,7 +204,9 @@ class InputGuard:
                     raise Refused(400, f"{what}: {problem}")
         headers = Headers(scope=scope)
         encoded = headers.get("x-killbill-encoding", "").lower() == "base64"
-        for key, (name, limit) in STORED_HEADERS.items():
+        # only calls that write put these headers in audit rows (a read ignores them, as Kill Bill does)
+        stored = STORED_HEADERS if scope.get("method") in ("POST", "PUT", "DELETE", "PATCH") else {}
+        for key, (name, limit) in stored.items():
             value = headers.get(key)
             if value is None:
                 continue

@@ -98,6 +98,23 @@ def test_an_unexpected_error_is_a_generic_500_logged_once_and_the_connection_goe
     assert SECRET_SQL in str(errors[0].exc_info[1])  # the details are in the log
 
 
+def test_an_error_in_authentication_itself_is_the_same_generic_500(
+        edge: Edge, billow: Billow, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def database_down(user: str, password: str) -> bool:
+        raise ConnectionError("connection to server at db.internal (10.0.0.5), port 5432 failed")
+
+    monkeypatch.setattr(billow.security, "authenticate", database_down)
+    with edge.connect() as sock:
+        sock.sendall(f"GET /1.0/kb/accounts/pagination HTTP/1.1\r\n{edge.headers}\r\n".encode())
+        status, headers, body = read_response(sock)
+        assert status == 500 and headers.get("connection") != "close"
+        assert "db.internal" not in body.decode() and "request id" in json.loads(body)["message"]
+        monkeypatch.undo()
+        sock.sendall(f"GET /1.0/kb/accounts/pagination HTTP/1.1\r\n{edge.headers}\r\n".encode())
+        assert read_response(sock)[0] == 200
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
+
+
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(edge: Edge) -> None:
     with edge.connect() as sock:
         sock.sendall(f"POST /1.0/kb/accounts HTTP/1.1\r\n{edge.headers}Content-Type: application/json\r\n"

@@ -11,7 +11,7 @@ databases would disagree on what is valid.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,28 +21,8 @@ from billow.core.db.types import Money
 from billow.core.errors import InvalidInput
 from billow.core.limits import amount_problem, integer_problem, text_problem
 
-Check = Callable[[Any], str | None]
-
-
-def _text(max_length: int | None) -> Check:
-    def check(value: Any) -> str | None:
-        if not isinstance(value, str):
-            return None
-        problem = text_problem(value)
-        if problem is None and max_length is not None and len(value) > max_length:
-            problem = f"longer than {max_length} characters"
-        return problem
-    return check
-
-
-def _integer(bits: int) -> Check:
-    def check(value: Any) -> str | None:
-        return integer_problem(value, bits) if isinstance(value, int) and not isinstance(value, bool) else None
-    return check
-
-
-def _amount(value: Any) -> str | None:
-    return amount_problem(value) if isinstance(value, Decimal) else None
+# what each checked column holds: text (with its length, None for unbounded), a 32- or 64-bit integer, money
+_TEXT, _INT32, _INT64, _MONEY = range(4)
 
 
 def field_name(column: str) -> str:
@@ -52,29 +32,46 @@ def field_name(column: str) -> str:
 
 
 @functools.cache
-def _checks(table: Table) -> dict[str, Check]:
-    out: dict[str, Check] = {}
+def _specs(table: Table) -> dict[str, tuple[int, int | None]]:
+    out: dict[str, tuple[int, int | None]] = {}
     for column in table.columns:
         kind = column.type
         if isinstance(kind, Money):
-            out[column.name] = _amount
+            out[column.name] = (_MONEY, None)
         elif isinstance(kind, String):  # also Text
-            out[column.name] = _text(kind.length)
+            out[column.name] = (_TEXT, kind.length)
         elif isinstance(kind, BigInteger):
-            out[column.name] = _integer(64)
+            out[column.name] = (_INT64, None)
         elif isinstance(kind, Integer):
-            out[column.name] = _integer(32)
+            out[column.name] = (_INT32, None)
     return out
+
+
+def _problem(kind: int, limit: int | None, value: Any) -> str | None:
+    if kind == _TEXT:
+        if not isinstance(value, str):
+            return None
+        # most values are short ASCII: no NUL is cheap to see, no surrogate can be there
+        if "\x00" in value or not value.isascii():
+            problem = text_problem(value)
+            if problem is not None:
+                return problem
+        return f"longer than {limit} characters" if limit is not None and len(value) > limit else None
+    if kind == _MONEY:
+        return amount_problem(value) if isinstance(value, Decimal) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return integer_problem(value, 32 if kind == _INT32 else 64)
+    return None
 
 
 def check_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Refuse (400, naming the field) a row with a value its column cannot hold; nothing is written."""
-    checks = _checks(table)
+    specs = _specs(table)
     for row in rows:
         for name, value in row.items():
-            check = checks.get(name)
-            if check is None or value is None:
+            spec = specs.get(name)
+            if spec is None or value is None:
                 continue
-            problem = check(value)
+            problem = _problem(spec[0], spec[1], value)
             if problem is not None:
                 raise InvalidInput(f"{field_name(name)}: {problem}")
