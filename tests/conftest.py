@@ -78,13 +78,14 @@ def free_port() -> int:
 
 
 class ServerThread:
-    def __init__(self, kb: Billow) -> None:
+    def __init__(self, kb: Billow, app: Any = None) -> None:
+        """Serve `app` (default: Billow's API over `kb`) on a free port, in a thread."""
         import uvicorn
 
         from billow.rest.app import create_app
 
         self.port = free_port()
-        config = uvicorn.Config(create_app(kb), host="127.0.0.1", port=self.port, log_config=None,
+        config = uvicorn.Config(app or create_app(kb), host="127.0.0.1", port=self.port, log_config=None,
                                 access_log=False, lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

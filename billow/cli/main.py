@@ -41,7 +41,13 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
           workers: Annotated[int, typer.Option(help="bus worker threads")] = 2,
           admin_password: Annotated[str | None, typer.Option(envvar="BILLOW_ADMIN_PASSWORD",
                                                              help="password of the first admin user")] = None,
-          log_level: str = "INFO") -> None:
+          log_level: Annotated[str, typer.Option(envvar="BILLOW_LOG_LEVEL",
+                                                 help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
+          access_log: Annotated[bool, typer.Option(envvar="BILLOW_ACCESS_LOG",
+                                                   help="one INFO line per request")] = True,
+          max_body_size: Annotated[int | None, typer.Option(
+              envvar="BILLOW_MAX_BODY_BYTES", help="largest request body in bytes (default 10 MiB): 413 beyond")]
+          = None) -> None:
     """Serve Kill Bill's REST API (default port 8080, as Kill Bill)."""
     import uvicorn
 
@@ -52,7 +58,10 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
     from billow.rest.app import create_app
     from billow.security.service import DEFAULT_PASSWORD
 
-    configure(log_level)
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise typer.BadParameter(f"{log_level!r} is not one of DEBUG, INFO, WARNING, ERROR",
+                                 param_hint="--log-level")
+    configure(log_level, access_log=access_log)
     log = logging.getLogger("billow")
     start = None
     if test_clock is not None:
@@ -75,7 +84,8 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
     log.info("Billow serving on http://%s:%d (database %s%s)", host, port, _safe_url(billow.db.url),
              ", test mode" if test_mode else "")
     try:
-        uvicorn.run(create_app(billow), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(create_app(billow, max_body_bytes=max_body_size), host=host, port=port, log_config=None,
+                    access_log=False)
     finally:
         billow.close()
 

@@ -39,3 +39,9 @@ def _quantum(currency: str) -> Decimal:
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round to the currency's minor units, HALF_UP, as Kill Bill's `KillBillMoney.of`."""
     return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+
+
+# Kill Bill's money columns are NUMERIC(15, 9): at most 6 digits before the decimal point
+# (`billow.core.db.types.Money`; `billow.core.limits.check_amount` refuses larger amounts).
+AMOUNT_PRECISION = 15
+AMOUNT_SCALE = 9

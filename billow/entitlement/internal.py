@@ -21,6 +21,7 @@ from billow.catalog.model import Catalog, Plan, ProductCategory
 from billow.core.db import UnitOfWork
 from billow.core.db.export import TableDump, audited_rows
 from billow.core.errors import Conflict, InvalidInput
+from billow.core.limits import check_amount, check_text
 from billow.entitlement import events as ev
 from billow.entitlement import store
 from billow.entitlement.announce import Announcer, subscription_event
@@ -67,6 +68,20 @@ from billow.entitlement.timeline import transitions
 from billow.entitlement.transfer import SubscriptionMove, transfer_moves
 from billow.entitlement.views import AccountEntitlements, build_view
 from billow.entitlement.what_if import what_if
+
+
+def check_request(req: SubscriptionRequest) -> None:
+    """What a subscription request must be before anything is read: a quantity of at least 1, a bill cycle
+    day of 1 to 31 (as `update_bcd`), prices within the money columns, keys within theirs (255)."""
+    if req.quantity is not None and req.quantity < 1:
+        raise InvalidInput("quantity: must be at least 1")
+    if req.bill_cycle_day_local is not None and not 1 <= req.bill_cycle_day_local <= 31:
+        raise InvalidInput(f"billCycleDayLocal: {req.bill_cycle_day_local} is not between 1 and 31")
+    check_text("externalKey", req.external_key, 255)
+    check_text("bundleExternalKey", req.bundle_external_key, 255)
+    for o in req.price_overrides:
+        check_amount("priceOverrides.fixedPrice", o.fixed_price)
+        check_amount("priceOverrides.recurringPrice", o.recurring_price)
 
 
 class EntitlementInternalApi:
@@ -161,8 +176,7 @@ class EntitlementInternalApi:
         if len(account_ids) != 1 or None in account_ids or "" in account_ids:
             raise InvalidInput("accountId: needs to be set, and be the same for every subscription")
         for req in requests:
-            if req.quantity is not None and req.quantity < 1:
-                raise InvalidInput("quantity: must be at least 1")
+            check_request(req)
         account = self.accounts.get(uow, requests[0].account_id)
         if account.currency is None:
             raise InvalidInput(f"currency: account {account.id} has no currency: set it before subscribing")
@@ -257,6 +271,12 @@ class EntitlementInternalApi:
             price_list_name=price_list,
             phase_align_date=phase_align_date(acc.catalog, plan, category, bill_at, bundle_start),
             initial_phase_type=req.phase_type, quantity=req.quantity, price_overrides=req.price_overrides))
+        if req.bill_cycle_day_local is not None:
+            # a BCD given at creation is a BCD_CHANGE effective with the CREATE (Kill Bill's
+            # DefaultSubscriptionBaseApiService.getEventsOnCreation)
+            uow.insert("subscription_events", store.event_values(
+                sub_id, SubscriptionEventType.BCD_CHANGE, bill_at, account_record_id=account.record_id,
+                bill_cycle_day_local=req.bill_cycle_day_local))
         state_row = uow.insert("blocking_states", store.blocking_state_values(
             account.record_id, sub_id, BlockingStateType.SUBSCRIPTION, ENT_STARTED, ENTITLEMENT_SERVICE,
             block_change=False, block_entitlement=False, block_billing=False, effective_date=ent_at))
@@ -266,6 +286,7 @@ class EntitlementInternalApi:
     # ============================================================ change
     def change_plan(self, uow: UnitOfWork, subscription_id: str, req: SubscriptionRequest, *,
                     requested_date: Requested = None, policy: BillingActionPolicy | None = None) -> Subscription:
+        check_request(req)
         acc, sub = self._locked_subscription(uow, subscription_id)
         now = uow.now
         change = decide_change(acc, sub, req, requested_date, policy, now)
@@ -513,6 +534,8 @@ class EntitlementInternalApi:
             raise InvalidInput("stateName: needs to be set")
         if not service:
             raise InvalidInput("service: needs to be set")
+        check_text("stateName", state_name, 50)  # blocking_states.state and .service (Kill Bill's sizes)
+        check_text("service", service, 50)
         if type_ is BlockingStateType.ACCOUNT:
             account = self.accounts.get(uow, blockable_id)
         elif type_ is BlockingStateType.SUBSCRIPTION_BUNDLE:

@@ -162,6 +162,8 @@ class SubscriptionRequest:
     phase_type: PhaseType | None = None
     price_overrides: tuple[PhasePriceOverride, ...] = ()
     quantity: int | None = None
+    # the subscription's own bill cycle day from its start (Kill Bill's EntitlementSpecifier.getBillCycleDay)
+    bill_cycle_day_local: int | None = None
 
     def specifier(self) -> PlanSpecifier:
         return PlanSpecifier(plan_name=self.plan_name, product_name=self.product_name,

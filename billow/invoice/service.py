@@ -24,6 +24,7 @@ from billow.core.context import CallContext
 from billow.core.db import Database, UnitOfWork
 from billow.core.db.audit_read import AuditLogEntry, audit_logs
 from billow.core.errors import InvalidInput
+from billow.core.limits import check_amount, check_date, check_text
 from billow.core.money import round_money
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.invoice import store
@@ -62,6 +63,27 @@ class ItemInput:
     quantity: Decimal | None = None
     rate: Decimal | None = None
     item_details: str | None = None
+
+
+def check_item_input(item: ItemInput) -> None:
+    """What an item needs to be stored, before anything is read (Kill Bill's InvoiceItemJson fields): amounts
+    within the money columns, dates within 1970-9999, names within their columns (invoice_items)."""
+    for field, value in (("amount", item.amount), ("rate", item.rate), ("quantity", item.quantity)):
+        check_amount(field, value)
+    check_date("startDate", item.start_date)
+    check_date("endDate", item.end_date)
+    for field, text, limit in (("description", item.description, 255), ("productName", item.product_name, 255),
+                               ("planName", item.plan_name, 255), ("phaseName", item.phase_name, 255),
+                               ("itemDetails", item.item_details, None)):
+        check_text(field, text, limit)
+
+
+def rounded_amount(amount: Decimal, currency: str) -> Decimal:
+    """An amount rounded to the currency (HALF_UP, as Kill Bill's `InvoiceItemBase`): 0.001 USD is 0.00, as
+    there; refused when rounding carries it out of the money columns (999999.995 USD)."""
+    rounded = round_money(amount, currency)
+    check_amount("amount", rounded)
+    return rounded
 
 
 class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
@@ -232,6 +254,8 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
         """
         if not items:
             raise InvalidInput("body: at least one invoice item is needed")
+        for it in items:
+            check_item_input(it)
         with self.db.transaction(ctx) as uow:
             account = self._account_for_items(uow, account_id, items)
             currency = account.currency or "USD"
@@ -265,7 +289,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
                                               created_date=uow.now)
                         by_id[new_invoice.id] = new_invoice
                     inv = new_invoice
-                amount = round_money(it.amount or _ZERO, currency)
+                amount = rounded_amount(it.amount or _ZERO, currency)
                 item = InvoiceItem(
                     id=str(uuid.uuid4()), invoice_id=inv.id, account_id=account.id, type=item_type,
                     start_date=it.start_date or today,
@@ -297,6 +321,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
         """`insertInvoiceItemAdjustment`: ITEM_ADJ (−amount, or the whole adjustable amount) linked to the item."""
         if not item.invoice_item_id:
             raise InvalidInput("invoiceItemId: needs to be set")
+        check_item_input(item)
         if item.amount is not None and item.amount <= 0:
             raise invoice_error(4010, f"Adjustment amount {item.amount} should be strictly positive")
         with self.db.transaction(ctx) as uow:
@@ -313,7 +338,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
                            for it in inv.items if it.linked_item_id == target.id
                            and it.type in (InvoiceItemType.ITEM_ADJ, InvoiceItemType.REPAIR_ADJ)), _ZERO)
             available = target.amount + already
-            amount = available if item.amount is None else round_money(item.amount, invoice.currency)
+            amount = available if item.amount is None else rounded_amount(item.amount, invoice.currency)
             if amount > available or amount <= 0:
                 raise invoice_error(4019, f"Invoice item {target.id} can be adjusted by at most {available}")
             day = requested or state.account.time.local_date(uow.now)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from billow.app import Billow
 from billow.core.version import __version__
-from billow.rest import errors
+from billow.rest import edge, errors, openapi
 from billow.rest.context import make_middleware
 from billow.rest.jsonio import KBJSONResponse
 from billow.rest.routes import (
@@ -31,10 +31,12 @@ from billow.rest.routes import (
     test_clock,
 )
 
-log = logging.getLogger("billow.rest")
+# one line per request, at INFO: `billow serve --access-log/--no-access-log` (billow.core.logs.configure)
+access_log = logging.getLogger("billow.access")
 
 
-def create_app(billow: Billow) -> FastAPI:
+def create_app(billow: Billow, *, max_body_bytes: int | None = None) -> FastAPI:
+    """The API over `billow`; `max_body_bytes` caps request bodies (default BILLOW_MAX_BODY_BYTES or 10 MiB)."""
     app = FastAPI(title="Billow", version=__version__, default_response_class=KBJSONResponse,
                   description="Kill Bill-compatible billing API (/1.0/kb)")
     app.state.billow = billow
@@ -57,7 +59,7 @@ def create_app(billow: Billow) -> FastAPI:
         elapsed = time.perf_counter() - start
         requests.labels(request.method, template, str(response.status_code)).inc()
         latency.labels(request.method, template).observe(elapsed)
-        log.info("%s %s -> %s in %.1f ms", request.method, template, response.status_code, elapsed * 1000)
+        access_log.info("%s %s -> %s in %.1f ms", request.method, template, response.status_code, elapsed * 1000)
         return response
 
     # invoice_templates and invoice_lookups before invoices, so that /invoices/template, /invoices/pagination,
@@ -69,7 +71,8 @@ def create_app(billow: Billow) -> FastAPI:
     # flat list of routes, for naming metrics of calls refused before routing
     app.state.flat_routes = [r for router in routers for r in router.routes]
 
-    @app.get("/1.0/healthcheck", tags=["Operations"])
+    @app.get("/1.0/healthcheck", tags=["Operations"],
+             responses={503: {"description": "Unhealthy: the body says which check failed"}})
     async def healthcheck() -> Response:
         result = await run_in_threadpool(billow.health)
         healthy = all(v["healthy"] for v in result.values())
@@ -77,10 +80,13 @@ def create_app(billow: Billow) -> FastAPI:
         return KBJSONResponse(result, status_code=200 if healthy else 500,
                               headers={"Cache-Control": "must-revalidate,no-cache,no-store"})
 
-    @app.get("/metrics", tags=["Operations"])
+    @app.get("/metrics", tags=["Operations"], response_class=Response,
+             responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    openapi.install(app)
+    edge.install(app, max_body_bytes)  # last: it wraps the middleware above
     return app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
@@ -12,6 +12,7 @@ from starlette.responses import Response
 from billow.core.context import CallContext
 from billow.core.db.audit_read import AuditLogEntry
 from billow.core.errors import InvalidInput
+from billow.core.limits import check_date
 from billow.rest.context import call_context
 from billow.rest.jsonio import format_instant
 
@@ -19,9 +20,10 @@ Ctx = Annotated[CallContext, Depends(call_context)]
 
 
 def absolute_url(request: Request, path: str) -> str:
-    """An absolute URL on this server (Kill Bill's `org.killbill.jaxrs.location.full.url=true`)."""
+    """An absolute URL on this server (Kill Bill's `org.killbill.jaxrs.location.full.url=true`). `path` holds
+    decoded values (a key name as the caller wrote it): they are percent-encoded, as a header must be ASCII."""
     base = str(request.base_url).rstrip("/")
-    return base + path
+    return base + quote(path, safe="/?=&,;:@!$'()*+")
 
 
 def created(request: Request, path: str) -> Response:
@@ -78,9 +80,11 @@ def parse_date(value: str | None, field: str) -> date | None:
     if value is None or value == "":
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{field}: '{value}' is not a date (expected YYYY-MM-DD)") from None
+    check_date(field, day)
+    return day
 
 
 def parse_date_or_datetime(value: str | None, field: str) -> datetime | date | None:
@@ -94,6 +98,7 @@ def parse_date_or_datetime(value: str | None, field: str) -> datetime | date | N
         dt = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{field}: '{value}' is not an ISO-8601 date or datetime") from None
+    check_date(field, dt)
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 

@@ -75,7 +75,5 @@ def install(app: FastAPI) -> None:
         # a number too large for the database column, straight from the request
         return error_response(400, f"a number in the request is out of range: {exc}")
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, f"{type(exc).__name__}: {exc}", class_name="java.lang.RuntimeException")
+    # Any other exception is unexpected: billow.rest.edge.ErrorBarrier answers a generic 500 (not a handler
+    # here: Starlette re-raises after those, and the server then drops the keep-alive connection).

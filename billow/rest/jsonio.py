@@ -26,7 +26,9 @@ def format_instant(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is not None:
         dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # not strftime("%Y"), which does not pad years below 1000 on every platform
+    return (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."
+            f"{dt.microsecond // 1000:03d}Z")
 
 
 def format_date(d: date | None) -> str | None:

@@ -13,6 +13,7 @@ import uuid
 from billow.core.context import CallContext, internal_context
 from billow.core.db import Database
 from billow.core.errors import Conflict, InvalidInput
+from billow.core.limits import text_problem
 from billow.core.secrets import VerifiedCache, hash_secret, verify_secret
 from billow.security import store
 
@@ -52,6 +53,8 @@ class SecurityService:
                                           "tenant_record_id": None})
 
     def authenticate(self, username: str, password: str) -> bool:
+        if text_problem(username) is not None:  # no user has such a name (a NUL from Basic credentials)
+            return False
         with self.db.read() as uow:
             user = store.user_by_name(uow.conn, username)
         return user is not None and self._verified.check(username, password, user["password"])

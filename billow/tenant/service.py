@@ -14,6 +14,7 @@ from typing import Any
 from billow.core.context import CallContext
 from billow.core.db import Database
 from billow.core.errors import Conflict, InvalidInput, NotFound
+from billow.core.limits import text_problem
 from billow.core.secrets import VerifiedCache, hash_secret
 from billow.tenant import store
 from billow.tenant.internal import TenantInternalApi
@@ -76,7 +77,9 @@ class TenantService:
         return _to_tenant(row)
 
     def authenticate(self, api_key: str, api_secret: str) -> Tenant | None:
-        """The tenant whose credentials these are, or None."""
+        """The tenant whose credentials these are, or None (also for a key no tenant could have)."""
+        if text_problem(api_key) is not None:
+            return None
         with self.db.read() as uow:
             row = store.tenant_by_api_key(uow.conn, api_key)
         if row is None or not self._verified.check(api_key, api_secret, row["api_secret"]):

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeDecorator
 
 from billow.core.db.bulk import COPY_THRESHOLD, insert_rows
+from billow.core.db.checks import check_rows
 from billow.core.db.schema import AUDITED, AuditedTable, audit_log
 from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
@@ -93,6 +94,13 @@ def flush_history(uow: UnitOfWork) -> None:
     insert_rows(uow.conn, audit_log, audits, returning_ids=False)
 
 
+def _check_context(uow: UnitOfWork) -> None:
+    """Who, why and how: the call context goes into every audit row, so it must fit there too."""
+    ctx = uow.ctx
+    check_rows(audit_log, [{"created_by": ctx.user_name, "reason_code": ctx.reason_code,
+                            "comments": ctx.comments}])
+
+
 def _stamp(uow: UnitOfWork, values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     now: datetime = uow.now
     out = dict(values)
@@ -113,7 +121,9 @@ def insert_many(uow: UnitOfWork, table_name: str, rows: Sequence[Mapping[str, An
     if not rows:
         return []
     entry = _entry(table_name)
+    _check_context(uow)
     stamped = [_stamp(uow, r, creating=True) for r in rows]
+    check_rows(entry.table, stamped)
     ids = insert_rows(uow.conn, entry.table, stamped, returning_ids=True)
     for row, rid in zip(stamped, ids, strict=True):
         row["record_id"] = rid
@@ -136,7 +146,9 @@ def update(uow: UnitOfWork, table_name: str, record_id: int, values: Mapping[str
     (`@Audited(ChangeType.DELETE)` on its `markAs...Deleted` queries)."""
     entry = _entry(table_name)
     t = entry.table
+    _check_context(uow)
     stamped = _stamp(uow, values, creating=False)
+    check_rows(t, [stamped])
     stmt = sa_update(t).where(t.c.record_id == record_id).values(**stamped).returning(*t.c)
     row: Row[Any] | None = uow.conn.execute(stmt).first()
     if row is None:
@@ -153,7 +165,9 @@ def update_many(uow: UnitOfWork, table_name: str, changes: Mapping[int, Mapping[
         return 0
     entry = _entry(table_name)
     t = entry.table
+    _check_context(uow)
     stamped = [{**_stamp(uow, v, creating=False), "_rid": rid} for rid, v in changes.items()]
+    check_rows(t, stamped)
     columns = [k for k in stamped[0] if k != "_rid"]
     if any(set(r) != set(stamped[0]) for r in stamped):
         raise ValueError("update_many: every row must change the same columns")
@@ -231,6 +245,7 @@ def delete(uow: UnitOfWork, table_name: str, record_id: int) -> dict[str, Any]:
     """Delete one row by record id; its last state goes to history as DELETE."""
     entry = _entry(table_name)
     t = entry.table
+    _check_context(uow)
     row = uow.conn.execute(sa_delete(t).where(t.c.record_id == record_id).returning(*t.c)).first()
     if row is None:
         raise LookupError(f"{table_name} record {record_id} not found")

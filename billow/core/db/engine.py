@@ -217,7 +217,15 @@ class Database:
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
                 conn.commit()
             try:
+                before = self._revision_on(conn)
+                if conn.in_transaction():
+                    conn.commit()  # Alembic begins its own transaction
                 command.upgrade(self._alembic_config(conn), revision)
+                if conn.in_transaction():
+                    conn.commit()
+                after = self._revision_on(conn)
+                if after != before:  # one line for the operator (Alembic's own lines are quieted)
+                    log.info("database schema migrated from %s to %s", before or "empty", after)
                 if conn.in_transaction():
                     conn.commit()
             finally:
@@ -227,8 +235,11 @@ class Database:
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
-            row = conn.execute(text("SELECT version_num FROM alembic_version")).first() if self._has_version_table(
-                conn) else None
+            return self._revision_on(conn)
+
+    def _revision_on(self, conn: Connection) -> str | None:
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first() if self._has_version_table(
+            conn) else None
         return row[0] if row else None
 
     @staticmethod

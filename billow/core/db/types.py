@@ -10,6 +10,8 @@ from sqlalchemy import Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
 
+from billow.core.money import AMOUNT_PRECISION, AMOUNT_SCALE
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """An instant. Stored naive in UTC (SQLite has no time zones); read back aware, in UTC."""
@@ -35,13 +37,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Money(TypeDecorator[Decimal]):
     """An amount: NUMERIC(15, 9) as in Kill Bill; text on SQLite, whose numbers are floats."""
 
-    impl = Numeric(15, 9)
+    impl = Numeric(AMOUNT_PRECISION, AMOUNT_SCALE)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(40))
-        return dialect.type_descriptor(Numeric(15, 9, asdecimal=True))
+        return dialect.type_descriptor(Numeric(AMOUNT_PRECISION, AMOUNT_SCALE, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:

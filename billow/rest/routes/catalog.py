@@ -22,6 +22,7 @@ from billow.entitlement.views import PlanInForce
 from billow.rest.common import Ctx, created, no_content, parse_date_or_datetime, parse_instant
 from billow.rest.deps import Catalogs, Entitlements
 from billow.rest.jsonio import KBJSONResponse
+from billow.rest.openapi import raw_body
 
 router = APIRouter(prefix="/1.0/kb/catalog", tags=["Catalog"])
 
@@ -64,7 +65,10 @@ def _wants_xml(request: Request) -> bool:
     return ("text/xml" in accept or "application/xml" in accept) and "application/json" not in accept
 
 
-@router.get("", operation_id="getCatalogJson")
+_XML = {"content": {"text/xml": {"schema": {"type": "string"}}}}
+
+
+@router.get("", operation_id="getCatalogJson", responses={200: _XML})
 def get_catalog(request: Request, ctx: Ctx, catalogs: Catalogs, requestedDate: str | None = Query(None),
                 accountId: str | None = Query(None)) -> Response:
     versions = catalogs.versions_at(ctx, _requested(requestedDate))
@@ -73,7 +77,7 @@ def get_catalog(request: Request, ctx: Ctx, catalogs: Catalogs, requestedDate: s
     return KBJSONResponse(json_view.catalog_json(versions))
 
 
-@router.get("/xml", operation_id="getCatalogXml")
+@router.get("/xml", operation_id="getCatalogXml", response_class=Response, responses={200: _XML})
 def get_catalog_xml(request: Request, ctx: Ctx, catalogs: Catalogs, requestedDate: str | None = Query(None),
                     accountId: str | None = Query(None)) -> Response:
     return Response(versioned_xml(catalogs.versions_at(ctx, _requested(requestedDate))), media_type="text/xml")
@@ -85,7 +89,7 @@ async def _upload(request: Request, ctx: Ctx, catalogs: Catalogs) -> Response:
     return created(request, "/1.0/kb/catalog")
 
 
-@router.post("/xml", status_code=201, operation_id="uploadCatalogXml")
+@router.post("/xml", status_code=201, operation_id="uploadCatalogXml", openapi_extra=raw_body("text/xml"))
 async def upload_catalog_xml(request: Request, ctx: Ctx, catalogs: Catalogs) -> Response:
     return await _upload(request, ctx, catalogs)
 
@@ -96,7 +100,7 @@ async def upload_catalog(request: Request, ctx: Ctx, catalogs: Catalogs) -> Resp
     return await _upload(request, ctx, catalogs)
 
 
-@router.post("/xml/validate", operation_id="validateCatalogXml")
+@router.post("/xml/validate", operation_id="validateCatalogXml", openapi_extra=raw_body("text/xml"))
 async def validate_catalog_xml(request: Request, ctx: Ctx, catalogs: Catalogs) -> Response:
     document = await _document(request)
     problems = await run_in_threadpool(catalogs.validate, ctx, document)
@@ -131,7 +135,8 @@ def get_available_addons(request: Request, ctx: Ctx, catalogs: Catalogs, basePro
         raise catalog_api_error(exc) from None
 
 
-@router.post("/simplePlan", status_code=201, operation_id="addSimplePlan")
+@router.post("/simplePlan", status_code=201, operation_id="addSimplePlan",
+             openapi_extra=raw_body("application/json", {"type": "object"}))
 async def add_simple_plan(request: Request, ctx: Ctx, catalogs: Catalogs) -> Response:
     raw = await request.body()
     try:

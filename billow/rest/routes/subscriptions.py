@@ -67,7 +67,8 @@ class SubscriptionJson(BaseModel):
             account_id=self.accountId or account_id or "", plan_name=self.planName, product_name=self.productName,
             product_category=self.productCategory, billing_period=self.billingPeriod, price_list=self.priceList,
             external_key=self.externalKey, bundle_id=self.bundleId, bundle_external_key=self.bundleExternalKey,
-            phase_type=self.phaseType, price_overrides=overrides, quantity=self.quantity)
+            phase_type=self.phaseType, price_overrides=overrides, quantity=self.quantity,
+            bill_cycle_day_local=self.billCycleDayLocal)
 
 
 class BulkSubscriptionsBundleJson(BaseModel):

@@ -14,6 +14,7 @@ from billow.push.model import PUSH_NOTIFICATION_CB
 from billow.rest.common import Ctx, created, no_content
 from billow.rest.deps import Catalogs, Push, Tenants
 from billow.rest.jsonio import KBJSONResponse
+from billow.rest.openapi import raw_body
 from billow.tenant.model import Tenant, TenantKeyValue
 
 router = APIRouter(prefix="/1.0/kb/tenants", tags=["Tenant"])
@@ -62,7 +63,8 @@ def get_per_tenant_config(request: Request, ctx: Ctx, tenants: Tenants) -> Respo
     return KBJSONResponse(kv_json(tenants.get_values(ctx, PER_TENANT_CONFIG)))
 
 
-@router.post("/uploadPerTenantConfig", status_code=201, operation_id="uploadPerTenantConfiguration")
+@router.post("/uploadPerTenantConfig", status_code=201, operation_id="uploadPerTenantConfiguration",
+             openapi_extra=raw_body("application/json", {"type": "object"}))
 async def upload_per_tenant_config(request: Request, ctx: Ctx, tenants: Tenants) -> Response:
     import json
 
@@ -107,7 +109,8 @@ def get_plugin_config(request: Request, ctx: Ctx, tenants: Tenants, pluginName: 
     return KBJSONResponse(kv_json(tenants.get_values(ctx, PLUGIN_CONFIG_ + pluginName)))
 
 
-@router.post("/uploadPluginConfig/{pluginName}", status_code=201, operation_id="uploadPluginConfiguration")
+@router.post("/uploadPluginConfig/{pluginName}", status_code=201, operation_id="uploadPluginConfiguration",
+             openapi_extra=raw_body("text/plain"))
 async def upload_plugin_config(request: Request, ctx: Ctx, tenants: Tenants, pluginName: str) -> Response:
     return await _upload(request, ctx, tenants, PLUGIN_CONFIG_ + pluginName,
                          f"/1.0/kb/tenants/uploadPluginConfig/{pluginName}")
@@ -127,7 +130,7 @@ def get_psm_config(request: Request, ctx: Ctx, tenants: Tenants, pluginName: str
 
 
 @router.post("/uploadPluginPaymentStateMachineConfig/{pluginName}", status_code=201,
-             operation_id="uploadPluginPaymentStateMachineConfig")
+             operation_id="uploadPluginPaymentStateMachineConfig", openapi_extra=raw_body("text/plain"))
 async def upload_psm_config(request: Request, ctx: Ctx, tenants: Tenants, pluginName: str) -> Response:
     return await _upload(request, ctx, tenants, PLUGIN_PAYMENT_STATE_MACHINE_ + pluginName,
                          f"/1.0/kb/tenants/uploadPluginPaymentStateMachineConfig/{pluginName}")
@@ -145,7 +148,8 @@ def get_user_kv(request: Request, ctx: Ctx, tenants: Tenants, keyName: str) -> R
     return KBJSONResponse(kv_json(tenants.get_values(ctx, keyName)))
 
 
-@router.post("/userKeyValue/{keyName}", status_code=201, operation_id="insertUserKeyValue")
+@router.post("/userKeyValue/{keyName}", status_code=201, operation_id="insertUserKeyValue",
+             openapi_extra=raw_body("text/plain"))
 async def insert_user_kv(request: Request, ctx: Ctx, tenants: Tenants, keyName: str) -> Response:
     return await _upload(request, ctx, tenants, keyName, f"/1.0/kb/tenants/userKeyValue/{keyName}")
 
