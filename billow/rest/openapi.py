@@ -73,7 +73,9 @@ def _describe_operation(operation: dict[str, Any]) -> None:
         content = response.get("content", {})
         json_body = content.get("application/json")
         undescribed = json_body is not None and json_body.get("schema") == _JSON_STRING
-        if status == "201" and (undescribed or not content):
+        if status in ("202", "204") and undescribed:
+            response.pop("content", None)  # accepted, or done: no body, as Kill Bill answers them
+        elif status == "201" and (undescribed or not content):
             # Kill Bill's creates: no body, the new resource's URL in Location
             response.pop("content", None)
             response["description"] = "Created: the new resource is at the Location URL"

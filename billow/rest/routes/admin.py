@@ -89,7 +89,8 @@ def get_plugins_info(request: Request, ctx: Ctx, nodes: Nodes) -> Response:
     } for p in nodes.plugins(ctx)])
 
 
-@router.delete("/1.0/kb/admin/cache", status_code=204, operation_id="invalidatesCache")
+@router.delete("/1.0/kb/admin/cache", status_code=204, operation_id="invalidatesCache",
+               responses={400: {"description": "An unknown cache name: no body, as Kill Bill answers it"}})
 def invalidates_cache(request: Request, ctx: Ctx, caches: Caches, cacheName: str | None = Query(None)) -> Response:
     if not caches.invalidate(ctx, cacheName):
         return Response(status_code=400)  # Kill Bill: an unknown cache name is an empty 400
