@@ -14,7 +14,9 @@ caller's unit of work. Bus listeners are installed here too. The REST layer call
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 
 from billow.account.internal import AccountInternalApi
 from billow.account.service import AccountService
@@ -25,7 +27,7 @@ from billow.core.bus.bus import Bus
 from billow.core.bus.config import BusConfig
 from billow.core.bus.outbox import Outbox
 from billow.core.clock import Clock, SystemClock, TestClock
-from billow.core.db import Database
+from billow.core.db import Database, UnitOfWork
 from billow.entitlement import listeners as entitlement_listeners
 from billow.entitlement.announce import Announcer
 from billow.entitlement.internal import EntitlementInternalApi
@@ -41,6 +43,8 @@ from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
 from billow.tenant.internal import TenantInternalApi
 from billow.tenant.service import TenantService
+from billow.usage.internal import Settings, UsageInternalApi
+from billow.usage.service import UsageService
 
 
 def _load_tables() -> None:
@@ -50,6 +54,7 @@ def _load_tables() -> None:
     import billow.invoice.store  # noqa: F401
     import billow.security.store  # noqa: F401
     import billow.tenant.store  # noqa: F401
+    import billow.usage.store  # noqa: F401
 
 
 class Billow:
@@ -82,10 +87,14 @@ class Billow:
         self.entitlements = EntitlementService(self.db, entitlements)
         entitlement_listeners.install(entitlements, self.bus)
 
+        # usage: recorded here, rated by the invoice generator with the tenant's settings
+        usage = UsageInternalApi(entitlements, settings=tenant_settings(tenants))
+        self.usage = UsageService(self.db, usage)
+
         # invoice: big billing runs use worker processes (see billow.invoice.billing_pool)
         processes = billing_processes if billing_processes is not None else default_processes(server=False)
         run = BillingRun(self.db, accounts, entitlements, catalogs, self.bus, wall_clock=self.bus.wall_clock,
-                         processes=processes, worker_factory=billing_worker)
+                         processes=processes, worker_factory=billing_worker, usage=usage)
         invoices = InvoiceInternalApi(run)
         self.invoices = InvoiceService(self.db, run, invoices, accounts, entitlements, catalogs)
         invoice_listeners.install(invoices, run, accounts, self.bus)
@@ -126,6 +135,22 @@ class Billow:
         self.invoices.close()
         self.push.close()
         self.db.dispose()
+
+
+def tenant_settings(tenants: TenantInternalApi) -> Settings:
+    """A tenant's configuration properties: the JSON object uploaded with `uploadPerTenantConfig` (Kill Bill's
+    `PER_TENANT_CONFIG`), values as strings; none uploaded (or unreadable): Kill Bill's defaults."""
+
+    def read(uow: UnitOfWork) -> Mapping[str, str]:
+        raw = tenants.first_value(uow, "PER_TENANT_CONFIG")
+        try:
+            parsed = json.loads(raw) if raw else {}
+        except ValueError:
+            return {}
+        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in parsed.items()} \
+            if isinstance(parsed, dict) else {}
+
+    return read
 
 
 def billing_worker(url: str, test_clock: bool, config: GeneratorConfig, max_errors: int) -> BillingWorker:

@@ -10,7 +10,7 @@ and `SubscriptionBaseInternalApi`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -121,6 +121,12 @@ class EntitlementInternalApi:
         subs = store.subscriptions_of_accounts(uow.conn, uow.tenant, account_record_ids)
         blocking = store.blocking_states_of_accounts(uow.conn, uow.tenant, account_record_ids)
         return {a: (subs.get(a, []), blocking.get(a, [])) for a in account_record_ids}
+
+    def accounts_and_entitlement_ends(self, uow: UnitOfWork, subscription_ids: Collection[str]
+                                      ) -> dict[str, tuple[int, datetime | None]]:
+        """For usage recording: each subscription found in the tenant, with its account's record id and its
+        entitlement end date (None while not cancelled), in two queries whatever their number."""
+        return store.accounts_and_entitlement_ends(uow.conn, uow.tenant, list(subscription_ids))
 
     def what_if(self, uow: UnitOfWork, account: Account, action: str, *, subscription_id: str | None = None,
                 bundle_id: str | None = None, req: SubscriptionRequest | None = None, effective: Requested = None,

@@ -25,6 +25,7 @@ from billow.rest.routes import (
     subscriptions,
     tenants,
     test_clock,
+    usages,
 )
 
 log = logging.getLogger("billow.rest")
@@ -58,7 +59,7 @@ def create_app(billow: Billow) -> FastAPI:
 
     # invoice_templates before invoices, so that /invoices/template is not taken for an invoice id
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
-                                  invoice_templates, invoices)]
+                                  invoice_templates, invoices, usages)]
     for router in routers:
         app.include_router(router)
     # flat list of routes, for naming metrics of calls refused before routing

@@ -17,6 +17,7 @@ from billow.invoice.service import InvoiceService
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
 from billow.tenant.service import TenantService
+from billow.usage.service import UsageService
 
 
 def billow_of(request: Request) -> Billow:
@@ -59,6 +60,10 @@ def _queues(request: Request) -> QueueAdmin:
     return billow_of(request).queues
 
 
+def _usages(request: Request) -> UsageService:
+    return billow_of(request).usage
+
+
 App = Annotated[Billow, Depends(billow_of)]
 Accounts = Annotated[AccountService, Depends(_accounts)]
 Tenants = Annotated[TenantService, Depends(_tenants)]
@@ -69,3 +74,4 @@ Presentation = Annotated[InvoicePresenter, Depends(_presentation)]
 Push = Annotated[PushNotificationService, Depends(_push)]
 Security = Annotated[SecurityService, Depends(_security)]
 Queues = Annotated[QueueAdmin, Depends(_queues)]
+Usages = Annotated[UsageService, Depends(_usages)]

@@ -1,0 +1,166 @@
+"""SQL for the usage service's one table, `rolled_up_usage` (Kill Bill's name): raw usage records, append-only.
+
+Built for volume (billing-semantics.md 4.6, DESIGN.md):
+- one narrow row per record: the tenant, the account (rows are account-owned), the subscription, the unit, the
+  instant, the amount and the tracking id, who recorded it and when. Like Kill Bill's `rolled_up_usage`, the table
+  has no history twin and no audit rows (rows are never updated or deleted; each row says who wrote it);
+- amounts are stored exactly as integer billionths (Kill Bill's column is `decimal(18,9)`): a `BIGINT` is narrower
+  than a `NUMERIC`, sums stay exact in SQL on both databases (SQLite has no exact decimal), reads are cheap;
+- one index for the rating query, `(tenant, account, record date)`: a billing run reads the records of a batch of
+  accounts from a date on;
+- the first row a request writes for a (subscription, tracking id) is flagged `first_of_request`; a partial unique
+  index on those rows alone refuses a tracking id recorded twice (Kill Bill's 50000 error), also between
+  concurrent requests, and stays one entry per request, not per record.
+Bulk inserts go through PostgreSQL's COPY (`billow.core.db.bulk`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    String,
+    Table,
+    func,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.exc import IntegrityError
+
+from billow.core.db.bulk import insert_rows
+from billow.core.db.schema import RecordId, metadata
+from billow.core.db.sets import in_values
+from billow.core.db.types import UTCDateTime
+from billow.usage.errors import TrackingIdRace
+from billow.usage.model import RawUsage
+
+rolled_up_usage = Table(
+    "rolled_up_usage", metadata,
+    Column("record_id", RecordId, primary_key=True, autoincrement=True),
+    Column("tenant_record_id", RecordId, nullable=False),
+    Column("account_record_id", RecordId, nullable=False),
+    Column("subscription_id", String(36), nullable=False),
+    Column("unit_type", String(255), nullable=False),
+    Column("record_date", UTCDateTime(), nullable=False),
+    Column("amount", BigInteger(), nullable=False),  # billionths of a unit
+    Column("tracking_id", String(128), nullable=False),
+    Column("first_of_request", Boolean(), nullable=False),
+    Column("created_by", String(50), nullable=False),
+    Column("created_date", UTCDateTime(), nullable=False),
+    Index("ix_rolled_up_usage_account_date", "tenant_record_id", "account_record_id", "record_date"),
+    Index("uq_rolled_up_usage_tracking", "tenant_record_id", "subscription_id", "tracking_id", unique=True,
+          postgresql_where=text("first_of_request"), sqlite_where=text("first_of_request")),
+)
+
+U = rolled_up_usage
+SCALE = 9
+_NANO = Decimal(1).scaleb(-SCALE)
+# the largest magnitude a BIGINT of billionths holds
+MAX_AMOUNT = Decimal(2**63 - 1).scaleb(-SCALE)
+
+
+def to_stored(amount: Decimal) -> int:
+    """An amount as stored: billionths, rounded half-up to nine decimals as Kill Bill's `decimal(18,9)` column
+    rounds."""
+    return int(amount.quantize(_NANO, rounding=ROUND_HALF_UP).scaleb(SCALE))
+
+
+def from_stored(value: int) -> Decimal:
+    return Decimal(value).scaleb(-SCALE)
+
+
+# ---------------------------------------------------------------------------------------------- writes
+def row(tenant: int, account_record_id: int, subscription_id: str, unit_type: str, record_date: datetime,
+        amount: Decimal, tracking_id: str, first: bool, created_by: str, now: datetime) -> dict[str, Any]:
+    return {"tenant_record_id": tenant, "account_record_id": account_record_id, "subscription_id": subscription_id,
+            "unit_type": unit_type, "record_date": record_date, "amount": to_stored(amount),
+            "tracking_id": tracking_id, "first_of_request": first, "created_by": created_by[:50],
+            "created_date": now}
+
+
+def insert(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append records (COPY on PostgreSQL for big batches). A concurrent request that recorded one of these
+    (subscription, tracking id) first makes the unique index refuse ours: `TrackingIdRace`, and the caller's
+    transaction is to be rolled back."""
+    try:
+        insert_rows(conn, U, rows, returning_ids=False)
+    except IntegrityError as e:
+        raise TrackingIdRace(str(e.orig)) from e
+    except Exception as e:  # COPY runs on the driver's cursor: psycopg's own unique violation
+        if type(e).__name__ == "UniqueViolation":
+            raise TrackingIdRace(str(e)) from e
+        raise
+
+
+# ---------------------------------------------------------------------------------------------- reads
+def recorded_tracking_ids(conn: Connection, tenant: int, subscription_ids: Collection[str],
+                          tracking_ids: Collection[str]) -> set[tuple[str, str]]:
+    """The (subscription, tracking id) pairs already recorded among these (one partial-index scan)."""
+    if not subscription_ids or not tracking_ids:
+        return set()
+    rows = conn.execute(select(U.c.subscription_id, U.c.tracking_id).where(
+        U.c.tenant_record_id == tenant, U.c.first_of_request,
+        in_values(conn, U.c.subscription_id, subscription_ids), in_values(conn, U.c.tracking_id, tracking_ids)))
+    return {(r[0], r[1]) for r in rows}
+
+
+def sums(conn: Connection, tenant: int, account_record_id: int, subscription_id: str, start: datetime,
+         end: datetime, unit_type: str | None) -> list[tuple[str, Decimal]]:
+    """Per unit, the sum of the amounts recorded in [start, end) (`RolledUpUsageSqlDao.getRolledUpUsage...`),
+    exact in SQL (integers); units by name."""
+    q = (select(U.c.unit_type, func.sum(U.c.amount))
+         .where(U.c.tenant_record_id == tenant, U.c.account_record_id == account_record_id,
+                U.c.subscription_id == subscription_id, U.c.record_date >= start, U.c.record_date < end)
+         .group_by(U.c.unit_type).order_by(U.c.unit_type))
+    if unit_type is not None:
+        q = q.where(U.c.unit_type == unit_type)
+    return [(r[0], from_stored(int(r[1]))) for r in conn.execute(q)]
+
+
+_RAW = (U.c.account_record_id, U.c.subscription_id, U.c.unit_type, type_coerce(U.c.record_date, DateTime()),
+        U.c.amount, U.c.tracking_id)
+
+
+def raw_usage(conn: Connection, tenant: int, starts: Mapping[int, datetime]) -> dict[int, list[RawUsage]]:
+    """The records of these accounts from each account's start instant on (`getRawUsageForAccount`), in one query:
+    from the earliest start, the later starts applied here. Strings are shared between records (a big account's
+    period holds millions of rows of a few subscriptions and units)."""
+    out: dict[int, list[RawUsage]] = {a: [] for a in starts}
+    if not starts:
+        return out
+    earliest = min(starts.values())
+    result = conn.execute(select(*_RAW).where(U.c.tenant_record_id == tenant,
+                                              in_values(conn, U.c.account_record_id, list(starts)),
+                                              U.c.record_date >= earliest))
+    shared: dict[str, str] = {}
+    naive_starts = {a: s.astimezone(UTC).replace(tzinfo=None) for a, s in starts.items()}
+    scale = -SCALE
+    utc = UTC
+    while True:
+        chunk = result.fetchmany(50_000)
+        if not chunk:
+            break
+        for arid, sub, unit, when, amount, tracking in chunk:
+            if when < naive_starts[arid]:
+                continue
+            out[arid].append(RawUsage(shared.setdefault(sub, sub), shared.setdefault(unit, unit),
+                                      when.replace(tzinfo=utc), Decimal(amount).scaleb(scale),
+                                      shared.setdefault(tracking, tracking)))
+    return out
+
+
+def count(conn: Connection, tenant: int, account_record_ids: Iterable[int]) -> int:
+    ids = list(account_record_ids)
+    q = select(func.count()).select_from(U).where(U.c.tenant_record_id == tenant,
+                                                  in_values(conn, U.c.account_record_id, ids))
+    return int(conn.execute(q).scalar_one())
