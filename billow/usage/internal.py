@@ -45,9 +45,13 @@ def check_record(record: SubscriptionUsageRecord) -> None:
         raise InvalidInput("SubscriptionUsageRecordJson subscriptionId needs to be set")
     if not record.units:
         raise InvalidInput("json.getUnitUsageRecords() is empty")
+    if record.tracking_id is not None and (len(record.tracking_id) > 128 or "\x00" in record.tracking_id):
+        raise InvalidInput("SubscriptionUsageRecordJson trackingId: at most 128 characters, no NUL character")
     for unit in record.units:
         if not unit.unit_type:
             raise InvalidInput("UnitUsageRecordJson unitType need to be set")
+        if len(unit.unit_type) > 255 or "\x00" in unit.unit_type:
+            raise InvalidInput("UnitUsageRecordJson unitType: at most 255 characters, no NUL character")
         if not unit.records:
             raise InvalidInput("UnitUsageRecordJson usageRecords must have at least one element.")
         for r in unit.records:

@@ -82,7 +82,11 @@ async def record_usage(request: Request, ctx: Ctx, usages: Usages,
     return Response(status_code=201)
 
 
-@router.post("/batch", operation_id="recordUsageBatch")
+_BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "array", "items": {"$ref": "#/components/schemas/SubscriptionUsageRecordJson"}}}}}}
+
+
+@router.post("/batch", operation_id="recordUsageBatch", openapi_extra=_BATCH_BODY)
 async def record_usage_batch(request: Request, ctx: Ctx, usages: Usages) -> Response:
     """Many subscriptions' usage in one request (a JSON array of SubscriptionUsageRecordJson), recorded in one
     transaction. Entries whose tracking id the subscription already has are skipped and listed under `duplicates`,
