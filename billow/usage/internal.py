@@ -86,7 +86,7 @@ class UsageInternalApi:
         keyed = [(r, r.tracking_id or str(uuid.uuid4())) for r in records]
         known = store.recorded_tracking_ids(uow.conn, uow.tenant, {r.subscription_id for r, _ in keyed},
                                             {t for _, t in keyed})
-        rows = []
+        rows: list[store.Row] = []
         duplicates: list[tuple[str, str]] = []
         user, now, tenant = uow.ctx.user_name, uow.now, uow.tenant
         for record, tracking_id in keyed:

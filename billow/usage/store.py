@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -37,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from billow.core.db.bulk import insert_rows
+from billow.core.db.bulk import copy_values
 from billow.core.db.schema import RecordId, metadata
 from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
@@ -80,20 +79,36 @@ def from_stored(value: int) -> Decimal:
 
 
 # ---------------------------------------------------------------------------------------------- writes
+# the columns of `row`, in its order
+COLUMNS = ("tenant_record_id", "account_record_id", "subscription_id", "unit_type", "record_date", "amount",
+           "tracking_id", "first_of_request", "created_by", "created_date")
+_SQLITE_INSERT = (f"INSERT INTO rolled_up_usage ({', '.join(COLUMNS)}) "
+                  f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+
+Row = tuple[int, int, str, str, datetime, int, str, bool, str, datetime]
+
+
 def row(tenant: int, account_record_id: int, subscription_id: str, unit_type: str, record_date: datetime,
-        amount: Decimal, tracking_id: str, first: bool, created_by: str, now: datetime) -> dict[str, Any]:
-    return {"tenant_record_id": tenant, "account_record_id": account_record_id, "subscription_id": subscription_id,
-            "unit_type": unit_type, "record_date": record_date, "amount": to_stored(amount),
-            "tracking_id": tracking_id, "first_of_request": first, "created_by": created_by[:50],
-            "created_date": now}
+        amount: Decimal, tracking_id: str, first: bool, created_by: str, now: datetime) -> Row:
+    """A record as written: instants naive in UTC, the amount in billionths (driver-ready values)."""
+    return (tenant, account_record_id, subscription_id, unit_type, record_date.astimezone(UTC).replace(tzinfo=None),
+            to_stored(amount), tracking_id, first, created_by[:50], now.astimezone(UTC).replace(tzinfo=None))
 
 
-def insert(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Append records (COPY on PostgreSQL for big batches). A concurrent request that recorded one of these
+def insert(conn: Connection, rows: Sequence[Row]) -> None:
+    """Append records: COPY on PostgreSQL, one prepared `executemany` on SQLite, values already driver-ready (no
+    per-value conversion: this is the ingestion path). A concurrent request that recorded one of these
     (subscription, tracking id) first makes the unique index refuse ours: `TrackingIdRace`, and the caller's
     transaction is to be rolled back."""
+    if not rows:
+        return
     try:
-        insert_rows(conn, U, rows, returning_ids=False)
+        if conn.dialect.name == "postgresql":
+            copy_values(conn, U.name, COLUMNS, rows)
+        else:
+            # SQLAlchemy's SQLite DATETIME text, so that typed reads and comparisons see the same values
+            conn.exec_driver_sql(_SQLITE_INSERT, [(*r[:4], r[4].isoformat(" ", "microseconds"), *r[5:9],
+                                                   r[9].isoformat(" ", "microseconds")) for r in rows])
     except IntegrityError as e:
         raise TrackingIdRace(str(e.orig)) from e
     except Exception as e:  # COPY runs on the driver's cursor: psycopg's own unique violation
@@ -127,30 +142,29 @@ def sums(conn: Connection, tenant: int, account_record_id: int, subscription_id:
     return [(r[0], from_stored(int(r[1]))) for r in conn.execute(q)]
 
 
-_RAW = (U.c.account_record_id, U.c.subscription_id, U.c.unit_type, type_coerce(U.c.record_date, DateTime()),
-        U.c.amount, U.c.tracking_id)
-
-
 def raw_usage(conn: Connection, tenant: int, starts: Mapping[int, datetime]) -> dict[int, list[RawUsage]]:
     """The records of these accounts from each account's start instant on (`getRawUsageForAccount`), in one query:
-    from the earliest start, the later starts applied here. Strings are shared between records (a big account's
-    period holds millions of rows of a few subscriptions and units)."""
+    from the earliest start, the later starts applied here. Values are read as the driver gives them (no per-value
+    type processing: a big account's period holds millions of rows); strings are shared between records."""
     out: dict[int, list[RawUsage]] = {a: [] for a in starts}
     if not starts:
         return out
-    earliest = min(starts.values())
-    result = conn.execute(select(*_RAW).where(U.c.tenant_record_id == tenant,
-                                              in_values(conn, U.c.account_record_id, list(starts)),
-                                              U.c.record_date >= earliest))
+    sqlite = conn.dialect.name != "postgresql"
+    when_column = type_coerce(U.c.record_date, String() if sqlite else DateTime())
+    result = conn.execute(select(U.c.account_record_id, U.c.subscription_id, U.c.unit_type, when_column, U.c.amount,
+                                 U.c.tracking_id)
+                          .where(U.c.tenant_record_id == tenant, in_values(conn, U.c.account_record_id, list(starts)),
+                                 U.c.record_date >= min(starts.values())))
     shared: dict[str, str] = {}
     naive_starts = {a: s.astimezone(UTC).replace(tzinfo=None) for a, s in starts.items()}
-    scale = -SCALE
-    utc = UTC
+    scale, utc, parse = -SCALE, UTC, datetime.fromisoformat
     while True:
         chunk = result.fetchmany(50_000)
         if not chunk:
             break
         for arid, sub, unit, when, amount, tracking in chunk:
+            if sqlite:
+                when = parse(when)
             if when < naive_starts[arid]:
                 continue
             out[arid].append(RawUsage(shared.setdefault(sub, sub), shared.setdefault(unit, unit),

@@ -46,7 +46,8 @@ def test_record_and_read_back_rolled_up(kb: KB, minutes: str) -> None:
     assert day2.json() == {"subscriptionId": minutes, "startDate": "2024-04-02T00:00:00.000Z",
                            "endDate": "2024-04-03T00:00:00.000Z",
                            # Kill Bill's HashMap order (by String.hashCode bucket), not the alphabet
-                           "rolledUpUnits": [{"unitType": "minutes", "amount": 10}, {"unitType": "messages", "amount": 3}]}
+                           "rolledUpUnits": [{"unitType": "minutes", "amount": 10},
+                                             {"unitType": "messages", "amount": 3}]}
     # 2024-04-03T23:00+02:00 is 21:00Z on the 3rd; the end is exclusive
     both = kb.get(f"/1.0/kb/usages/{minutes}/minutes", params={"startDate": "2024-04-02", "endDate": "2024-04-04"})
     assert both.json()["rolledUpUnits"] == [{"unitType": "minutes", "amount": 19.75}]
@@ -63,7 +64,8 @@ def test_duplicate_tracking_id_is_refused_as_kill_bill_refuses_it(kb: KB, minute
     assert r.status_code == 400
     body = r.json()
     assert (body["className"], body["code"], body["message"]) == (
-        "org.killbill.billing.usage.api.UsageApiException", 50000, "A usage record with tracking ID once already exists")
+        "org.killbill.billing.usage.api.UsageApiException", 50000,
+        "A usage record with tracking ID once already exists")
     rolled = kb.get(f"/1.0/kb/usages/{minutes}", params={"startDate": "2024-04-01", "endDate": "2024-05-01"}).json()
     assert rolled["rolledUpUnits"] == [{"unitType": "minutes", "amount": 10}]  # nothing of the refused request
 

@@ -81,8 +81,8 @@ def consumable(name: str, *tiers: tuple[str, str, str, str], policy: TierBlockPo
 def capacity(name: str, *tiers: tuple[dict[str, str], str], period: BillingPeriod = BillingPeriod.MONTHLY) -> Usage:
     """An IN_ARREAR CAPACITY section; each tier ({unit: max}, price)."""
     return Usage(name, name, BillingMode.IN_ARREAR, UsageType.CAPACITY, period,
-                 tiers=tuple(Tier(limits=tuple(Limit(u, Decimal(m)) for u, m in limits.items()), recurring_price=usd(price))
-                             for limits, price in tiers))
+                 tiers=tuple(Tier(limits=tuple(Limit(u, Decimal(m)) for u, m in limits.items()),
+                                  recurring_price=usd(price)) for limits, price in tiers))
 
 
 def event(when: datetime, *usages: Usage, transition: T = T.CREATE, sub: str = "sub-1", plan: str = "plan",

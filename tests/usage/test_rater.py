@@ -79,7 +79,8 @@ def test_a_new_catalog_version_splits_the_period() -> None:
     v1, v2 = datetime(2016, 2, 8, tzinfo=UTC), datetime(2016, 5, 8, tzinfo=UTC)
     old = consumable("electricity-monthly", ("kWh", "1", "1.50", "1000"), ("kWh", "1", "2.00", "-1"))
     new = consumable("electricity-monthly", ("kWh", "1", "2.50", "1000"), ("kWh", "1", "3.00", "-1"))
-    r = Runner([event(at("2016-04-01"), old, catalog=v1), event(at("2016-05-08"), new, transition=T.CHANGE, catalog=v2)],
+    r = Runner([event(at("2016-04-01"), old, catalog=v1),
+                event(at("2016-05-08"), new, transition=T.CHANGE, catalog=v2)],
                [rec("2016-04-05", "kWh", 143), rec("2016-04-06", "kWh", 57)],
                settings=RatingSettings(read_max_raw_usage_previous_period=0))
     assert amounts(r.at("2016-05-01")) == [("2016-04-01", "2016-05-01", "300.00")]
@@ -126,13 +127,15 @@ def test_late_usage_across_tiers_bills_each_tier_once() -> None:
 def test_deleted_usage_is_an_illegal_state_unless_lenient_or_dry_run() -> None:
     """TestInArrearWithCatalogVersions.testWithRemovedData: re-rating lower than billed fails the run;
     `usage.missing.lenient` (and dry runs) skip the period."""
-    r = Runner([event(at("2012-04-01"), BULLETS)], [rec("2012-04-02", "bullets", 99), rec("2012-04-03", "bullets", 900)])
+    r = Runner([event(at("2012-04-01"), BULLETS)],
+               [rec("2012-04-02", "bullets", 99), rec("2012-04-03", "bullets", 900)])
     r.at("2012-05-01")
     del r.records[1]
     r.records.append(rec("2012-04-20", "bullets", 1))
     with pytest.raises(UsageRatingError, match="Expected usage for subscription='sub-1', targetDate='2012-05-02', "
-                                               "startDt='2012-04-01', endDt='2012-05-01', tier='1', unit='bullets' to "
-                                               "contain at least as much as current usage, instead found units='.1/10.'"):
+                                               "startDt='2012-04-01', endDt='2012-05-01', tier='1', unit='bullets' "
+                                               "to contain at least as much as current usage, instead found "
+                                               "units='.1/10.'"):
         r.at("2012-05-02")
     assert rate(r.events, r.records, "2012-05-02", billed=r.billed, dry_run=True).items == []
     assert r.with_settings(missing_lenient=True).at("2012-05-02") == []
@@ -148,7 +151,8 @@ def test_deleted_usage_is_an_illegal_state_unless_lenient_or_dry_run() -> None:
 def test_a_longer_billed_period_containing_a_new_shorter_one_is_left_alone() -> None:
     """TestUsageInArrear.testWithPartialBlockBilling: billing blocked from 04-16 after April was billed makes the
     period 04-01→04-16, inside the billed 04-01→05-01: nothing is billed again."""
-    r = Runner([event(at("2012-04-01"), BULLETS)], [rec("2012-04-01", "bullets", 99), rec("2012-04-18", "bullets", 100)])
+    r = Runner([event(at("2012-04-01"), BULLETS)],
+               [rec("2012-04-01", "bullets", 99), rec("2012-04-18", "bullets", 100)])
     assert amounts(r.at("2012-05-01")) == [("2012-04-01", "2012-05-01", "5.90")]
     r.events.append(event(at("2012-04-16"), transition=T.START_BILLING_DISABLED))
     assert r.at("2012-05-21") == []
@@ -187,7 +191,8 @@ def test_unknown_units_are_ignored_or_park_the_account() -> None:
     assert amounts(result.items) == [("2012-04-01", "2012-05-01", "2.95")]
     assert result.tracking == {TrackingRecord("known", "sub-1", "bullets", d("2012-04-02"))}
     with pytest.raises(UsageRatingError, match="ILLEGAL INVOICING STATE: unit type lasers is not defined in the "
-                                               "catalog effective Date 2011-01-01T00:00:00.000Z for subscription sub-1"):
+                                               "catalog effective Date 2011-01-01T00:00:00.000Z for "
+                                               "subscription sub-1"):
         rate(events, records, "2012-05-01", settings=RatingSettings(park_on_unknown_usage=True))
 
 
@@ -233,9 +238,10 @@ def test_top_tier_unlimited_tier_and_small_blocks() -> None:
     ones = [("u", "1", "1.5", "10"), ("u", "1", "1", "100"), ("u", "1", "0.5", "1000")]
     top = consumable("top", *ones, policy=TierBlockPolicy.TOP_TIER)
     all_tiers = consumable("all", *ones)
-    assert rate([event(at("2014-03-01"), top)], [rec("2014-03-05", "u", 111)], "2014-04-01").items[0].amount == D("55.50")
-    assert rate([event(at("2014-03-01"), all_tiers)], [rec("2014-03-05", "u", 111)], "2014-04-01").items[0].amount \
-        == D("115.50")  # 10 × 1.5 + 100 × 1 + 1 × 0.5
+    records = [rec("2014-03-05", "u", 111)]
+    assert rate([event(at("2014-03-01"), top)], records, "2014-04-01").items[0].amount == D("55.50")
+    # ALL_TIERS: 10 × 1.5 + 100 × 1 + 1 × 0.5
+    assert rate([event(at("2014-03-01"), all_tiers)], records, "2014-04-01").items[0].amount == D("115.50")
 
 
 def test_fractional_amounts_round_up_to_whole_blocks() -> None:
