@@ -121,10 +121,11 @@ def as_json(batch: list[SubscriptionUsageRecord]) -> bytes:
 
 def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BILLOW_DATABASE_URL": url, "BILLOW_BILLING_PROCESSES": "1"}
+    log = tempfile.NamedTemporaryFile(prefix="usage-bench-server-", suffix=".log", delete=False)
     proc = subprocess.Popen([sys.executable, "-m", "billow.cli.main", "serve", "--test-mode", "--port", str(port),
-                             "--log-level", "WARNING"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+                             "--log-level", "WARNING"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/1.0/healthcheck", timeout=2).status_code == 200:
                 return proc
@@ -132,7 +133,7 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
             pass
         time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("billow serve did not start")
+    raise RuntimeError(f"billow serve did not start: {Path(log.name).read_text()[-2000:]}")
 
 
 def free_port() -> int:

@@ -88,7 +88,7 @@ class UsageInternalApi:
                                             {t for _, t in keyed})
         rows: list[store.Row] = []
         duplicates: list[tuple[str, str]] = []
-        user, now, tenant = uow.ctx.user_name, uow.now, uow.tenant
+        user, now, tenant = uow.ctx.user_name[:50], store.naive_utc(uow.now), uow.tenant
         for record, tracking_id in keyed:
             key = (record.subscription_id, tracking_id)
             if key in known:

@@ -19,20 +19,19 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     Connection,
-    DateTime,
     Index,
     String,
     Table,
     func,
     select,
     text,
-    type_coerce,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -40,6 +39,7 @@ from billow.core.db.bulk import copy_values
 from billow.core.db.schema import RecordId, metadata
 from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
+from billow.core.gcpause import paused_gc
 from billow.usage.errors import TrackingIdRace
 from billow.usage.model import RawUsage
 
@@ -88,11 +88,16 @@ _SQLITE_INSERT = (f"INSERT INTO rolled_up_usage ({', '.join(COLUMNS)}) "
 Row = tuple[int, int, str, str, datetime, int, str, bool, str, datetime]
 
 
+def naive_utc(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=None) if instant.tzinfo is UTC else instant.astimezone(UTC).replace(tzinfo=None)
+
+
 def row(tenant: int, account_record_id: int, subscription_id: str, unit_type: str, record_date: datetime,
-        amount: Decimal, tracking_id: str, first: bool, created_by: str, now: datetime) -> Row:
-    """A record as written: instants naive in UTC, the amount in billionths (driver-ready values)."""
-    return (tenant, account_record_id, subscription_id, unit_type, record_date.astimezone(UTC).replace(tzinfo=None),
-            to_stored(amount), tracking_id, first, created_by[:50], now.astimezone(UTC).replace(tzinfo=None))
+        amount: Decimal, tracking_id: str, first: bool, created_by: str, created: datetime) -> Row:
+    """A record as written (driver-ready values): the instant naive in UTC, the amount in billionths;
+    `created_by` (at most 50 characters) and `created` (naive UTC) are the batch's."""
+    return (tenant, account_record_id, subscription_id, unit_type, naive_utc(record_date), to_stored(amount),
+            tracking_id, first, created_by, created)
 
 
 def insert(conn: Connection, rows: Sequence[Row]) -> None:
@@ -144,32 +149,49 @@ def sums(conn: Connection, tenant: int, account_record_id: int, subscription_id:
 
 def raw_usage(conn: Connection, tenant: int, starts: Mapping[int, datetime]) -> dict[int, list[RawUsage]]:
     """The records of these accounts from each account's start instant on (`getRawUsageForAccount`), in one query:
-    from the earliest start, the later starts applied here. Values are read as the driver gives them (no per-value
-    type processing: a big account's period holds millions of rows); strings are shared between records."""
+    from the earliest start, the later starts applied here.
+
+    This is the one hot read of rating (a big account's month holds millions of rows), so it runs on the driver's
+    cursor in the caller's transaction, values as the driver gives them, and builds the records with the cyclic
+    garbage collector paused (millions of new tuples would trigger full collections over and over)."""
     out: dict[int, list[RawUsage]] = {a: [] for a in starts}
     if not starts:
         return out
+    ids = list(starts)
+    earliest = min(starts.values()).astimezone(UTC).replace(tzinfo=None)
     sqlite = conn.dialect.name != "postgresql"
-    when_column = type_coerce(U.c.record_date, String() if sqlite else DateTime())
-    result = conn.execute(select(U.c.account_record_id, U.c.subscription_id, U.c.unit_type, when_column, U.c.amount,
-                                 U.c.tracking_id)
-                          .where(U.c.tenant_record_id == tenant, in_values(conn, U.c.account_record_id, list(starts)),
-                                 U.c.record_date >= min(starts.values())))
-    shared: dict[str, str] = {}
+    columns = "account_record_id, subscription_id, unit_type, record_date, amount, tracking_id"
+    params: tuple[Any, ...]
+    if sqlite:
+        sql = (f"SELECT {columns} FROM rolled_up_usage WHERE tenant_record_id = ? AND account_record_id IN "
+               f"({', '.join('?' for _ in ids)}) AND record_date >= ?")
+        params = (tenant, *ids, earliest.isoformat(" ", "microseconds"))
+    else:
+        sql = (f"SELECT {columns} FROM rolled_up_usage WHERE tenant_record_id = %s AND account_record_id = ANY(%s) "
+               "AND record_date >= %s")
+        params = (tenant, ids, earliest)
     naive_starts = {a: s.astimezone(UTC).replace(tzinfo=None) for a, s in starts.items()}
-    scale, utc, parse = -SCALE, UTC, datetime.fromisoformat
-    while True:
-        chunk = result.fetchmany(50_000)
-        if not chunk:
-            break
-        for arid, sub, unit, when, amount, tracking in chunk:
-            if sqlite:
-                when = parse(when)
-            if when < naive_starts[arid]:
-                continue
-            out[arid].append(RawUsage(shared.setdefault(sub, sub), shared.setdefault(unit, unit),
-                                      when.replace(tzinfo=utc), Decimal(amount).scaleb(scale),
-                                      shared.setdefault(tracking, tracking)))
+    shared: dict[str, str] = {}
+    make, dec, scale, utc, parse = RawUsage._make, Decimal, -SCALE, UTC, datetime.fromisoformat
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with paused_gc():
+        cur = raw.cursor()
+        try:
+            cur.execute(sql, params)
+            while True:
+                chunk = cur.fetchmany(50_000)
+                if not chunk:
+                    break
+                for arid, sub, unit, when, amount, tracking in chunk:
+                    if sqlite:
+                        when = parse(when)
+                    if when < naive_starts[arid]:
+                        continue
+                    out[arid].append(make((shared.setdefault(sub, sub), shared.setdefault(unit, unit),
+                                           when.replace(tzinfo=utc), dec(amount).scaleb(scale), tracking)))
+        finally:
+            cur.close()
     return out
 
 

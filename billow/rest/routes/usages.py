@@ -12,11 +12,20 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from billow.core.context import CallContext
 from billow.core.errors import InvalidInput
+from billow.core.gcpause import paused_gc
 from billow.rest.common import Ctx, parse_instant
 from billow.rest.deps import Usages
 from billow.rest.jsonio import KBJSONResponse, format_instant
-from billow.usage.model import RolledUpUsage, SubscriptionUsageRecord, UnitUsageRecord, UsageRecord
+from billow.usage.model import (
+    RecordingReport,
+    RolledUpUsage,
+    SubscriptionUsageRecord,
+    UnitUsageRecord,
+    UsageRecord,
+)
+from billow.usage.service import UsageService
 
 router = APIRouter(prefix="/1.0/kb/usages", tags=["Usage"])
 
@@ -94,16 +103,21 @@ async def record_usage_batch(request: Request, ctx: Ctx, usages: Usages) -> Resp
     raw = await request.body()
     if not raw.strip():
         raise InvalidInput("body: a JSON array of SubscriptionUsageRecordJson needs to be given")
-    try:
-        entries = _BATCH.validate_json(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise InvalidInput(f"{where}: {first.get('msg')}") from None
-    records = [entry.to_record() for entry in entries]
-    report = await run_in_threadpool(usages.record_usage_batch, ctx, records)
+    report = await run_in_threadpool(_record_batch, usages, ctx, raw)
     return KBJSONResponse({"recorded": report.recorded,
                            "duplicates": [{"subscriptionId": s, "trackingId": t} for s, t in report.duplicates]})
+
+
+def _record_batch(usages: UsageService, ctx: CallContext, raw: bytes) -> RecordingReport:
+    """Parse and record a batch (tens of thousands of records: the garbage collector is paused meanwhile)."""
+    with paused_gc():
+        try:
+            entries = _BATCH.validate_json(raw)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+            raise InvalidInput(f"{where}: {first.get('msg')}") from None
+        return usages.record_usage_batch(ctx, [entry.to_record() for entry in entries])
 
 
 def _dates(start: str | None, end: str | None) -> tuple[datetime, datetime]:
