@@ -12,6 +12,7 @@ from datetime import datetime
 
 from billow.core.context import CallContext
 from billow.core.db import Database
+from billow.core.errors import Conflict
 from billow.usage.errors import TrackingIdAlreadyRecorded, TrackingIdRace
 from billow.usage.internal import UsageInternalApi
 from billow.usage.model import RecordingReport, RolledUpUsage, SubscriptionUsageRecord
@@ -39,8 +40,12 @@ class UsageService:
         try:
             return self._batch(ctx, records)
         except TrackingIdRace:
-            # a concurrent batch recorded some of these first: once more, skipping what it recorded
+            pass
+        try:  # a concurrent batch recorded some of these first: once more, skipping what it recorded
             return self._batch(ctx, records)
+        except TrackingIdRace:
+            raise Conflict("usageRecords: concurrent requests are recording the same tracking ids; retry the batch "
+                           "(what is recorded will be skipped)") from None
 
     def _batch(self, ctx: CallContext, records: Sequence[SubscriptionUsageRecord]) -> RecordingReport:
         with self.db.transaction(ctx) as uow:

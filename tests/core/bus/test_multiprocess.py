@@ -17,7 +17,7 @@ from billow.core.bus.tables import IN_PROCESSING, REAPED, bus_events, bus_events
 from billow.core.context import internal_context
 from tests.core.bus.bus_worker_support import Ping, effects
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # the project root (tests/core/bus/ is three levels down)
 
 
 def start_worker(url: str, node: str, *, sleep: float = 0.0, workers: int = 4) -> subprocess.Popen[str]:
