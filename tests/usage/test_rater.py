@@ -349,3 +349,48 @@ def test_capacity_in_two_runs_adds_up_to_the_tier_of_the_max(values: list[int], 
     total += sum((i.amount for i in r.at("2012-05-02")), D(0))
     top = max(values)
     assert total == (D(0) if top == 0 else D(100) if top <= 100 else D(1000))
+
+
+# ---------------------------------------------------------------------------------------------- building blocks
+def test_units_are_ordered_as_kill_bills_hash_map_orders_them() -> None:
+    """notes 2.12: bucket `(h ^ h >>> 16) & 15` of `String.hashCode`, ties in insertion order."""
+    from billow.usage.pricing import java_hash_order
+
+    assert java_hash_order(["FOO", "BAR"]) == ["BAR", "FOO"]
+    assert java_hash_order(["members", "bandwith-meg-sec"]) == ["bandwith-meg-sec", "members"]
+    assert java_hash_order(["cell-phone-minutes", "Mbytes"]) == ["cell-phone-minutes", "Mbytes"]  # same bucket
+    assert java_hash_order(["Mbytes", "cell-phone-minutes"]) == ["Mbytes", "cell-phone-minutes"]
+
+
+def test_tenant_settings_read_as_kill_bill_reads_them() -> None:
+    from billow.usage.model import TenantUsageSettings
+
+    assert TenantUsageSettings.of({}) == TenantUsageSettings(False, False)
+    assert TenantUsageSettings.of({"org.killbill.invoice.parkAccountsWithUnknownUsage": "TRUE",
+                                   "org.killbill.invoice.usage.tz.mode": "variable"}) == TenantUsageSettings(True, True)
+    assert TenantUsageSettings.of({"org.killbill.invoice.parkAccountsWithUnknownUsage": "yes"}).park_on_unknown_usage \
+        is False  # Boolean.parseBoolean
+
+
+_PERIODS = [BillingPeriod.MONTHLY, BillingPeriod.QUARTERLY, BillingPeriod.ANNUAL, BillingPeriod.WEEKLY,
+            BillingPeriod.DAILY, BillingPeriod.THIRTY_DAYS, BillingPeriod.BIANNUAL]
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.dates(min_value=d("2011-01-01"), max_value=d("2030-12-31")), span=st.integers(0, 900),
+       length=st.one_of(st.none(), st.integers(0, 900)), bcd=st.integers(1, 31), period=st.sampled_from(_PERIODS))
+def test_usage_cycles_agree_with_the_recurring_billing_interval(start, span, length, bcd, period) -> None:  # type: ignore[no-untyped-def]
+    """The usage module's `BillingIntervalDetail` (IN_ARREAR) gives the cycle dates and the next billing date the
+    invoice module's recurring one gives."""
+    from datetime import timedelta
+
+    from billow.catalog.model import BillingMode
+    from billow.invoice.proration import billing_interval
+    from billow.usage.cycles import UsageCycle
+
+    target = start + timedelta(days=span)
+    end = None if length is None else start + timedelta(days=length)
+    cycle = UsageCycle.of(start, end, target, bcd, period)
+    reference = billing_interval(start, end, target, bcd, period, BillingMode.IN_ARREAR)
+    assert [cycle.cycle_date(n) for n in range(6)] == [reference.cycle_date(n) for n in range(6)]
+    assert cycle.next_billing_date() == reference.next_cycle_date
