@@ -121,9 +121,10 @@ def as_json(batch: list[SubscriptionUsageRecord]) -> bytes:
 
 def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BILLOW_DATABASE_URL": url, "BILLOW_BILLING_PROCESSES": "1"}
-    log = tempfile.NamedTemporaryFile(prefix="usage-bench-server-", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, "-m", "billow.cli.main", "serve", "--test-mode", "--port", str(port),
-                             "--log-level", "WARNING"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = Path(tempfile.mkdtemp()) / "usage-bench-server.log"
+    with log.open("w") as out:  # the child keeps its own descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "billow.cli.main", "serve", "--test-mode", "--port",
+                                 str(port), "--log-level", "WARNING"], env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -133,7 +134,7 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
             pass
         time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"billow serve did not start: {Path(log.name).read_text()[-2000:]}")
+    raise RuntimeError(f"billow serve did not start: {log.read_text()[-2000:]}")
 
 
 def free_port() -> int:
@@ -204,7 +205,7 @@ def main() -> None:
     big = kb.entitlements.create(ctx, [SubscriptionRequest(account_id=account.id, plan_name="api-metered")])[0].id
     kb.run_until_idle(600)
     t = time.perf_counter()
-    for b in batches([big], args.rating, 50_000, 0):
+    for b in batches([big], args.rating, min(50_000, args.rating), 0):
         kb.usage.record_usage_batch(ctx, b)
     print(f"billow [{db}] {args.rating} records of one subscription recorded in {time.perf_counter() - t:.1f}s")
     clock.set(datetime(2024, 2, 1, 9, 0, tzinfo=UTC))
