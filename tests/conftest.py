@@ -33,7 +33,8 @@ PG_URL = os.environ.get("BILLOW_TEST_DATABASE_URL")
 # BILLOW_TEST_BACKENDS narrows the database backends (CI's PostgreSQL pass sets "postgresql").
 BACKENDS = [b for b in os.environ.get("BILLOW_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# Kill Bill's reference files: ../shared next to the project, or BILLOW_SHARED (a checkout one level deeper)
+SHARED = Path(os.environ.get("BILLOW_SHARED") or REPO.parent / "shared")
 
 
 def pytest_report_header(config: Any) -> list[str]:

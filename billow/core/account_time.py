@@ -108,6 +108,25 @@ class AccountTime:
     def today(self, now: datetime) -> date:
         return self.local_date(now)
 
+    # -- usage periods (Kill Bill's `UsageClockUtil`): local midnights, in the fixed offset or the zone's rules --
+    def zone_local_date(self, instant: datetime, *, zone_rules: bool = False) -> date:
+        """The date of `instant` in the fixed offset (`org.killbill.invoice.usage.tz.mode=FIXED`, Kill Bill's
+        default) or under the zone's own rules, DST included (`VARIABLE`)."""
+        return zone_date(instant, self.time_zone) if zone_rules else self.local_date(instant)
+
+    def start_of_day(self, local: date, *, zone_rules: bool = False) -> datetime:
+        """Local midnight of `local` as a UTC instant (`UsageClockUtil.toDateTimeAtStartOfDay`): in the fixed offset,
+        or with the offset the zone has at that midnight (`VARIABLE`)."""
+        if not zone_rules or self.time_zone in _UTC_NAMES or _OFFSET.match(self.time_zone):
+            tz: timezone | ZoneInfo = self.offset if not zone_rules else fixed_offset(self.time_zone, _EPOCH)
+        else:
+            tz = ZoneInfo(self.time_zone)
+        return datetime.combine(local, time.min, tzinfo=tz).astimezone(UTC)
+
+    def end_of_day(self, local: date, *, zone_rules: bool = False) -> datetime:
+        """The last millisecond of `local` (`UsageClockUtil.toDateTimeAtEndOfDay`: next midnight − 1 ms)."""
+        return self.start_of_day(local, zone_rules=zone_rules) + timedelta(days=1, milliseconds=-1)
+
     def requested(self, value: datetime | date | None, now: datetime) -> datetime:
         """The instant of a date a caller asked for: a datetime as given (in UTC); today's date is now; any other
         date at the reference time of day; nothing is now (Kill Bill's `EntitlementDateHelper` and

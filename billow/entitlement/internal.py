@@ -10,7 +10,7 @@ and `SubscriptionBaseInternalApi`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -146,6 +146,12 @@ class EntitlementInternalApi:
         """The account's rows of the entitlement tables, with their history (account export)."""
         return [dump for name in ("bundles", "subscriptions", "subscription_events", "blocking_states")
                 for dump in audited_rows(uow, name, account.record_id)]
+
+    def accounts_and_entitlement_ends(self, uow: UnitOfWork, subscription_ids: Collection[str]
+                                      ) -> dict[str, tuple[int, datetime | None]]:
+        """For usage recording: each subscription found in the tenant, with its account's record id and its
+        entitlement end date (None while not cancelled), in two queries whatever their number."""
+        return store.accounts_and_entitlement_ends(uow.conn, uow.tenant, list(subscription_ids))
 
     def what_if(self, uow: UnitOfWork, account: Account, action: str, *, subscription_id: str | None = None,
                 bundle_id: str | None = None, req: SubscriptionRequest | None = None, effective: Requested = None,

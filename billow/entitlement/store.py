@@ -16,6 +16,8 @@ from billow.core.db.schema import audited_table
 from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
 from billow.entitlement.model import (
+    ENT_CANCELLED,
+    ENTITLEMENT_SERVICE,
     BlockingState,
     BlockingStateType,
     Bundle,
@@ -290,3 +292,20 @@ def blocking_state_by_id(conn: Connection, tenant: int, state_id: str) -> tuple[
     """A blocking state (active or not) and the record id of its account."""
     row = conn.execute(select(BS).where(BS.c.tenant_record_id == tenant, BS.c.id == state_id)).first()
     return (to_blocking_state(row._mapping), row.account_record_id) if row is not None else None
+
+
+def accounts_and_entitlement_ends(conn: Connection, tenant: int, subscription_ids: list[str]
+                                  ) -> dict[str, tuple[int, datetime | None]]:
+    """(account record id, entitlement end or None) of the given subscriptions found in the tenant: the end is the
+    effective date of the subscription's own ENT_CANCELLED state (what usage recording checks), in two queries."""
+    if not subscription_ids:
+        return {}
+    found = {r.id: r.account_record_id for r in conn.execute(select(S.c.id, S.c.account_record_id).where(
+        S.c.tenant_record_id == tenant, in_values(conn, S.c.id, subscription_ids)))}
+    ends: dict[str, datetime] = {}
+    if found:
+        for r in conn.execute(select(BS.c.blockable_id, BS.c.effective_date).where(
+                BS.c.tenant_record_id == tenant, in_values(conn, BS.c.blockable_id, list(found)),
+                BS.c.state == ENT_CANCELLED, BS.c.service == ENTITLEMENT_SERVICE, BS.c.is_active.is_(True))):
+            ends[r.blockable_id] = r.effective_date
+    return {sid: (arid, ends.get(sid)) for sid, arid in found.items()}

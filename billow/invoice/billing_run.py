@@ -51,13 +51,17 @@ from billow.invoice.events import invoice_created, nothing_invoiced
 from billow.invoice.generator import (
     AccountBillingInfo,
     GeneratorConfig,
+    InvoicingError,
+    UsageItemGenerator,
     charged_through_instants,
     generate_invoice,
 )
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceStatus
+from billow.invoice.usage_items import UsageRating, usage_read_start
 from billow.junction.engine import AccountBillingContext, billing_events
 from billow.junction.model import BillingEvent
 from billow.tag.model import AUTO_INVOICING_DRAFT, AUTO_INVOICING_OFF, AUTO_INVOICING_REUSE_DRAFT
+from billow.usage.internal import UsageInternalApi
 
 log = logging.getLogger("billow.invoice")
 
@@ -74,6 +78,7 @@ class AccountState:
     blocking: list[BlockingState]
     invoices: list[Invoice]
     tags: Collection[str] = frozenset()
+    usage: UsageItemGenerator | None = None  # the account's raw usage, read for the runs of a batch (load_usage)
 
     def info(self) -> AccountBillingInfo:
         a = self.account
@@ -145,7 +150,8 @@ def run_once(state: AccountState, catalog: Catalog | None, target: date, now: da
     if AUTO_INVOICING_REUSE_DRAFT in state.tags:
         reuse = next((inv for inv in state.invoices if inv.status is InvoiceStatus.DRAFT), None)
     invoice_id = reuse.id if reuse is not None else str(uuid.uuid4())
-    result = generate_invoice(info, events, state.invoices, target, config, invoice_id=invoice_id, now=now)
+    result = generate_invoice(info, events, state.invoices, target, config, invoice_id=invoice_id, now=now,
+                              usage=state.usage)
     out = Outcome(state, result.target_date, bcd_to_set=bcd_to_set)
     for sub_id, nd in result.notification_dates.items():
         if nd.next_recurring_date is not None:
@@ -254,7 +260,7 @@ class BillingRun:
                  catalogs: CatalogInternalApi, bus: Bus, config: GeneratorConfig | None = None, *,
                  control_tags: ControlTags = no_control_tags, wall_clock: Clock | None = None,
                  max_errors: int = 3, batch_size: int = 500, processes: int = 1,
-                 worker_factory: WorkerFactory | None = None) -> None:
+                 worker_factory: WorkerFactory | None = None, usage: UsageInternalApi | None = None) -> None:
         self.db = db
         self.accounts = accounts
         self.entitlements = entitlements
@@ -268,6 +274,7 @@ class BillingRun:
         # worker processes for runs bigger than one batch (PostgreSQL; see billing_pool). 1: none.
         self.processes = processes
         self.worker_factory = worker_factory
+        self.usage = usage
         self._pool: BillingPool | None = None
         self._pool_lock = threading.Lock()
 
@@ -307,6 +314,24 @@ class BillingRun:
         tags = self.control_tags(uow, ids)
         return {rid: with_written_off(found, tags) for rid, found in invoices.items()}
 
+    def load_usage(self, uow: UnitOfWork, runs: Sequence[tuple[AccountState, Sequence[BillingEvent], date]], *,
+                   dry_run: bool = False) -> None:
+        """Read the raw usage the accounts' runs rate, for all of them in one query ((state, billing events, earliest
+        target) each); accounts without IN_ARREAR usage read nothing."""
+        if self.usage is None:
+            return
+        starts: dict[int, tuple[AccountState, datetime]] = {}
+        for state, events, target in runs:
+            start = usage_read_start(events, state.invoices, target, self.config, uow.now)
+            if start is not None:
+                starts[state.account.record_id] = (state, start)
+        if not starts:
+            return
+        records = self.usage.raw_usage(uow, {arid: start for arid, (_, start) in starts.items()})
+        tenant = self.usage.tenant_settings(uow)
+        for arid, (state, _) in starts.items():
+            state.usage = UsageRating(records.get(arid, []), tenant, dry_run=dry_run)
+
     # -- one account, in the caller's unit of work ------------------------------------------------
     def run_account(self, uow: UnitOfWork, account_record_id: int, target: date | None, *, api: bool
                     ) -> Outcome | None:
@@ -320,7 +345,9 @@ class BillingRun:
         if target is None:
             target = state.account.time.local_date(uow.now)
         catalog = self.catalogs.catalog(uow) if state.subscriptions else None
-        out = run_once(state, catalog, target, uow.now, self.config, api=api)
+        events, bcd = account_events(state, catalog)
+        self.load_usage(uow, [(state, events, target)])
+        out = run_once(state, catalog, target, uow.now, self.config, api=api, events=events, bcd_to_set=bcd)
         if out is None:
             return None
         writer = Writer(self, uow)
@@ -390,8 +417,11 @@ class BillingRun:
                 self._bill(tenant, [arid], owner, report)
             except Exception as e:  # noqa: BLE001
                 log.exception("billing account record %s failed", arid)
+                # an illegal invoicing state parks the account at once, as on the bus path (Kill Bill's
+                # ParkedAccountsManager); other failures are retried first
+                attempts = 1 if isinstance(e, InvoicingError) else self.max_errors
                 with self.db.transaction(internal_context(tenant)) as uow:
-                    parked = store.release_failed(uow.conn, arid, owner, repr(e), self.max_errors)
+                    parked = store.release_failed(uow.conn, arid, owner, repr(e), attempts)
                 (report.parked if parked else report.failed).append(arid)
 
     def _bill(self, tenant: int, account_record_ids: list[int], owner: str, report: RunReport) -> None:
@@ -405,13 +435,16 @@ class BillingRun:
             writer = Writer(self, uow, post_null_events=False)
             now = uow.now
             invoices = nulls = 0
+            prepared = {arid: account_events(state, catalog) for arid, state in states.items()}
+            self.load_usage(uow, [(states[arid], events, min(d for _, d in claimed[arid]))
+                                  for arid, (events, _) in prepared.items()])
             for arid, rows in claimed.items():
                 state = states.get(arid)
                 if state is None:
                     continue
                 pending = sorted({d for _, d in rows})
                 done: set[date] = set()
-                events, bcd = account_events(state, catalog)
+                events, bcd = prepared[arid]
                 time = state.account.time
                 while pending:
                     target = pending.pop(0)

@@ -141,7 +141,11 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
                 if target is None:
                     target = request.effective_date or account.time.local_date(now)
             catalog = self.catalogs.catalog(uow) if state.subscriptions else None
-        events, bcd = account_events(state, catalog)
+            events, bcd = account_events(state, catalog)
+            # the replay may run from the account's first billing event: read its usage from there
+            first = min((account.time.local_date(ev.effective_date) for ev in events), default=None)
+            if first is not None:
+                self.run.load_usage(uow, [(state, events, first)], dry_run=True)
         if bcd is not None:
             state.account = dataclasses.replace(state.account, bill_cycle_day_local=bcd)
         return dry_run(Replay(state, catalog, events, pending, now, self.run.config), request, target)

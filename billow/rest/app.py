@@ -29,6 +29,7 @@ from billow.rest.routes import (
     tags,
     tenants,
     test_clock,
+    usages,
 )
 
 # one line per request, at INFO: `billow serve --access-log/--no-access-log` (billow.core.logs.configure)
@@ -65,7 +66,8 @@ def create_app(billow: Billow, *, max_body_bytes: int | None = None) -> FastAPI:
     # invoice_templates and invoice_lookups before invoices, so that /invoices/template, /invoices/pagination,
     # ... are not taken for an invoice id
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
-                                  invoice_templates, invoice_lookups, invoices, export, tags, custom_fields)]
+                                  invoice_templates, invoice_lookups, invoices, export, tags, custom_fields,
+                                  usages)]
     for router in routers:
         app.include_router(router)
     # flat list of routes, for naming metrics of calls refused before routing

@@ -22,6 +22,7 @@ from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
 from billow.tag.service import TagService
 from billow.tenant.service import TenantService
+from billow.usage.service import UsageService
 
 
 def billow_of(request: Request) -> Billow:
@@ -84,6 +85,10 @@ def _custom_fields(request: Request) -> CustomFieldService:
     return billow_of(request).custom_fields
 
 
+def _usages(request: Request) -> UsageService:
+    return billow_of(request).usage
+
+
 App = Annotated[Billow, Depends(billow_of)]
 Accounts = Annotated[AccountService, Depends(_accounts)]
 Tenants = Annotated[TenantService, Depends(_tenants)]
@@ -99,3 +104,4 @@ Export = Annotated[AccountExport, Depends(_export)]
 Nodes = Annotated[NodeOperations, Depends(_nodes)]
 Tags = Annotated[TagService, Depends(_tags)]
 CustomFields = Annotated[CustomFieldService, Depends(_custom_fields)]
+Usages = Annotated[UsageService, Depends(_usages)]

@@ -321,6 +321,44 @@ async function check(name, fn) {
                          .status, 204);
     const left = (await accounts2.getAccountCustomFields(account4)).data;
     assert.deepStrictEqual(left.map((f) => f.name), ['segment']);
+  const usageApi = new killbill.UsageApi(cfg2, undefined, http);
+  let storageId;
+  const usageBody = (trackingId, records) => ({ subscriptionId: storageId, trackingId,
+    unitUsageRecords: [{ unitType: 'gigabytes', usageRecords: records }] });
+  await check('UsageApi.recordUsage, getAllUsage and getUsage', async () => {
+    const bundles = (await accounts2.getAccountBundles(account3)).data;
+    const created = await subscriptionApi.createSubscription({ accountId: account3, bundleId: bundles[0].bundleId,
+                                                               planName: 'extrastorage-monthly' }, 'compat',
+                                                             undefined, undefined, undefined, undefined, undefined,
+                                                             true, 20);
+    storageId = idOf(created);
+    const r = await usageApi.recordUsage(usageBody('compat-usage-1', [
+      { recordDate: '2024-03-05T10:00:00.000Z', amount: 120 }, { recordDate: '2024-03-06T10:00:00.000Z', amount: 4.5 }]),
+                                         'compat', 'metering', 'recorded by the official client');
+    assert.strictEqual(r.status, 201);
+    const all = (await usageApi.getAllUsage(storageId, '2024-03-01', '2024-04-01')).data;
+    assert.strictEqual(all.subscriptionId, storageId);
+    assert.strictEqual(all.startDate, '2024-03-01T00:00:00.000Z');
+    assert.strictEqual(all.endDate, '2024-04-01T00:00:00.000Z');
+    assert.deepStrictEqual(all.rolledUpUnits, [{ unitType: 'gigabytes', amount: 124.5 }]);
+    const day = (await usageApi.getUsage(storageId, 'gigabytes', '2024-03-06', '2024-03-07')).data;
+    assert.deepStrictEqual(day.rolledUpUnits, [{ unitType: 'gigabytes', amount: 4.5 }]);
+  });
+  await check('UsageApi.recordUsage with a tracking id already recorded is 400 with code 50000', async () => {
+    await assert.rejects(usageApi.recordUsage(usageBody('compat-usage-1', [
+      { recordDate: '2024-03-07T10:00:00.000Z', amount: 1000 }]), 'compat'),
+                         (e) => e.response.status === 400 && e.response.data.code === 50000 &&
+                                e.response.data.className === 'org.killbill.billing.usage.api.UsageApiException');
+    const all = (await usageApi.getAllUsage(storageId, '2024-03-01', '2024-04-01')).data;
+    assert.deepStrictEqual(all.rolledUpUnits, [{ unitType: 'gigabytes', amount: 124.5 }]);
+  });
+  await check('the recorded usage is invoiced (InvoiceApi.generateDryRunInvoice, UPCOMING_INVOICE)', async () => {
+    const r = await invoiceApi.generateDryRunInvoice({ dryRunType: 'UPCOMING_INVOICE', subscriptionId: storageId },
+                                                     account3, 'compat');
+    const usage = r.data.items.filter((i) => i.itemType === 'USAGE');
+    // 124.5 GB: 100 blocks of 1 GB at $0.50 and 25 at $0.30
+    assert.ok(usage.some((i) => i.usageName === 'extrastorage-monthly-gigabytes' && i.amount === 57.5 &&
+                                i.startDate <= '2024-03-05' && i.endDate > '2024-03-06'), JSON.stringify(r.data));
   });
   console.log('compat: all checks passed');
 })();

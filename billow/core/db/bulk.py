@@ -9,7 +9,7 @@ RETURNING. Either way the rows are written in the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert, text
@@ -44,12 +44,10 @@ def _copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], wit
         process = c.type.bind_processor(dialect)
         default = getattr(c.default, "arg", None) if getattr(c.default, "is_scalar", False) else None
         converters.append((c.name, process, default))
-    names = ", ".join(f'"{c.name}"' for c in columns)
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+
+    def values() -> Iterable[list[Any]]:
         for i, row in enumerate(rows):
-            values = []
+            out = []
             for name, process, default in converters:
                 if name == "record_id":
                     value: Any = ids[i]
@@ -57,6 +55,20 @@ def _copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], wit
                     value = row.get(name, default)
                     if process is not None and value is not None:
                         value = process(value)
-                values.append(value)
-            copy.write_row(values)
+                out.append(value)
+            yield out
+
+    copy_values(conn, table.name, [c.name for c in columns], values())
     return ids
+
+
+def copy_values(conn: Connection, table_name: str, column_names: Sequence[str],
+                rows: Iterable[Sequence[Any]]) -> None:
+    """COPY rows of driver-ready values (no type conversion here) into a PostgreSQL table, in the caller's
+    transaction: the fastest way in for append-only volume (usage records)."""
+    names = ", ".join(f'"{n}"' for n in column_names)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(f'COPY "{table_name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(row)
