@@ -321,6 +321,7 @@ async function check(name, fn) {
                          .status, 204);
     const left = (await accounts2.getAccountCustomFields(account4)).data;
     assert.deepStrictEqual(left.map((f) => f.name), ['segment']);
+  });
   const usageApi = new killbill.UsageApi(cfg2, undefined, http);
   let storageId;
   const usageBody = (trackingId, records) => ({ subscriptionId: storageId, trackingId,
