@@ -80,9 +80,14 @@ def _catalog_file(tmp_path: Path) -> Path:
     return own
 
 
-def test_official_javascript_client(billow_server: str, tmp_path: Path) -> None:
+SCRIPTS = sorted(HERE.glob("kb_compat*.js"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+def test_official_javascript_client(billow_server: str, tmp_path: Path, script: Path) -> None:
+    """Each `kb_compat*.js` is one area's script (own tenant, own data), run by Kill Bill's own client."""
     modules = _node_modules()
-    result = subprocess.run(["node", str(HERE / "kb_compat.js"), billow_server, str(_catalog_file(tmp_path))],
+    result = subprocess.run(["node", str(script), billow_server, str(_catalog_file(tmp_path))],
                             env={**os.environ, "NODE_PATH": str(modules)}, capture_output=True, text=True,
                             timeout=300)
     print(result.stdout)
