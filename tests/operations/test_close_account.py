@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from billow.account.model import AccountData
 from billow.core.bus.tables import notifications
 from billow.core.context import CallContext
-from billow.core.errors import NotFound
+from billow.core.errors import BillowError, NotFound
 from billow.core.objects import ObjectType
 from billow.entitlement.model import BlockingStateType, SubscriptionRequest, SubscriptionState
 from billow.invoice.credit import balance
@@ -190,3 +190,14 @@ def test_another_account_is_untouched(w: World) -> None:
     assert balance(other_invoice) == D("20.00") and not other_invoice.written_off
     w.advance(days=32)
     assert len(w.kb.invoices.of_account(w.ctx, other.id)) == 2
+
+
+def test_a_closed_account_refuses_plan_changes(w: World) -> None:
+    sub = w.create("silver-monthly")
+    w.advance(days=1)
+    _close(w)
+    with pytest.raises(BillowError) as refused:  # CLOSE_ACCOUNT blocks changes (Kill Bill's BLOCK_BLOCKED_ACTION)
+        w.kb.entitlements.change_plan(w.ctx, sub, SubscriptionRequest(account_id=w.account.id,
+                                                                      plan_name="gold-monthly"))
+    assert refused.value.code == 6000
+    assert w.view(sub).current is not None and w.view(sub).current.plan.name == "silver-monthly"  # type: ignore[union-attr]

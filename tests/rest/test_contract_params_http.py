@@ -59,3 +59,19 @@ def test_audit_on_reads_by_key(kb: KB, subscription: tuple[str, str, str]) -> No
     bundle_key = kb.get(f"/1.0/kb/bundles/{bundle}").json()["externalKey"]
     assert kb.get("/1.0/kb/bundles", params={"externalKey": bundle_key, "audit": "NONE"}).status_code == 200
     assert kb.get("/1.0/kb/bundles", params={"externalKey": bundle_key, "audit": "x"}).status_code == 400
+
+
+def test_a_subscription_shows_its_audit_logs_at_the_level_asked(kb: KB, subscription: tuple[str, str, str]) -> None:
+    _, _, sid = subscription
+    assert kb.get(f"/1.0/kb/subscriptions/{sid}").json()["auditLogs"] == []
+    assert kb.put(f"/1.0/kb/subscriptions/{sid}/bcd", json={"billCycleDayLocal": 3},
+                  params={"effectiveFromDate": "2024-01-20"}).status_code == 204
+    full = kb.get(f"/1.0/kb/subscriptions/{sid}", params={"audit": "FULL"}).json()["auditLogs"]
+    assert [e["changeType"] for e in full] == ["INSERT", "UPDATE"], full
+    assert full[0]["changedBy"] == "tests"
+    assert full[0]["objectType"] == "SUBSCRIPTION" and full[0]["objectId"] == sid
+    minimal = kb.get(f"/1.0/kb/subscriptions/{sid}", params={"audit": "MINIMAL"}).json()["auditLogs"]
+    assert [e["changeType"] for e in minimal] == ["INSERT"]
+    key = kb.get(f"/1.0/kb/subscriptions/{sid}").json()["externalKey"]
+    by_key = kb.get("/1.0/kb/subscriptions", params={"externalKey": key, "audit": "FULL"}).json()["auditLogs"]
+    assert by_key == full

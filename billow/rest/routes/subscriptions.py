@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from billow.catalog.model import BillingPeriod, PhaseType, ProductCategory
+from billow.core.context import CallContext
 from billow.core.errors import InvalidInput
 from billow.entitlement.model import (
     BillingActionPolicy,
@@ -18,9 +19,11 @@ from billow.entitlement.model import (
     PhasePriceOverride,
     SubscriptionRequest,
 )
+from billow.entitlement.service import EntitlementService
+from billow.entitlement.views import SubscriptionView
 from billow.rest.common import (
-    TAKES_AUDIT,
     TAKES_PLUGIN_PROPERTIES,
+    AuditLevel,
     Ctx,
     audit_log_json,
     created,
@@ -168,17 +171,25 @@ async def create_many_with_addons(request: Request, ctx: Ctx, entitlements: Enti
         request, f"/1.0/kb/accounts/{account_id}/bundles?bundlesFilter={','.join(bundle_ids)}")
 
 
-@router.get("", operation_id="getSubscriptionByKey", dependencies=TAKES_AUDIT)
-def get_subscription_by_key(request: Request, ctx: Ctx, entitlements: Entitlements,
+def _subscription(entitlements: EntitlementService, ctx: CallContext, view: SubscriptionView,
+                  level: str) -> Response:
+    logs = [] if level == "NONE" else [audit_log_json(e) for e in entitlements.subscription_audit_logs(
+        ctx, view.subscription.id, with_history=False, level=level)]
+    return KBJSONResponse(subscription_json(view, logs))
+
+
+@router.get("", operation_id="getSubscriptionByKey")
+def get_subscription_by_key(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel,
                             externalKey: str | None = Query(None)) -> Response:
     if not externalKey:
         raise InvalidInput("externalKey: query parameter needs to be set")
-    return KBJSONResponse(subscription_json(entitlements.view_by_key(ctx, externalKey)))
+    return _subscription(entitlements, ctx, entitlements.view_by_key(ctx, externalKey), level)
 
 
-@router.get("/{subscriptionId}", operation_id="getSubscription", dependencies=TAKES_AUDIT)
-def get_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
-    return KBJSONResponse(subscription_json(entitlements.view(ctx, subscriptionId)))
+@router.get("/{subscriptionId}", operation_id="getSubscription")
+def get_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel,
+                     subscriptionId: str) -> Response:
+    return _subscription(entitlements, ctx, entitlements.view(ctx, subscriptionId), level)
 
 
 @router.put("/{subscriptionId}", status_code=204, operation_id="changeSubscriptionPlan",
