@@ -14,6 +14,12 @@ Kill Bill does, in this order, each step in its own transaction:
 
 Billow does the same steps in one unit of work: a crash leaves the account as it was, and a retry does the
 whole thing. The bus events the steps post are delivered after the commit, as Kill Bill's are.
+
+Two differences, where Kill Bill would stop half-way with an error: an item already adjusted in part is
+adjusted by what is left of it (Kill Bill asks for its whole amount and refuses), and one with nothing left
+(or a zero amount) is passed over; a subscription whose entitlement has ended already is not cancelled again.
+Billow's next billing dates live in `invoice_schedule` rather than in the notification queue, so removing the
+future notifications drops both.
 """
 
 from __future__ import annotations
