@@ -46,6 +46,7 @@ from billow.invoice.parent import ParentInvoices
 from billow.invoice.presentation.service import InvoicePresenter
 from billow.invoice.service import InvoiceService
 from billow.operations.caches import CacheAdmin
+from billow.operations.close_account import AccountClosing
 from billow.operations.export import AccountExport
 from billow.operations.nodes import ROTATION_CHECK, NodeOperations, NodeRotation
 from billow.push.service import PushNotificationService
@@ -128,6 +129,7 @@ class Billow:
 
         # operations that span services (billow.operations)
         self.export = AccountExport(self.db, accounts, entitlements, invoices)
+        self.closing = AccountClosing(self.db, self.bus, accounts, entitlements, invoices, tags)
         self.caches = CacheAdmin(by_tenant={"tenant-catalog": catalogs.forget})
         self.rotation = NodeRotation()
         self.nodes = NodeOperations(self.db, self.rotation)

@@ -343,6 +343,19 @@ class EntitlementInternalApi:
             acc = self._write_cancel(uow, acc, addon, max(ent_date, addon.start_date),
                                      max(bill_date, addon.start_date))
 
+    def cancel_all(self, uow: UnitOfWork, account: Account) -> list[str]:
+        """Closing an account with `cancelAllSubscriptions` (`AccountResource.closeAccount`): every subscription
+        that is not an add-on and has no billing end yet is cancelled, entitlement IMMEDIATE and billing
+        END_OF_TERM (a base takes its add-ons with it); the ids of the subscriptions cancelled. One whose
+        entitlement has already ended is passed over (Kill Bill would refuse it and stop half-way)."""
+        acc = self.locked(uow, account, catalog_required=False)
+        chosen = [s.id for s in acc.subscriptions if s.category is not ProductCategory.ADD_ON
+                  and (view := build_view(acc, s, uow.now)).billing_end is None and not view.ended]
+        for sub_id in chosen:
+            self.cancel(uow, sub_id, entitlement_policy=EntitlementActionPolicy.IMMEDIATE,
+                        billing_policy=BillingActionPolicy.END_OF_TERM)
+        return chosen
+
     def _write_cancel(self, uow: UnitOfWork, acc: AccountEntitlements, sub: Subscription, ent_date: datetime,
                       bill_date: datetime) -> AccountEntitlements:
         current = acc.sub(sub.id) or sub

@@ -122,13 +122,15 @@ class EntitlementService:
             raise InvalidInput(f"subscriptionId: subscription {subscription_id} has no plan at {when.isoformat()}")
         return found
 
-    def subscription_audit_logs(self, ctx: CallContext, subscription_id: str, *, with_history: bool = True
-                                ) -> list[AuditLogEntry]:
+    def subscription_audit_logs(self, ctx: CallContext, subscription_id: str, *, with_history: bool = True,
+                                level: str = "FULL") -> list[AuditLogEntry]:
+        """The subscription row's audit logs (`level` NONE, MINIMAL: its creation only, or FULL)."""
         with self.db.read(ctx) as uow:
             sub = store.subscription_by_id(uow.conn, ctx.tenant, subscription_id)
             if sub is None:
                 raise subscription_not_found(subscription_id)
-            logs = audit_logs(uow.conn, ctx.tenant, "subscriptions", [sub.record_id], with_history=with_history)
+            logs = audit_logs(uow.conn, ctx.tenant, "subscriptions", [sub.record_id], level=level,
+                              with_history=with_history)
         return logs[sub.record_id]
 
     # ============================================================ writes

@@ -329,32 +329,8 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
         if item.amount is not None and item.amount <= 0:
             raise invoice_error(4010, f"Adjustment amount {item.amount} should be strictly positive")
         with self.db.transaction(ctx) as uow:
-            _row, state = self._locked(uow, invoice_id)
-            invoice = next(inv for inv in state.invoices if inv.id == invoice_id)
-            target = next((it for it in invoice.items if it.id == item.invoice_item_id), None)
-            if target is None:
-                raise invoice_error(4011, f"No invoice item could be found for id {item.invoice_item_id}.", 404)
-            if not target.type.is_charge and target.type is not InvoiceItemType.PARENT_SUMMARY:
-                raise invoice_error(4017, f"Invoice item {target.id} cannot be adjusted")
-            if item.currency is not None and item.currency != invoice.currency:
-                raise invoice_error(4020, f"Currency {item.currency} does not match {invoice.currency}")
-            already = sum((it.amount for inv in state.invoices if inv.status is not InvoiceStatus.VOID
-                           for it in inv.items if it.linked_item_id == target.id
-                           and it.type in (InvoiceItemType.ITEM_ADJ, InvoiceItemType.REPAIR_ADJ)), _ZERO)
-            available = target.amount + already
-            amount = available if item.amount is None else rounded_amount(item.amount, invoice.currency)
-            if amount > available or amount <= 0:
-                raise invoice_error(4019, f"Invoice item {target.id} can be adjusted by at most {available}")
-            day = requested or state.account.time.local_date(uow.now)
-            adj = InvoiceItem(id=str(uuid.uuid4()), invoice_id=invoice.id, account_id=invoice.account_id,
-                              type=InvoiceItemType.ITEM_ADJ, start_date=day, end_date=day, amount=-amount,
-                              currency=invoice.currency, linked_item_id=target.id, description=item.description,
-                              created_date=uow.now)
-            uow.insert_many("invoice_items", [store.item_row(adj, state.account.record_id)])
-            invoice = dataclasses.replace(invoice, items=invoice.items + (adj,))
-            invoices = [invoice if inv.id == invoice.id else inv for inv in state.invoices]
-            self._credit(uow, state, invoice, invoices)
-            uow.post(invoice_adjusted(uow, state.account, invoice.id))
+            self.internal.adjust_item(uow, invoice_id, item.invoice_item_id, amount=item.amount,
+                                      currency=item.currency, description=item.description, day=requested)
         return self.get(ctx, invoice_id)
 
     # ============================================================ account credit

@@ -324,6 +324,12 @@ def delete_due(conn: Connection, account_record_id: int, up_to: date) -> None:
                                   SC.c.owner.is_(None)))
 
 
+def delete_future(conn: Connection, account_record_id: int, after: datetime) -> int:
+    """An account's unclaimed next billing dates that fire after an instant (closing the account)."""
+    return conn.execute(delete(SC).where(SC.c.account_record_id == account_record_id, SC.c.fire_at > after,
+                                         SC.c.state == AVAILABLE, SC.c.owner.is_(None))).rowcount or 0
+
+
 def release_failed(conn: Connection, account_record_id: int, owner: str, error: str, max_errors: int) -> bool:
     """Give the rows back after a failure; park them (FAILED) after `max_errors`. True when parked."""
     rows = conn.execute(select(SC.c.record_id, SC.c.error_count).where(

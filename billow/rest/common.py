@@ -63,6 +63,19 @@ def audit_level(audit: str = Query("NONE")) -> str:
 
 
 AuditLevel = Annotated[str, Depends(audit_level)]
+# a route whose JSON carries no audit logs yet still takes (and checks) Kill Bill's `audit`
+TAKES_AUDIT = [Depends(audit_level)]
+
+
+def plugin_properties(pluginProperty: list[str] | None = Query(None)) -> list[str]:
+    """Kill Bill's `pluginProperty` query parameters (`key=value`, repeated), which it hands to its payment,
+    invoice and entitlement plugins: accepted as Kill Bill accepts them; Billow runs no plugin that reads them."""
+    return pluginProperty or []
+
+
+PluginProperties = Annotated[list[str], Depends(plugin_properties)]
+# for a route that reads none of them: `@router.post(..., dependencies=TAKES_PLUGIN_PROPERTIES)`
+TAKES_PLUGIN_PROPERTIES = [Depends(plugin_properties)]
 
 
 MAX_INT64 = 2**63 - 1

@@ -16,6 +16,7 @@ from billow.entitlement.service import EntitlementService
 from billow.invoice.presentation.service import InvoicePresenter
 from billow.invoice.service import InvoiceService
 from billow.operations.caches import CacheAdmin
+from billow.operations.close_account import AccountClosing
 from billow.operations.export import AccountExport
 from billow.operations.nodes import NodeOperations
 from billow.push.service import PushNotificationService
@@ -73,6 +74,10 @@ def _export(request: Request) -> AccountExport:
     return billow_of(request).export
 
 
+def _closing(request: Request) -> AccountClosing:
+    return billow_of(request).closing
+
+
 def _nodes(request: Request) -> NodeOperations:
     return billow_of(request).nodes
 
@@ -101,6 +106,7 @@ Security = Annotated[SecurityService, Depends(_security)]
 Queues = Annotated[QueueAdmin, Depends(_queues)]
 Caches = Annotated[CacheAdmin, Depends(_caches)]
 Export = Annotated[AccountExport, Depends(_export)]
+Closing = Annotated[AccountClosing, Depends(_closing)]
 Nodes = Annotated[NodeOperations, Depends(_nodes)]
 Tags = Annotated[TagService, Depends(_tags)]
 CustomFields = Annotated[CustomFieldService, Depends(_custom_fields)]

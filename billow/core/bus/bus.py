@@ -172,6 +172,12 @@ class Bus:
         return store.remove_available(uow.conn, queue_name, tenant_record_id, effective_up_to,
                                       self.wall_clock.utcnow())
 
+    def remove_future_of_account(self, uow: UnitOfWork, account_record_id: int) -> int:
+        """Remove the account's notifications (every queue) due after the unit of work's instant, in the
+        caller's transaction (history state REMOVED); the number removed."""
+        return store.remove_future_of_account(uow.conn, uow.tenant, account_record_id, uow.now,
+                                              self.wall_clock.utcnow())
+
     def dead_nodes(self, conn: Connection, names: Iterable[str]) -> set[str]:
         """Of these node names, those whose heartbeat says they are dead (for work claimed outside the bus
         tables, e.g. billing-run batches, to be taken over the way bus claims are)."""

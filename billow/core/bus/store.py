@@ -408,6 +408,21 @@ def remove_available(conn: Connection, queue_name: str, tenant_record_id: int, e
     return len(rows)
 
 
+def remove_future_of_account(conn: Connection, tenant_record_id: int, account_record_id: int, after: datetime,
+                             wall: datetime) -> int:
+    """Remove an account's unclaimed notifications, of every queue, due after an instant (history state REMOVED,
+    Kill Bill's `removeFutureNotificationsForSearchKeys`): what closing an account asks for."""
+    t = notifications
+    rows = conn.execute(
+        delete(t).where(t.c.search_key1 == account_record_id, t.c.search_key2 == tenant_record_id,
+                        t.c.effective_date > after, t.c.processing_state == AVAILABLE,
+                        t.c.processing_owner.is_(None))
+        .returning(*t.c)).all()
+    if rows:
+        archive_many(conn, [Entry.from_row(NOTIFICATIONS, r) for r in rows], REMOVED, None, wall)
+    return len(rows)
+
+
 # ---------------------------------------------------------------------------------------------- operators
 @dataclass(frozen=True, slots=True)
 class EntryWindow:

@@ -16,7 +16,7 @@ from billow.core.context import CallContext
 from billow.core.errors import InvalidInput
 from billow.invoice.service import InvoiceService
 from billow.rest.common import AuditLevel, Ctx, audit_log_json, check_paging, created, no_content, paginated_headers
-from billow.rest.deps import Accounts, Invoices
+from billow.rest.deps import Accounts, Closing, Invoices
 from billow.rest.jsonio import KBJSONResponse, format_instant
 
 router = APIRouter(prefix="/1.0/kb/accounts", tags=["Account"])
@@ -164,6 +164,19 @@ def get_account(request: Request, ctx: Ctx, accounts: Accounts, invoices: Invoic
     account = accounts.get(ctx, accountId)
     return KBJSONResponse(_render(accounts, invoices, ctx, [account], level,
                                   accountWithBalance or accountWithBalanceAndCBA, accountWithBalanceAndCBA)[0])
+
+
+@router.delete("/{accountId}", status_code=204, operation_id="closeAccount")
+def close_account(request: Request, ctx: Ctx, closing: Closing, accountId: str,
+                  cancelAllSubscriptions: bool = Query(False), writeOffUnpaidInvoices: bool = Query(False),
+                  itemAdjustUnpaidInvoices: bool = Query(False),
+                  removeFutureNotifications: bool = Query(True)) -> Response:
+    """Kill Bill's `closeAccount` (see `billow.operations.close_account`)."""
+    closing.close(ctx, accountId, cancel_all_subscriptions=cancelAllSubscriptions,
+                  write_off_unpaid_invoices=writeOffUnpaidInvoices,
+                  item_adjust_unpaid_invoices=itemAdjustUnpaidInvoices,
+                  remove_future_notifications=removeFutureNotifications)
+    return no_content()
 
 
 @router.put("/{accountId}", status_code=204, operation_id="updateAccount")

@@ -10,6 +10,8 @@ from billow.core.errors import InvalidInput
 from billow.entitlement.model import BcdTransfer, BillingActionPolicy, BlockingStateType
 from billow.entitlement.service import BundlePage
 from billow.rest.common import (
+    TAKES_AUDIT,
+    TAKES_PLUGIN_PROPERTIES,
     AuditLevel,
     Ctx,
     check_paging,
@@ -29,7 +31,7 @@ from billow.rest.routes.subscriptions import BlockingStateJson, add_blocking_sta
 router = APIRouter(tags=["Bundle"])
 
 
-@router.get("/1.0/kb/bundles", operation_id="getBundleByKey")
+@router.get("/1.0/kb/bundles", operation_id="getBundleByKey", dependencies=TAKES_AUDIT)
 def get_bundle_by_key(request: Request, ctx: Ctx, entitlements: Entitlements, externalKey: str | None = Query(None),
                       includedDeleted: bool = Query(False)) -> Response:
     if not externalKey:
@@ -106,27 +108,30 @@ def rename_external_key(request: Request, ctx: Ctx, entitlements: Entitlements, 
     return no_content()
 
 
-@router.get("/1.0/kb/bundles/{bundleId}", operation_id="getBundle")
+@router.get("/1.0/kb/bundles/{bundleId}", operation_id="getBundle", dependencies=TAKES_AUDIT)
 def get_bundle(request: Request, ctx: Ctx, entitlements: Entitlements, bundleId: str) -> Response:
     bundle, views = entitlements.bundle_views(ctx, bundleId)
     return KBJSONResponse(bundle_json(bundle, views))
 
 
-@router.put("/1.0/kb/bundles/{bundleId}/pause", status_code=204, operation_id="pauseBundle")
+@router.put("/1.0/kb/bundles/{bundleId}/pause", status_code=204, operation_id="pauseBundle",
+            dependencies=TAKES_PLUGIN_PROPERTIES)
 def pause_bundle(request: Request, ctx: Ctx, entitlements: Entitlements, bundleId: str,
                  requestedDate: str | None = Query(None)) -> Response:
     entitlements.pause_bundle(ctx, bundleId, parse_date(requestedDate, "requestedDate"))
     return no_content()
 
 
-@router.put("/1.0/kb/bundles/{bundleId}/resume", status_code=204, operation_id="resumeBundle")
+@router.put("/1.0/kb/bundles/{bundleId}/resume", status_code=204, operation_id="resumeBundle",
+            dependencies=TAKES_PLUGIN_PROPERTIES)
 def resume_bundle(request: Request, ctx: Ctx, entitlements: Entitlements, bundleId: str,
                   requestedDate: str | None = Query(None)) -> Response:
     entitlements.resume_bundle(ctx, bundleId, parse_date(requestedDate, "requestedDate"))
     return no_content()
 
 
-@router.post("/1.0/kb/bundles/{bundleId}/block", status_code=201, operation_id="addBundleBlockingState")
+@router.post("/1.0/kb/bundles/{bundleId}/block", status_code=201, operation_id="addBundleBlockingState",
+             dependencies=TAKES_PLUGIN_PROPERTIES)
 def block_bundle(request: Request, ctx: Ctx, entitlements: Entitlements, bundleId: str,
                  body: BlockingStateJson = Body(...),
                  requestedDate: str | None = Query(None)) -> Response:
@@ -134,7 +139,8 @@ def block_bundle(request: Request, ctx: Ctx, entitlements: Entitlements, bundleI
                               requestedDate)
 
 
-@router.get("/1.0/kb/accounts/{accountId}/bundles", tags=["Account"], operation_id="getAccountBundles")
+@router.get("/1.0/kb/accounts/{accountId}/bundles", tags=["Account"], operation_id="getAccountBundles",
+            dependencies=TAKES_AUDIT)
 def get_account_bundles(request: Request, ctx: Ctx, entitlements: Entitlements, accountId: str,
                         externalKey: str | None = Query(None),
                         bundlesFilter: str | None = Query(None)) -> Response:
@@ -159,7 +165,8 @@ def get_account_bundles_paginated(request: Request, ctx: Ctx, entitlements: Enti
                         f"/1.0/kb/accounts/{accountId}/bundles/pagination", level)
 
 
-@router.get("/1.0/kb/accounts/{accountId}/timeline", tags=["Account"], operation_id="getAccountTimeline")
+@router.get("/1.0/kb/accounts/{accountId}/timeline", tags=["Account"], operation_id="getAccountTimeline",
+            dependencies=TAKES_AUDIT)
 def get_account_timeline(request: Request, ctx: Ctx, entitlements: Entitlements, invoices: Invoices, accountId: str,
                          parallel: bool = Query(False)) -> Response:
     account, bundles, views = entitlements.account_views(ctx, accountId)
@@ -171,7 +178,8 @@ def get_account_timeline(request: Request, ctx: Ctx, entitlements: Entitlements,
     })
 
 
-@router.get("/1.0/kb/accounts/{accountId}/block", tags=["Account"], operation_id="getBlockingStates")
+@router.get("/1.0/kb/accounts/{accountId}/block", tags=["Account"], operation_id="getBlockingStates",
+            dependencies=TAKES_AUDIT)
 def get_blocking_states(request: Request, ctx: Ctx, entitlements: Entitlements, accountId: str,
                         blockingStateTypes: list[str] | None = Query(None),
                         blockingStateSvcs: list[str] | None = Query(None)) -> Response:
@@ -186,7 +194,7 @@ def get_blocking_states(request: Request, ctx: Ctx, entitlements: Entitlements, 
 
 
 @router.post("/1.0/kb/accounts/{accountId}/block", status_code=201, tags=["Account"],
-             operation_id="addAccountBlockingState")
+             operation_id="addAccountBlockingState", dependencies=TAKES_PLUGIN_PROPERTIES)
 def block_account(request: Request, ctx: Ctx, entitlements: Entitlements, accountId: str,
                   body: BlockingStateJson = Body(...),
                   requestedDate: str | None = Query(None)) -> Response:

@@ -26,7 +26,16 @@ from billow.entitlement.model import BillingActionPolicy, SubscriptionRequest
 from billow.invoice.credit import balance
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
 from billow.invoice.service import DryRunRequest, InvoiceService, ItemInput, MigrationItem, NothingToInvoice
-from billow.rest.common import AuditLevel, Ctx, audit_log_json, created, no_content, parse_date, parse_enum
+from billow.rest.common import (
+    TAKES_PLUGIN_PROPERTIES,
+    AuditLevel,
+    Ctx,
+    audit_log_json,
+    created,
+    no_content,
+    parse_date,
+    parse_enum,
+)
 from billow.rest.deps import Invoices
 from billow.rest.jsonio import KBJSONResponse, format_instant
 
@@ -167,7 +176,8 @@ def _one(invoices: InvoiceService, ctx: CallContext, inv: Invoice, level: str,
     return KBJSONResponse(invoice_json(inv, audits=audits, child_items=children))
 
 
-@router.post("/1.0/kb/invoices", status_code=201, operation_id="createFutureInvoice")
+@router.post("/1.0/kb/invoices", status_code=201, operation_id="createFutureInvoice",
+             dependencies=TAKES_PLUGIN_PROPERTIES)
 def create_future_invoice(request: Request, ctx: Ctx, invoices: Invoices, accountId: str | None = Query(None),
                           targetDate: str | None = Query(None)) -> Response:
     if not accountId:
@@ -180,7 +190,7 @@ def create_future_invoice(request: Request, ctx: Ctx, invoices: Invoices, accoun
     return created(request, f"/1.0/kb/invoices/{inv.id}")
 
 
-@router.post("/1.0/kb/invoices/dryRun", operation_id="generateDryRunInvoice",
+@router.post("/1.0/kb/invoices/dryRun", operation_id="generateDryRunInvoice", dependencies=TAKES_PLUGIN_PROPERTIES,
              responses={204: {"description": "Nothing to invoice"}})
 def generate_dry_run_invoice(request: Request, ctx: Ctx, invoices: Invoices, accountId: str | None = Query(None),
                              targetDate: str | None = Query(None),
@@ -203,7 +213,8 @@ def generate_dry_run_invoice(request: Request, ctx: Ctx, invoices: Invoices, acc
     return KBJSONResponse(invoice_json(inv))
 
 
-@router.post("/1.0/kb/invoices/charges/{accountId}", operation_id="createExternalCharges")
+@router.post("/1.0/kb/invoices/charges/{accountId}", operation_id="createExternalCharges",
+             dependencies=TAKES_PLUGIN_PROPERTIES)
 def create_external_charges(request: Request, ctx: Ctx, invoices: Invoices, accountId: str,
                             body: list[InvoiceItemJson] = Body(...),
                             requestedDate: str | None = Query(None), autoCommit: bool = Query(False)) -> Response:
@@ -212,7 +223,7 @@ def create_external_charges(request: Request, ctx: Ctx, invoices: Invoices, acco
     return KBJSONResponse([item_json(it) for it in items])
 
 
-@router.post("/1.0/kb/invoices/taxes/{accountId}", operation_id="createTaxItems")
+@router.post("/1.0/kb/invoices/taxes/{accountId}", operation_id="createTaxItems", dependencies=TAKES_PLUGIN_PROPERTIES)
 def create_tax_items(request: Request, ctx: Ctx, invoices: Invoices, accountId: str,
                      body: list[InvoiceItemJson] = Body(...),
                      requestedDate: str | None = Query(None), autoCommit: bool = Query(False)) -> Response:
@@ -253,7 +264,8 @@ def get_invoice(request: Request, ctx: Ctx, invoices: Invoices, level: AuditLeve
     return _one(invoices, ctx, invoices.get(ctx, invoiceId), level, withChildrenItems)
 
 
-@router.post("/1.0/kb/invoices/{invoiceId}", status_code=201, operation_id="adjustInvoiceItem")
+@router.post("/1.0/kb/invoices/{invoiceId}", status_code=201, operation_id="adjustInvoiceItem",
+             dependencies=TAKES_PLUGIN_PROPERTIES)
 def adjust_invoice_item(request: Request, ctx: Ctx, invoices: Invoices, invoiceId: str,
                         body: InvoiceItemJson = Body(...),
                         requestedDate: str | None = Query(None)) -> Response:
@@ -298,7 +310,7 @@ def get_invoices_for_account(request: Request, ctx: Ctx, invoices: Invoices, lev
     return KBJSONResponse([invoice_json(inv, with_items=includeInvoiceComponents, audits=audits) for inv in out])
 
 
-@router.post("/1.0/kb/credits", tags=["Credit"], operation_id="createCredits")
+@router.post("/1.0/kb/credits", tags=["Credit"], operation_id="createCredits", dependencies=TAKES_PLUGIN_PROPERTIES)
 def create_credits(request: Request, ctx: Ctx, invoices: Invoices, body: list[InvoiceItemJson] = Body(...),
                    autoCommit: bool = Query(False)) -> Response:
     items = [b.to_input() for b in body]

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from billow.catalog.model import BillingPeriod, PhaseType, ProductCategory
+from billow.core.context import CallContext
 from billow.core.errors import InvalidInput
 from billow.entitlement.model import (
     BillingActionPolicy,
@@ -18,7 +19,19 @@ from billow.entitlement.model import (
     PhasePriceOverride,
     SubscriptionRequest,
 )
-from billow.rest.common import Ctx, audit_log_json, created, no_content, parse_date, parse_date_or_datetime, parse_enum
+from billow.entitlement.service import EntitlementService
+from billow.entitlement.views import SubscriptionView
+from billow.rest.common import (
+    TAKES_PLUGIN_PROPERTIES,
+    AuditLevel,
+    Ctx,
+    audit_log_json,
+    created,
+    no_content,
+    parse_date,
+    parse_date_or_datetime,
+    parse_enum,
+)
 from billow.rest.deps import Entitlements, billow_of
 from billow.rest.entitlement_json import subscription_json
 from billow.rest.jsonio import KBJSONResponse
@@ -97,7 +110,7 @@ async def _wait(request: Request, call_completion: bool, timeout_sec: int) -> Re
     return None if drained else Response(status_code=408)
 
 
-@router.post("", status_code=201, operation_id="createSubscription")
+@router.post("", status_code=201, operation_id="createSubscription", dependencies=TAKES_PLUGIN_PROPERTIES)
 async def create_subscription(request: Request, ctx: Ctx, entitlements: Entitlements,
                               body: SubscriptionJson = Body(...),
                               entitlementDate: str | None = Query(None), billingDate: str | None = Query(None),
@@ -113,7 +126,8 @@ async def create_subscription(request: Request, ctx: Ctx, entitlements: Entitlem
         request, f"/1.0/kb/subscriptions/{subs[0].id}")
 
 
-@router.post("/createSubscriptionWithAddOns", status_code=201, operation_id="createSubscriptionWithAddOns")
+@router.post("/createSubscriptionWithAddOns", status_code=201, operation_id="createSubscriptionWithAddOns",
+             dependencies=TAKES_PLUGIN_PROPERTIES)
 async def create_with_addons(request: Request, ctx: Ctx, entitlements: Entitlements,
                              body: list[SubscriptionJson] = Body(...),
                              entitlementDate: str | None = Query(None), billingDate: str | None = Query(None),
@@ -132,7 +146,8 @@ async def create_with_addons(request: Request, ctx: Ctx, entitlements: Entitleme
         request, f"/1.0/kb/bundles/{subs[0].bundle_id}")
 
 
-@router.post("/createSubscriptionsWithAddOns", status_code=201, operation_id="createSubscriptionsWithAddOns")
+@router.post("/createSubscriptionsWithAddOns", status_code=201, operation_id="createSubscriptionsWithAddOns",
+             dependencies=TAKES_PLUGIN_PROPERTIES)
 async def create_many_with_addons(request: Request, ctx: Ctx, entitlements: Entitlements,
                                   body: list[BulkSubscriptionsBundleJson] = Body(...),
                                   entitlementDate: str | None = Query(None), billingDate: str | None = Query(None),
@@ -156,20 +171,29 @@ async def create_many_with_addons(request: Request, ctx: Ctx, entitlements: Enti
         request, f"/1.0/kb/accounts/{account_id}/bundles?bundlesFilter={','.join(bundle_ids)}")
 
 
+def _subscription(entitlements: EntitlementService, ctx: CallContext, view: SubscriptionView,
+                  level: str) -> Response:
+    logs = [] if level == "NONE" else [audit_log_json(e) for e in entitlements.subscription_audit_logs(
+        ctx, view.subscription.id, with_history=False, level=level)]
+    return KBJSONResponse(subscription_json(view, logs))
+
+
 @router.get("", operation_id="getSubscriptionByKey")
-def get_subscription_by_key(request: Request, ctx: Ctx, entitlements: Entitlements,
+def get_subscription_by_key(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel,
                             externalKey: str | None = Query(None)) -> Response:
     if not externalKey:
         raise InvalidInput("externalKey: query parameter needs to be set")
-    return KBJSONResponse(subscription_json(entitlements.view_by_key(ctx, externalKey)))
+    return _subscription(entitlements, ctx, entitlements.view_by_key(ctx, externalKey), level)
 
 
 @router.get("/{subscriptionId}", operation_id="getSubscription")
-def get_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
-    return KBJSONResponse(subscription_json(entitlements.view(ctx, subscriptionId)))
+def get_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel,
+                     subscriptionId: str) -> Response:
+    return _subscription(entitlements, ctx, entitlements.view(ctx, subscriptionId), level)
 
 
-@router.put("/{subscriptionId}", status_code=204, operation_id="changeSubscriptionPlan")
+@router.put("/{subscriptionId}", status_code=204, operation_id="changeSubscriptionPlan",
+            dependencies=TAKES_PLUGIN_PROPERTIES)
 async def change_plan(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str,
                       body: SubscriptionJson = Body(...),
                       requestedDate: str | None = Query(None), callCompletion: bool = Query(False),
@@ -183,13 +207,15 @@ async def change_plan(request: Request, ctx: Ctx, entitlements: Entitlements, su
     return await _wait(request, callCompletion, callTimeoutSec) or no_content()
 
 
-@router.put("/{subscriptionId}/undoChangePlan", status_code=204, operation_id="undoChangeSubscriptionPlan")
+@router.put("/{subscriptionId}/undoChangePlan", status_code=204, operation_id="undoChangeSubscriptionPlan",
+            dependencies=TAKES_PLUGIN_PROPERTIES)
 def undo_change(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
     entitlements.undo_change(ctx, subscriptionId)
     return no_content()
 
 
-@router.delete("/{subscriptionId}", status_code=204, operation_id="cancelSubscriptionPlan")
+@router.delete("/{subscriptionId}", status_code=204, operation_id="cancelSubscriptionPlan",
+               dependencies=TAKES_PLUGIN_PROPERTIES)
 async def cancel(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str,
                  requestedDate: str | None = Query(None),
                  callCompletion: bool = Query(False), callTimeoutSec: int = Query(5),
@@ -204,7 +230,8 @@ async def cancel(request: Request, ctx: Ctx, entitlements: Entitlements, subscri
     return await _wait(request, callCompletion, callTimeoutSec) or no_content()
 
 
-@router.put("/{subscriptionId}/uncancel", status_code=204, operation_id="uncancelSubscriptionPlan")
+@router.put("/{subscriptionId}/uncancel", status_code=204, operation_id="uncancelSubscriptionPlan",
+            dependencies=TAKES_PLUGIN_PROPERTIES)
 def uncancel(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
     entitlements.uncancel(ctx, subscriptionId)
     return no_content()
@@ -245,7 +272,8 @@ def add_blocking_state(request: Request, ctx: Ctx, entitlements: Entitlements, t
     return created(request, f"/1.0/kb/accounts/{account.id}/block?blockingStateTypes={type_.value}")
 
 
-@router.post("/{subscriptionId}/block", status_code=201, operation_id="addSubscriptionBlockingState")
+@router.post("/{subscriptionId}/block", status_code=201, operation_id="addSubscriptionBlockingState",
+             dependencies=TAKES_PLUGIN_PROPERTIES)
 def block_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str,
                        body: BlockingStateJson = Body(...),
                        requestedDate: str | None = Query(None)) -> Response:
