@@ -144,11 +144,12 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
             events, bcd = account_events(state, catalog)
             # the replay may run from the account's first billing event: read its usage from there
             first = min((account.time.local_date(ev.effective_date) for ev in events), default=None)
+            config = self.run.config_for(uow)
             if first is not None:
-                self.run.load_usage(uow, [(state, events, first)], dry_run=True)
+                self.run.load_usage(uow, [(state, events, first)], config, dry_run=True)
         if bcd is not None:
             state.account = dataclasses.replace(state.account, bill_cycle_day_local=bcd)
-        return dry_run(Replay(state, catalog, events, pending, now, self.run.config), request, target)
+        return dry_run(Replay(state, catalog, events, pending, now, config), request, target)
 
     # ============================================================ reads
     def get(self, ctx: CallContext, invoice_id: str) -> Invoice:

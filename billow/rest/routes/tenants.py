@@ -66,19 +66,10 @@ def get_per_tenant_config(request: Request, ctx: Ctx, tenants: Tenants) -> Respo
 @router.post("/uploadPerTenantConfig", status_code=201, operation_id="uploadPerTenantConfiguration",
              openapi_extra=raw_body("application/json", {"type": "object"}))
 async def upload_per_tenant_config(request: Request, ctx: Ctx, tenants: Tenants) -> Response:
-    import json
-
-    raw = (await request.body()).decode("utf-8", errors="replace")
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        raise InvalidInput("body: the per-tenant configuration must be a JSON object") from None
-    if not isinstance(parsed, dict):
-        raise InvalidInput("body: the per-tenant configuration must be a JSON object")
     from starlette.concurrency import run_in_threadpool
 
-    await run_in_threadpool(tenants.add_value, ctx, PER_TENANT_CONFIG, raw,
-                            replace=True)
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    await run_in_threadpool(tenants.upload_config, ctx, raw)
     return created(request, "/1.0/kb/tenants/uploadPerTenantConfig")
 
 
