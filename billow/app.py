@@ -118,6 +118,7 @@ class Billow:
         invoices = InvoiceInternalApi(run)
         self.invoices = InvoiceService(self.db, run, invoices, accounts, entitlements, catalogs)
         invoice_listeners.install(invoices, run, accounts, self.bus)
+        self.invoices.install_notices(self.bus)
         ParentInvoices(invoices, accounts, tenants, self.bus).install()
         self.presentation = InvoicePresenter(self.db, invoices, accounts, catalogs, tenants, tags)
 

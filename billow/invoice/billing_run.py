@@ -71,6 +71,8 @@ Settings = Callable[[UnitOfWork], TenantSettings]
 log = logging.getLogger("billow.invoice")
 
 TRIGGER_QUEUE = "invoice-service:next-billing-date-queue"
+# upcoming-invoice notices (`dryRunNotificationSchedule`): a dry run some time before a next billing date
+DRY_RUN_NOTICE_QUEUE = "invoice-service:dry-run-notification-queue"
 VACUUM_AFTER_ACCOUNTS = 500
 
 
@@ -198,6 +200,7 @@ class Writer:
     run: BillingRun
     uow: UnitOfWork
     post_null_events: bool = True
+    notice: timedelta = timedelta(0)  # dryRunNotificationSchedule: how long before a next billing date (0: none)
     invoices: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
     ctd: dict[str, datetime] = field(default_factory=dict)
@@ -251,10 +254,27 @@ class Writer:
         if self.ctd:
             self.run.entitlements.update_charged_through_dates(uow, self.ctd)
         if self.schedule:
+            if self.notice > timedelta(0):
+                self.schedule_notices()
             store.add_schedule(uow.conn, self.schedule)
             self.run.schedule_triggers(uow, [r["fire_at"] for r in self.schedule])
         for ev in self.events:
             uow.post(ev)
+
+    def schedule_notices(self) -> None:
+        """One upcoming-invoice notice per new next billing date of an account (a date already pending has one),
+        `notice` before it, when that is still ahead (Kill Bill's `DefaultNextBillingDatePoster`)."""
+        uow = self.uow
+        known = store.pending_pairs(uow.conn, sorted({r["account_record_id"] for r in self.schedule}))
+        for r in self.schedule:
+            pair = (r["account_record_id"], r["target_date"])
+            if pair in known:
+                continue
+            known.add(pair)
+            fire = r["fire_at"] - self.notice
+            if fire > uow.now:
+                self.run.bus.schedule(uow, DRY_RUN_NOTICE_QUEUE, {"targetDate": r["target_date"].isoformat()}, fire,
+                                      account_record_id=r["account_record_id"], tenant_record_id=uow.tenant)
 
 
 # ---------------------------------------------------------------------------------------------- the runner
@@ -372,7 +392,7 @@ class BillingRun:
         out = run_once(state, catalog, target, uow.now, config, api=api, events=events, bcd_to_set=bcd)
         if out is None:
             return None
-        writer = Writer(self, uow)
+        writer = Writer(self, uow, notice=config.dry_run_notification)
         writer.add(out)
         writer.flush()
         if writer.created and out.invoice is not None:
@@ -459,6 +479,7 @@ class BillingRun:
             invoices = nulls = 0
             prepared = {arid: account_events(state, catalog) for arid, state in states.items()}
             config = self.config_for(uow)  # the batch's tenant's: one read for the whole batch
+            writer.notice = config.dry_run_notification
             self.load_usage(uow, [(states[arid], events, min(d for _, d in claimed[arid]))
                                   for arid, (events, _) in prepared.items()], config)
             for arid, rows in claimed.items():
