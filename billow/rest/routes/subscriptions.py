@@ -18,9 +18,18 @@ from billow.entitlement.model import (
     PhasePriceOverride,
     SubscriptionRequest,
 )
-from billow.rest.common import Ctx, audit_log_json, created, no_content, parse_date, parse_date_or_datetime, parse_enum
+from billow.rest.common import (
+    AuditLevel,
+    Ctx,
+    audit_log_json,
+    created,
+    no_content,
+    parse_date,
+    parse_date_or_datetime,
+    parse_enum,
+)
 from billow.rest.deps import Entitlements, billow_of
-from billow.rest.entitlement_json import subscription_json
+from billow.rest.entitlement_json import entitlement_audits, subscription_json
 from billow.rest.jsonio import KBJSONResponse
 
 router = APIRouter(prefix="/1.0/kb/subscriptions", tags=["Subscription"])
@@ -157,16 +166,19 @@ async def create_many_with_addons(request: Request, ctx: Ctx, entitlements: Enti
 
 
 @router.get("", operation_id="getSubscriptionByKey")
-def get_subscription_by_key(request: Request, ctx: Ctx, entitlements: Entitlements,
+def get_subscription_by_key(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel,
                             externalKey: str | None = Query(None)) -> Response:
     if not externalKey:
         raise InvalidInput("externalKey: query parameter needs to be set")
-    return KBJSONResponse(subscription_json(entitlements.view_by_key(ctx, externalKey)))
+    view = entitlements.view_by_key(ctx, externalKey)
+    return KBJSONResponse(subscription_json(view, audits=entitlement_audits(entitlements, ctx, level, [view])))
 
 
 @router.get("/{subscriptionId}", operation_id="getSubscription")
-def get_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
-    return KBJSONResponse(subscription_json(entitlements.view(ctx, subscriptionId)))
+def get_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel,
+                     subscriptionId: str) -> Response:
+    view = entitlements.view(ctx, subscriptionId)
+    return KBJSONResponse(subscription_json(view, audits=entitlement_audits(entitlements, ctx, level, [view])))
 
 
 @router.put("/{subscriptionId}", status_code=204, operation_id="changeSubscriptionPlan")
@@ -257,3 +269,8 @@ def block_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, s
 def subscription_audit_logs(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
     logs = entitlements.subscription_audit_logs(ctx, subscriptionId, with_history=True)
     return KBJSONResponse([audit_log_json(e) for e in logs])
+
+
+@router.get("/events/{eventId}/auditLogsWithHistory", operation_id="getSubscriptionEventAuditLogsWithHistory")
+def subscription_event_audit_logs(request: Request, ctx: Ctx, entitlements: Entitlements, eventId: str) -> Response:
+    return KBJSONResponse([audit_log_json(e) for e in entitlements.subscription_event_audit_logs(ctx, eventId)])
