@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
@@ -232,10 +233,13 @@ class SettingsReader:
         self.server: Mapping[str, str] = dict(server or {})
         self._cache: dict[int, tuple[tuple[int, int], TenantSettings]] = {}
         self._lock = threading.Lock()
-        self.parses = 0  # documents parsed (what the cache saves; read by tests)
+        # per tenant record id: reads (the billing run reads once per batch) and parses (once per change)
+        self.reads: Counter[int] = Counter()
+        self.parses: Counter[int] = Counter()
 
     def read(self, uow: UnitOfWork) -> TenantSettings:
         tenant = uow.tenant
+        self.reads[tenant] += 1
         fingerprint = self._fingerprint(uow, PER_TENANT_CONFIG)
         cached = self._cache.get(tenant)
         if cached is not None and cached[0] == fingerprint:
@@ -249,7 +253,7 @@ class SettingsReader:
                 log.warning("tenant %s: its per-tenant configuration is not JSON; using the server's", tenant)
         settings = TenantSettings(self.server, tenant_values)
         with self._lock:
-            self.parses += 1
+            self.parses[tenant] += 1
             self._cache[tenant] = (fingerprint, settings)
         return settings
 

@@ -177,14 +177,17 @@ def test_settings_are_read_once_per_batch_and_parsed_once_per_change(billow: Bil
     for a in accounts:
         t.subscribe(a)
     reader = billow.tenants.internal.settings_reader
-    before = reader.parses
+    tenant = t.ctx.tenant_record_id
+    assert tenant is not None
+    before, reads = reader.parses[tenant], reader.reads[tenant]
     clock.set(datetime(2023, 6, 23, 8, 0, tzinfo=UTC))  # one batch bills the three accounts
     assert all(len(t.invoices(a)) == 2 for a in accounts)
-    assert reader.parses == before  # unchanged configuration: not parsed again
+    assert reader.reads[tenant] == reads + 1  # one read for the batch, not one per account
+    assert reader.parses[tenant] == before  # unchanged configuration: not parsed again
     t.configure(**{"org.killbill.invoice.proration.fixed.days": "31"})
     t.kb.tenants.settings(t.ctx)
     t.kb.tenants.settings(t.ctx)
-    assert reader.parses == before + 1
+    assert reader.parses[tenant] == before + 1
 
 
 def test_another_node_sees_a_change_at_its_next_read(billow: Billow, clock: TestClock) -> None:
