@@ -108,7 +108,8 @@ def test_serve_properties_option_checks_the_file_and_hands_it_to_worker_processe
     from billow.cli.main import load_properties
     from billow.tenant.settings import server_properties_from_environment
 
-    monkeypatch.delenv("BILLOW_PROPERTIES", raising=False)
+    # set through monkeypatch first, so that what load_properties writes is undone after the test
+    monkeypatch.setenv("BILLOW_PROPERTIES", "")
     f = tmp_path / "bad.properties"
     f.write_text("org.killbill.invoice.sanitySafetyBoundEnabled=perhaps\n")
     with pytest.raises(typer.BadParameter, match="sanitySafetyBoundEnabled"):
