@@ -255,3 +255,16 @@ def test_the_account_used_by_the_audit_checks_changed(world: World) -> None:
     assert [e["changeType"] for e in full][:2] == ["INSERT", "UPDATE"]
     assert [e["changeType"] for e in minimal] == ["INSERT"]
 
+
+
+def test_the_account_timeline_shows_the_audit_of_each_of_its_objects(world: World) -> None:
+    timeline = world.kb.get(f"/1.0/kb/accounts/{world.o.account}/timeline", params={"audit": "FULL"}).json()
+    assert timeline["account"]["auditLogs"][0]["objectType"] == "ACCOUNT"
+    [bundle] = timeline["bundles"]
+    assert bundle["auditLogs"][0]["objectType"] == "BUNDLE"
+    assert bundle["subscriptions"][0]["auditLogs"][0]["objectType"] == "SUBSCRIPTION"
+    assert any(e["auditLogs"] and e["auditLogs"][0]["objectType"] == "SUBSCRIPTION_EVENT"
+               for e in bundle["subscriptions"][0]["events"])
+    assert all(inv["auditLogs"][0]["objectType"] == "INVOICE" for inv in timeline["invoices"])
+    plain = world.kb.get(f"/1.0/kb/accounts/{world.o.account}/timeline").json()
+    assert all(logs == [] for logs in _audit_lists(plain))

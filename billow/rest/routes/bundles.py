@@ -177,7 +177,7 @@ def get_account_timeline(request: Request, ctx: Ctx, entitlements: Entitlements,
         "account": account_json(account, audit_logs=[audit_log_json(e) for e in account_logs]),
         "bundles": [bundle_json(b, [v for v in views if v.subscription.bundle_id == b.id], audits=audits)
                     for b in bundles],
-        "invoices": timeline_invoices_json(invoices, ctx, account),
+        "invoices": timeline_invoices_json(invoices, ctx, account, level),
         "payments": [],
     })
 
