@@ -40,8 +40,10 @@ class InvoiceNotificationEvent(BusEvent):
     currency: str | None = None
 
     def meta_data(self) -> dict[str, Any] | None:
-        """Kill Bill's `InvoiceNotificationMetadata`."""
-        return {"targetDate": self.target_date, "amountOwed": self.amount_owed, "currency": self.currency}
+        """Kill Bill's `InvoiceNotificationMetadata` (Jackson writes the amount as a JSON number; a 2-place amount's
+        shortest float text is its exact decimal text)."""
+        amount = float(self.amount_owed) if self.amount_owed is not None else None
+        return {"targetDate": self.target_date, "amountOwed": amount, "currency": self.currency}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -224,3 +224,17 @@ def test_unknown_usage_parking_follows_the_reader(billow: Billow, clock: TestClo
     assert config.park_on_unknown_usage is True
     assert config.usage_detail_mode.value == "DETAIL"
     assert config.dry_run_notification == timedelta(0)
+
+
+def test_an_upcoming_invoice_is_pushed_as_kill_bill_pushes_it() -> None:
+    """INVOICE_NOTIFICATION: object type INVOICE, no object id (a dry run has no invoice), the account, and
+    `InvoiceNotificationMetadata` as a JSON string."""
+    from billow.invoice.events import InvoiceNotificationEvent
+    from billow.push.model import push_key
+
+    event = InvoiceNotificationEvent(tenant_record_id=1, account_record_id=2, account_id="acc",
+                                     target_date="2023-06-23", amount_owed=D("19.95"), currency="USD")
+    key = push_key(event, "http://127.0.0.1/cb", 1)
+    assert (key["eventType"], key["objectType"], key["objectId"], key["accountId"]) == (
+        "INVOICE_NOTIFICATION", "INVOICE", None, "acc")
+    assert key["metaData"] == '{"targetDate":"2023-06-23","amountOwed":19.95,"currency":"USD"}'
