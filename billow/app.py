@@ -14,7 +14,6 @@ caller's unit of work. Bus listeners are installed here too. The REST layer call
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -55,7 +54,8 @@ from billow.tag.internal import TagInternalApi
 from billow.tag.service import TagService
 from billow.tenant.internal import TenantInternalApi
 from billow.tenant.service import TenantService
-from billow.usage.internal import Settings, UsageInternalApi
+from billow.tenant.settings import server_properties_from_environment
+from billow.usage.internal import UsageInternalApi
 from billow.usage.service import UsageService
 
 log = logging.getLogger("billow")
@@ -77,7 +77,8 @@ def _load_tables() -> None:
 class Billow:
     def __init__(self, database_url: str | None = None, clock: Clock | None = None, *,
                  migrate: bool = True, start_workers: bool = False, worker_threads: int = 2,
-                 billing_processes: int | None = None, bus_config: BusConfig | None = None) -> None:
+                 billing_processes: int | None = None, bus_config: BusConfig | None = None,
+                 properties: Mapping[str, str] | None = None) -> None:
         _load_tables()
         self.clock: Clock = clock or SystemClock()
         # the bus's outbox: events posted in a unit of work are written in its transaction
@@ -90,7 +91,7 @@ class Billow:
 
         # the foundation: tenants, accounts, users, catalogs, push notifications, and the tags' internal API
         # (the invoice billing run reads control tags)
-        tenants = TenantInternalApi()
+        tenants = TenantInternalApi(server_properties_from_environment() if properties is None else properties)
         accounts = AccountInternalApi()
         catalogs = CatalogInternalApi(tenants)
         tags = TagInternalApi()
@@ -107,17 +108,18 @@ class Billow:
         entitlement_listeners.install(entitlements, self.bus)
 
         # usage: recorded here, rated by the invoice generator with the tenant's settings
-        usage = UsageInternalApi(entitlements, settings=tenant_settings(tenants))
+        usage = UsageInternalApi(entitlements)
         self.usage = UsageService(self.db, usage)
 
         # invoice: big billing runs use worker processes (see billow.invoice.billing_pool)
         processes = billing_processes if billing_processes is not None else default_processes(server=False)
         run = BillingRun(self.db, accounts, entitlements, catalogs, self.bus, wall_clock=self.bus.wall_clock,
                          control_tags=tags.control_tags_of_accounts, processes=processes,
-                         worker_factory=billing_worker, usage=usage)
+                         worker_factory=billing_worker, usage=usage, settings=tenants.settings)
         invoices = InvoiceInternalApi(run)
         self.invoices = InvoiceService(self.db, run, invoices, accounts, entitlements, catalogs)
         invoice_listeners.install(invoices, run, accounts, self.bus)
+        self.invoices.install_notices(self.bus)
         ParentInvoices(invoices, accounts, tenants, self.bus).install()
         self.presentation = InvoicePresenter(self.db, invoices, accounts, catalogs, tenants, tags)
 
@@ -194,22 +196,6 @@ def object_owners(accounts: AccountInternalApi, entitlements: EntitlementInterna
     lookups = {ObjectType.ACCOUNT: of_account, ObjectType.BUNDLE: of_bundle, ObjectType.SUBSCRIPTION: of_subscription,
                ObjectType.INVOICE: invoices.owner_of_invoice, ObjectType.INVOICE_ITEM: invoices.owner_of_item}
     return {kind: owner_resolver(kind, lookup) for kind, lookup in lookups.items()}
-
-
-def tenant_settings(tenants: TenantInternalApi) -> Settings:
-    """A tenant's configuration properties: the JSON object uploaded with `uploadPerTenantConfig` (Kill Bill's
-    `PER_TENANT_CONFIG`), values as strings; none uploaded (or unreadable): Kill Bill's defaults."""
-
-    def read(uow: UnitOfWork) -> Mapping[str, str]:
-        raw = tenants.first_value(uow, "PER_TENANT_CONFIG")
-        try:
-            parsed = json.loads(raw) if raw else {}
-        except ValueError:
-            return {}
-        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in parsed.items()} \
-            if isinstance(parsed, dict) else {}
-
-    return read
 
 
 def billing_worker(url: str, test_clock: bool, config: GeneratorConfig, max_errors: int) -> BillingWorker:

@@ -47,6 +47,10 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
                                                    help="one INFO line per request")] = True,
           max_body_size: Annotated[int | None, typer.Option(
               envvar="BILLOW_MAX_BODY_BYTES", help="largest request body in bytes (default 10 MiB): 413 beyond")]
+          = None,
+          properties: Annotated[str | None, typer.Option(
+              "--properties", envvar="BILLOW_PROPERTIES",
+              help="Kill Bill properties file (org.killbill.*=value): the server's values, under each tenant's own")]
           = None) -> None:
     """Serve Kill Bill's REST API (default port 8080, as Kill Bill)."""
     import uvicorn
@@ -71,8 +75,9 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
             start = datetime.fromisoformat(test_clock.replace("Z", "+00:00"))
         except ValueError:
             raise typer.BadParameter(f"'{test_clock}' is not an ISO 8601 instant", param_hint="--test-clock") from None
+    server_properties = load_properties(properties)
     billow = Billow(database_url, TestClock(start) if test_mode else None, worker_threads=workers,
-                    billing_processes=default_processes(server=True))
+                    billing_processes=default_processes(server=True), properties=server_properties)
     billow.security.ensure_default_admin(password=admin_password or DEFAULT_PASSWORD)
     if billow.security.uses_default_password():
         log.warning("the default admin/password user is in use: set BILLOW_ADMIN_PASSWORD or change it")
@@ -88,6 +93,23 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
                     access_log=False)
     finally:
         billow.close()
+
+
+def load_properties(path: str | None) -> dict[str, str]:
+    """The server's properties file, checked (a bad value names its property); worker processes read it too."""
+    from billow.core.errors import InvalidInput
+    from billow.tenant.settings import read_properties_file
+
+    if not path:
+        return {}
+    try:
+        values = read_properties_file(path)
+    except OSError as e:
+        raise typer.BadParameter(f"cannot read {path}: {e.strerror}", param_hint="--properties") from None
+    except InvalidInput as e:
+        raise typer.BadParameter(e.message, param_hint="--properties") from None
+    os.environ["BILLOW_PROPERTIES"] = str(path)  # billing worker processes build their Billow from it
+    return values
 
 
 def _safe_url(url: str) -> str:

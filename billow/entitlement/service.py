@@ -18,8 +18,9 @@ from billow.core.context import CallContext
 from billow.core.db import Database
 from billow.core.db.audit_read import AuditLogEntry, audit_logs
 from billow.core.errors import InvalidInput
+from billow.core.objects import ObjectType, object_does_not_exist
 from billow.entitlement import store
-from billow.entitlement.errors import bundle_key_not_found, subscription_not_found
+from billow.entitlement.errors import bundle_key_not_found, bundle_not_found, subscription_not_found
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import (
     BcdTransfer,
@@ -107,9 +108,16 @@ class EntitlementService:
         return BundlePage(items, offset, limit, total, max_records)
 
     def blocking_states(self, ctx: CallContext, account_id: str) -> list[BlockingState]:
+        return [s for s, _ in self.blocking_states_audited(ctx, account_id, "NONE")]
+
+    def blocking_states_audited(self, ctx: CallContext, account_id: str, level: str
+                                ) -> list[tuple[BlockingState, list[AuditLogEntry]]]:
+        """The account's blocking states, each with its audit logs at `level` (NONE, MINIMAL, FULL)."""
         with self.db.read(ctx) as uow:
             account = self.internal.accounts.get(uow, account_id)
-            return store.blocking_states_of_account(uow.conn, ctx.tenant, account.record_id)
+            states = store.blocking_states_of_account(uow.conn, ctx.tenant, account.record_id)
+            logs = audit_logs(uow.conn, ctx.tenant, "blocking_states", [s.record_id for s in states], level=level)
+        return [(s, logs[s.record_id]) for s in states]
 
     def plan_at(self, ctx: CallContext, subscription_id: str, requested: datetime | date | None) -> PlanInForce:
         """The plan, phase and catalog version a subscription has at a date (Kill Bill's
@@ -132,6 +140,50 @@ class EntitlementService:
             logs = audit_logs(uow.conn, ctx.tenant, "subscriptions", [sub.record_id], level=level,
                               with_history=with_history)
         return logs[sub.record_id]
+
+    def audit_logs_by_id(self, ctx: CallContext, level: str, *, bundles: Sequence[str] = (),
+                         subscriptions: Sequence[str] = (), events: Sequence[str] = ()
+                         ) -> dict[str, list[AuditLogEntry]]:
+        """The audit logs at `level` of bundles, subscriptions and subscription events, by object id (what the
+        `audit` query parameter of their JSON shows; an entitlement event, which is a blocking state, has none in
+        Kill Bill's `getAuditLogsForSubscriptionEvent` either)."""
+        if level == "NONE":
+            return {}
+        out: dict[str, list[AuditLogEntry]] = {}
+        with self.db.read(ctx) as uow:
+            for table, ids in (("bundles", bundles), ("subscriptions", subscriptions),
+                               ("subscription_events", events)):
+                found = store.record_ids_by_id(uow.conn, ctx.tenant, table, sorted(set(ids)))
+                logs = audit_logs(uow.conn, ctx.tenant, table, list(found.values()), level=level)
+                for object_id, record_id in found.items():
+                    out[object_id] = logs[record_id]
+        return out
+
+    def bundle_audit_logs(self, ctx: CallContext, bundle_id: str) -> list[AuditLogEntry]:
+        """`GET /bundles/{id}/auditLogsWithHistory`: every change of the bundle, with the row as it became."""
+        with self.db.read(ctx) as uow:
+            bundle = store.bundle_by_id(uow.conn, ctx.tenant, bundle_id)
+            if bundle is None:
+                raise bundle_not_found(bundle_id)
+            return audit_logs(uow.conn, ctx.tenant, "bundles", [bundle.record_id], with_history=True)[
+                bundle.record_id]
+
+    def subscription_event_audit_logs(self, ctx: CallContext, event_id: str) -> list[AuditLogEntry]:
+        """`GET /subscriptions/events/{id}/auditLogsWithHistory`."""
+        with self.db.read(ctx) as uow:
+            record_id = store.subscription_event_record_id(uow.conn, ctx.tenant, event_id)
+            if record_id is None:
+                raise object_does_not_exist(event_id, ObjectType.SUBSCRIPTION_EVENT)
+            return audit_logs(uow.conn, ctx.tenant, "subscription_events", [record_id], with_history=True)[record_id]
+
+    def blocking_state_audit_logs(self, ctx: CallContext, blocking_id: str) -> list[AuditLogEntry]:
+        """`GET /accounts/block/{id}/auditLogsWithHistory`."""
+        with self.db.read(ctx) as uow:
+            found = store.blocking_state_by_id(uow.conn, ctx.tenant, blocking_id)
+            if found is None:
+                raise object_does_not_exist(blocking_id, ObjectType.BLOCKING_STATES)
+            record_id = found[0].record_id
+            return audit_logs(uow.conn, ctx.tenant, "blocking_states", [record_id], with_history=True)[record_id]
 
     # ============================================================ writes
     def create(self, ctx: CallContext, requests: Sequence[SubscriptionRequest], *,

@@ -288,6 +288,21 @@ def charged_through_dates(conn: Connection, tenant: int, subscription_ids: list[
     return [(r.record_id, r.id, r.charged_through_date) for r in rows]
 
 
+def record_ids_by_id(conn: Connection, tenant: int, table_name: str, ids: list[str]) -> dict[str, int]:
+    """{id: record id} of the given rows of one of the service's tables (for their audit logs)."""
+    t = {"bundles": B, "subscriptions": S, "subscription_events": E, "blocking_states": BS}[table_name]
+    if not ids:
+        return {}
+    rows = conn.execute(select(t.c.id, t.c.record_id).where(t.c.tenant_record_id == tenant,
+                                                            in_values(conn, t.c.id, ids)))
+    return {r.id: r.record_id for r in rows}
+
+
+def subscription_event_record_id(conn: Connection, tenant: int, event_id: str) -> int | None:
+    row = conn.execute(select(E.c.record_id).where(E.c.tenant_record_id == tenant, E.c.id == event_id)).first()
+    return int(row[0]) if row is not None else None
+
+
 def blocking_state_by_id(conn: Connection, tenant: int, state_id: str) -> tuple[BlockingState, int] | None:
     """A blocking state (active or not) and the record id of its account."""
     row = conn.execute(select(BS).where(BS.c.tenant_record_id == tenant, BS.c.id == state_id)).first()

@@ -45,6 +45,7 @@ from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import BlockingState, Subscription
 from billow.invoice import store, store_parent
 from billow.invoice.billing_pool import BillingPool, WorkerFactory
+from billow.invoice.config import generator_config
 from billow.invoice.control_tags import ControlTags, no_control_tags, with_written_off
 from billow.invoice.credit import credit_items
 from billow.invoice.events import invoice_created, nothing_invoiced
@@ -61,11 +62,17 @@ from billow.invoice.usage_items import UsageRating, usage_read_start
 from billow.junction.engine import AccountBillingContext, billing_events
 from billow.junction.model import BillingEvent
 from billow.tag.model import AUTO_INVOICING_DRAFT, AUTO_INVOICING_OFF, AUTO_INVOICING_REUSE_DRAFT
+from billow.tenant.settings import TenantSettings
 from billow.usage.internal import UsageInternalApi
+
+# a tenant's settings, read in a unit of work (the tenant service's `TenantInternalApi.settings`)
+Settings = Callable[[UnitOfWork], TenantSettings]
 
 log = logging.getLogger("billow.invoice")
 
 TRIGGER_QUEUE = "invoice-service:next-billing-date-queue"
+# upcoming-invoice notices (`dryRunNotificationSchedule`): a dry run some time before a next billing date
+DRY_RUN_NOTICE_QUEUE = "invoice-service:dry-run-notification-queue"
 VACUUM_AFTER_ACCOUNTS = 500
 
 
@@ -193,6 +200,7 @@ class Writer:
     run: BillingRun
     uow: UnitOfWork
     post_null_events: bool = True
+    notice: timedelta = timedelta(0)  # dryRunNotificationSchedule: how long before a next billing date (0: none)
     invoices: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
     ctd: dict[str, datetime] = field(default_factory=dict)
@@ -246,10 +254,27 @@ class Writer:
         if self.ctd:
             self.run.entitlements.update_charged_through_dates(uow, self.ctd)
         if self.schedule:
+            if self.notice > timedelta(0):
+                self.schedule_notices()
             store.add_schedule(uow.conn, self.schedule)
             self.run.schedule_triggers(uow, [r["fire_at"] for r in self.schedule])
         for ev in self.events:
             uow.post(ev)
+
+    def schedule_notices(self) -> None:
+        """One upcoming-invoice notice per new next billing date of an account (a date already pending has one),
+        `notice` before it, when that is still ahead (Kill Bill's `DefaultNextBillingDatePoster`)."""
+        uow = self.uow
+        known = store.pending_pairs(uow.conn, sorted({r["account_record_id"] for r in self.schedule}))
+        for r in self.schedule:
+            pair = (r["account_record_id"], r["target_date"])
+            if pair in known:
+                continue
+            known.add(pair)
+            fire = r["fire_at"] - self.notice
+            if fire > uow.now:
+                self.run.bus.schedule(uow, DRY_RUN_NOTICE_QUEUE, {"targetDate": r["target_date"].isoformat()}, fire,
+                                      account_record_id=r["account_record_id"], tenant_record_id=uow.tenant)
 
 
 # ---------------------------------------------------------------------------------------------- the runner
@@ -260,13 +285,17 @@ class BillingRun:
                  catalogs: CatalogInternalApi, bus: Bus, config: GeneratorConfig | None = None, *,
                  control_tags: ControlTags = no_control_tags, wall_clock: Clock | None = None,
                  max_errors: int = 3, batch_size: int = 500, processes: int = 1,
-                 worker_factory: WorkerFactory | None = None, usage: UsageInternalApi | None = None) -> None:
+                 worker_factory: WorkerFactory | None = None, usage: UsageInternalApi | None = None,
+                 settings: Settings | None = None) -> None:
         self.db = db
         self.accounts = accounts
         self.entitlements = entitlements
         self.catalogs = catalogs
         self.bus = bus
+        # the configuration of a run without a settings reader; with one, each tenant's (config_for)
         self.config = config or GeneratorConfig()
+        self.settings = settings
+        self._configs: dict[int, tuple[TenantSettings, GeneratorConfig]] = {}
         self.control_tags = control_tags
         self.wall_clock: Clock = wall_clock or SystemClock()
         self.max_errors = max_errors
@@ -281,6 +310,19 @@ class BillingRun:
     @property
     def clock(self) -> Clock:
         return self.db.clock
+
+    def config_for(self, uow: UnitOfWork) -> GeneratorConfig:
+        """The generator configuration of the unit of work's tenant: its per-tenant properties over the server's
+        (one read of its settings, which the tenant service parses once per change)."""
+        if self.settings is None:
+            return self.config
+        settings = self.settings(uow)
+        cached = self._configs.get(uow.tenant)
+        if cached is not None and cached[0] is settings:
+            return cached[1]
+        config = generator_config(settings)
+        self._configs[uow.tenant] = (settings, config)
+        return config
 
     # -- loading ----------------------------------------------------------------------------------
     def load_states(self, uow: UnitOfWork, account_record_ids: Sequence[int]) -> dict[int, AccountState]:
@@ -314,23 +356,22 @@ class BillingRun:
         tags = self.control_tags(uow, ids)
         return {rid: with_written_off(found, tags) for rid, found in invoices.items()}
 
-    def load_usage(self, uow: UnitOfWork, runs: Sequence[tuple[AccountState, Sequence[BillingEvent], date]], *,
-                   dry_run: bool = False) -> None:
+    def load_usage(self, uow: UnitOfWork, runs: Sequence[tuple[AccountState, Sequence[BillingEvent], date]],
+                   config: GeneratorConfig, *, dry_run: bool = False) -> None:
         """Read the raw usage the accounts' runs rate, for all of them in one query ((state, billing events, earliest
         target) each); accounts without IN_ARREAR usage read nothing."""
         if self.usage is None:
             return
         starts: dict[int, tuple[AccountState, datetime]] = {}
         for state, events, target in runs:
-            start = usage_read_start(events, state.invoices, target, self.config, uow.now)
+            start = usage_read_start(events, state.invoices, target, config, uow.now)
             if start is not None:
                 starts[state.account.record_id] = (state, start)
         if not starts:
             return
         records = self.usage.raw_usage(uow, {arid: start for arid, (_, start) in starts.items()})
-        tenant = self.usage.tenant_settings(uow)
         for arid, (state, _) in starts.items():
-            state.usage = UsageRating(records.get(arid, []), tenant, dry_run=dry_run)
+            state.usage = UsageRating(records.get(arid, []), dry_run=dry_run)
 
     # -- one account, in the caller's unit of work ------------------------------------------------
     def run_account(self, uow: UnitOfWork, account_record_id: int, target: date | None, *, api: bool
@@ -346,11 +387,12 @@ class BillingRun:
             target = state.account.time.local_date(uow.now)
         catalog = self.catalogs.catalog(uow) if state.subscriptions else None
         events, bcd = account_events(state, catalog)
-        self.load_usage(uow, [(state, events, target)])
-        out = run_once(state, catalog, target, uow.now, self.config, api=api, events=events, bcd_to_set=bcd)
+        config = self.config_for(uow)
+        self.load_usage(uow, [(state, events, target)], config)
+        out = run_once(state, catalog, target, uow.now, config, api=api, events=events, bcd_to_set=bcd)
         if out is None:
             return None
-        writer = Writer(self, uow)
+        writer = Writer(self, uow, notice=config.dry_run_notification)
         writer.add(out)
         writer.flush()
         if writer.created and out.invoice is not None:
@@ -436,8 +478,10 @@ class BillingRun:
             now = uow.now
             invoices = nulls = 0
             prepared = {arid: account_events(state, catalog) for arid, state in states.items()}
+            config = self.config_for(uow)  # the batch's tenant's: one read for the whole batch
+            writer.notice = config.dry_run_notification
             self.load_usage(uow, [(states[arid], events, min(d for _, d in claimed[arid]))
-                                  for arid, (events, _) in prepared.items()])
+                                  for arid, (events, _) in prepared.items()], config)
             for arid, rows in claimed.items():
                 state = states.get(arid)
                 if state is None:
@@ -449,7 +493,7 @@ class BillingRun:
                 while pending:
                     target = pending.pop(0)
                     done.add(target)
-                    out = run_once(state, catalog, target, now, self.config, api=False, events=events,
+                    out = run_once(state, catalog, target, now, config, api=False, events=events,
                                    bcd_to_set=bcd)
                     bcd = None
                     if out is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from typing import Any
 
 from billow.account.model import Account
 from billow.core.bus.event import BusEvent
@@ -26,6 +27,23 @@ class InvoiceCreationEvent(BusEvent):
 class InvoiceAdjustmentEvent(BusEvent):
     event_type = "INVOICE_ADJUSTMENT"
     object_type = "INVOICE"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InvoiceNotificationEvent(BusEvent):
+    """An upcoming invoice (`dryRunNotificationSchedule`): no invoice id, what it would ask the account for."""
+
+    event_type = "INVOICE_NOTIFICATION"
+    object_type = "INVOICE"
+    target_date: str = ""
+    amount_owed: Decimal | None = None
+    currency: str | None = None
+
+    def meta_data(self) -> dict[str, Any] | None:
+        """Kill Bill's `InvoiceNotificationMetadata` (Jackson writes the amount as a JSON number; a 2-place amount's
+        shortest float text is its exact decimal text)."""
+        amount = float(self.amount_owed) if self.amount_owed is not None else None
+        return {"targetDate": self.target_date, "amountOwed": amount, "currency": self.currency}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

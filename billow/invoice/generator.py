@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Context, localcontext
 from enum import StrEnum
 from typing import Protocol
@@ -104,6 +104,9 @@ class GeneratorConfig:
     read_max_raw_usage_previous_period: int = 2  # org.killbill.invoice.readMaxRawUsagePreviousPeriod
     usage_missing_lenient: bool = False  # org.killbill.invoice.usage.missing.lenient
     usage_detail_mode: UsageDetailMode = UsageDetailMode.AGGREGATE  # org.killbill.invoice.item.result.behavior.mode
+    park_on_unknown_usage: bool = False  # org.killbill.invoice.parkAccountsWithUnknownUsage
+    usage_zone_rules: bool = False  # org.killbill.invoice.usage.tz.mode=VARIABLE (FIXED by default)
+    dry_run_notification: timedelta = timedelta(0)  # org.killbill.invoice.dryRunNotificationSchedule (0: off)
 
 
 @dataclass(frozen=True, slots=True)

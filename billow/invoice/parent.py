@@ -21,7 +21,6 @@ processParentInvoiceForInvoiceGeneration` and `processParentInvoiceForAdjustment
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -41,13 +40,11 @@ from billow.invoice.events import InvoiceAdjustmentEvent, InvoiceCreationEvent, 
 from billow.invoice.internal import InvoiceInternalApi
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
 from billow.tenant.internal import TenantInternalApi
+from billow.tenant.settings import PARENT_COMMIT_UTC_TIME
 
 log = logging.getLogger("billow.invoice")
 
 COMMIT_QUEUE = "invoice-service:parent-invoice-commitment-queue"
-PER_TENANT_CONFIG = "PER_TENANT_CONFIG"
-COMMIT_TIME_PROPERTY = "org.killbill.invoice.parent.commit.local.utc.time"
-DEFAULT_COMMIT_TIME = time(23, 59, 59, 999000)
 _ZERO = Decimal(0)
 _KEEPS_ZERO = (InvoiceItemType.FIXED, InvoiceItemType.RECURRING)
 
@@ -217,17 +214,8 @@ class ParentInvoices:
         uow.insert_many("invoice_items", [store.item_row(it, parent.record_id) for it in (*items, *cba)])
 
     def commit_time(self, uow: UnitOfWork) -> time:
-        """The tenant's `org.killbill.invoice.parent.commit.local.utc.time` (per-tenant configuration), else
-        Kill Bill's default."""
-        raw = self.tenants.first_value(uow, PER_TENANT_CONFIG)
-        if not raw:
-            return DEFAULT_COMMIT_TIME
-        try:
-            value = json.loads(raw).get(COMMIT_TIME_PROPERTY)
-            return time.fromisoformat(str(value)) if value is not None else DEFAULT_COMMIT_TIME
-        except (ValueError, AttributeError):
-            log.warning("tenant %s: %s is not a time of day; using %s", uow.tenant, COMMIT_TIME_PROPERTY,
-                        DEFAULT_COMMIT_TIME)
-            return DEFAULT_COMMIT_TIME
+        """The tenant's `org.killbill.invoice.parent.commit.local.utc.time` (its settings), else Kill Bill's
+        default."""
+        return self.tenants.settings(uow).time_of_day(PARENT_COMMIT_UTC_TIME)
 
 

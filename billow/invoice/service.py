@@ -20,6 +20,7 @@ from typing import Any
 from billow.account.internal import AccountInternalApi
 from billow.account.model import Account
 from billow.catalog.internal import CatalogInternalApi
+from billow.core.bus.bus import Bus, Notification
 from billow.core.context import CallContext
 from billow.core.db import Database, UnitOfWork
 from billow.core.db.audit_read import AuditLogEntry, audit_logs
@@ -28,12 +29,12 @@ from billow.core.limits import check_amount, check_date, check_text
 from billow.core.money import round_money
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.invoice import store
-from billow.invoice.billing_run import AccountState, BillingRun, RunReport, account_events
+from billow.invoice.billing_run import DRY_RUN_NOTICE_QUEUE, AccountState, BillingRun, RunReport, account_events
 from billow.invoice.corrections import InvoiceCorrections, MigrationItem
-from billow.invoice.credit import account_cba, credit_items
+from billow.invoice.credit import account_cba, balance, credit_items
 from billow.invoice.dry_run import DryRunRequest, Replay, dry_run
 from billow.invoice.errors import NothingToInvoice, invoice_error, invoice_not_found
-from billow.invoice.events import invoice_adjusted, invoice_created
+from billow.invoice.events import InvoiceNotificationEvent, invoice_adjusted, invoice_created
 from billow.invoice.internal import InvoiceInternalApi
 from billow.invoice.lookups import InvoiceLookups
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
@@ -123,32 +124,60 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
     def dry_run(self, ctx: CallContext, account_id: str, target: date | None,
                 request: DryRunRequest | None = None) -> Invoice | None:
         """`triggerDryRunInvoiceGeneration` (spec 4.9): nothing is written. None = nothing to invoice."""
-        request = request or DryRunRequest()
-        kind = request.kind
         with self.db.read(ctx) as uow:
             account = self.accounts.get(uow, account_id)
-            state = self.run.load_states(uow, [account.record_id])[account.record_id]
-            pending = store.pending_dates(uow.conn, account.record_id)
-            now = uow.now
-            if kind == "SUBSCRIPTION_ACTION":
-                if not request.action:
-                    raise InvalidInput("dryRunAction: needs to be set for a SUBSCRIPTION_ACTION dry run")
-                # the account as it would be after the action; invoiced as of the action's date
-                state.subscriptions, state.blocking = self.entitlements.what_if(
-                    uow, state.account, request.action, subscription_id=request.subscription_id,
-                    bundle_id=request.bundle_id, req=request.plan, effective=request.effective_date,
-                    billing_policy=request.billing_policy)
-                if target is None:
-                    target = request.effective_date or account.time.local_date(now)
-            catalog = self.catalogs.catalog(uow) if state.subscriptions else None
-            events, bcd = account_events(state, catalog)
-            # the replay may run from the account's first billing event: read its usage from there
-            first = min((account.time.local_date(ev.effective_date) for ev in events), default=None)
-            if first is not None:
-                self.run.load_usage(uow, [(state, events, first)], dry_run=True)
+            return self.dry_run_in(uow, account.record_id, target, request)
+
+    def dry_run_in(self, uow: UnitOfWork, account_record_id: int, target: date | None,
+                   request: DryRunRequest | None = None) -> Invoice | None:
+        """A dry run in the caller's unit of work (the API's, or a dry-run notification's)."""
+        request = request or DryRunRequest()
+        kind = request.kind
+        state = self.run.load_states(uow, [account_record_id])[account_record_id]
+        account = state.account
+        pending = store.pending_dates(uow.conn, account.record_id)
+        now = uow.now
+        if kind == "SUBSCRIPTION_ACTION":
+            if not request.action:
+                raise InvalidInput("dryRunAction: needs to be set for a SUBSCRIPTION_ACTION dry run")
+            # the account as it would be after the action; invoiced as of the action's date
+            state.subscriptions, state.blocking = self.entitlements.what_if(
+                uow, state.account, request.action, subscription_id=request.subscription_id,
+                bundle_id=request.bundle_id, req=request.plan, effective=request.effective_date,
+                billing_policy=request.billing_policy)
+            if target is None:
+                target = request.effective_date or account.time.local_date(now)
+        catalog = self.catalogs.catalog(uow) if state.subscriptions else None
+        events, bcd = account_events(state, catalog)
+        # the replay may run from the account's first billing event: read its usage from there
+        first = min((account.time.local_date(ev.effective_date) for ev in events), default=None)
+        config = self.run.config_for(uow)
+        if first is not None:
+            self.run.load_usage(uow, [(state, events, first)], config, dry_run=True)
         if bcd is not None:
             state.account = dataclasses.replace(state.account, bill_cycle_day_local=bcd)
-        return dry_run(Replay(state, catalog, events, pending, now, self.run.config), request, target)
+        return dry_run(Replay(state, catalog, events, pending, now, config), request, target)
+
+    def install_notices(self, bus: Bus) -> None:
+        """Upcoming-invoice notices (`org.killbill.invoice.dryRunNotificationSchedule`): at the instant the billing
+        run scheduled ahead of a next billing date, a dry run at that date; INVOICE_NOTIFICATION announces what it
+        would invoice (Kill Bill's `InvoiceNotificationInternalEvent`: target date, amount owed, currency)."""
+
+        def on_notice(uow: UnitOfWork, notification: Notification) -> None:
+            arid = notification.account_record_id
+            if arid is None or store.is_parked(uow.conn, arid):
+                return
+            target = date.fromisoformat(notification.payload["targetDate"])
+            invoice = self.dry_run_in(uow, arid, target)
+            if invoice is None:
+                return
+            account = self.accounts.by_record_id(uow, arid)
+            uow.post(InvoiceNotificationEvent(
+                tenant_record_id=uow.tenant, account_record_id=arid, account_id=account.id,
+                user_token=uow.ctx.user_token, target_date=target.isoformat(),
+                amount_owed=balance(invoice), currency=invoice.currency))
+
+        bus.register_queue(DRY_RUN_NOTICE_QUEUE, on_notice)
 
     # ============================================================ reads
     def get(self, ctx: CallContext, invoice_id: str) -> Invoice:

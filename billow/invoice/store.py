@@ -351,6 +351,13 @@ def pending_dates(conn: Connection, account_record_id: int) -> list[tuple[str, d
         .order_by(SC.c.target_date))]
 
 
+def pending_pairs(conn: Connection, account_record_ids: Sequence[int]) -> set[tuple[int, date]]:
+    """(account record id, target date) of the accounts' pending next billing dates."""
+    return {(r[0], r[1]) for r in conn.execute(
+        select(SC.c.account_record_id, SC.c.target_date).where(
+            in_values(conn, SC.c.account_record_id, list(account_record_ids)), SC.c.state == AVAILABLE).distinct())}
+
+
 def parked_accounts(conn: Connection, tenant: int | None = None) -> list[int]:
     q = select(SC.c.account_record_id).where(SC.c.state == FAILED).distinct()
     if tenant is not None:

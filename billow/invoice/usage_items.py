@@ -23,7 +23,6 @@ from billow.usage.model import (
     BilledUsage,
     RatingSettings,
     RawUsage,
-    TenantUsageSettings,
     TrackingRecord,
     UsageDetailMode,
 )
@@ -34,12 +33,12 @@ USAGE = InvoiceItemType.USAGE
 _IN_ARREAR = BillingMode.IN_ARREAR
 
 
-def rating_settings(config: GeneratorConfig, tenant: TenantUsageSettings) -> RatingSettings:
+def rating_settings(config: GeneratorConfig) -> RatingSettings:
     return RatingSettings(detail_mode=UsageDetailMode(config.usage_detail_mode.value),
                           zero_amount_disabled=config.usage_zero_amount_disabled,
                           missing_lenient=config.usage_missing_lenient,
                           read_max_raw_usage_previous_period=config.read_max_raw_usage_previous_period,
-                          park_on_unknown_usage=tenant.park_on_unknown_usage, zone_rules=tenant.zone_rules)
+                          park_on_unknown_usage=config.park_on_unknown_usage, zone_rules=config.usage_zone_rules)
 
 
 def billed_usage(invoices: Sequence[Invoice]) -> list[BilledUsage]:
@@ -72,12 +71,11 @@ def usage_read_start(events: Sequence[BillingEvent], invoices: Sequence[Invoice]
 
 
 class UsageRating:
-    """The generator's `UsageItemGenerator` for one account: its raw usage, its tenant's settings."""
+    """The generator's `UsageItemGenerator` for one account: its raw usage (rated with the run's configuration)."""
 
-    def __init__(self, records: Sequence[RawUsage], tenant: TenantUsageSettings, *, dry_run: bool = False,
+    def __init__(self, records: Sequence[RawUsage], *, dry_run: bool = False,
                  invoiced: frozenset[TrackingRecord] = frozenset()) -> None:
         self.records = records
-        self.tenant = tenant
         self.dry_run = dry_run
         self.invoiced = invoiced
 
@@ -87,7 +85,7 @@ class UsageRating:
         try:
             result = rate_usage(events, billed_usage(existing_invoices), self.records, target=target_date,
                                 time=account.time, currency=account.currency,
-                                settings=rating_settings(config, self.tenant), now=now, dry_run=self.dry_run,
+                                settings=rating_settings(config), now=now, dry_run=self.dry_run,
                                 invoiced=self.invoiced)
         except (UsageRatingError, CatalogApiError) as e:
             raise InvoicingError(str(e)) from e

@@ -3,10 +3,14 @@ entitlement service decides states, dates, prices and the order of events)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from billow.core.context import CallContext
 from billow.entitlement.model import BlockingState, Bundle
+from billow.entitlement.service import EntitlementService
 from billow.entitlement.views import EventView, SubscriptionView, phase_prices, shown_transition, subscription_events
+from billow.rest.common import audit_log_json
 from billow.rest.jsonio import format_instant
 
 
@@ -17,7 +21,12 @@ def blocking_state_json(s: BlockingState) -> dict[str, Any]:
             "type": s.type.value, "auditLogs": []}
 
 
-def event_json(e: EventView) -> dict[str, Any]:
+# audit logs (as JSON) by object id, for the `audit` query parameter
+Audits = Mapping[str, list[dict[str, Any]]]
+NO_AUDITS: Audits = {}
+
+
+def event_json(e: EventView, audits: Audits = NO_AUDITS) -> dict[str, Any]:
     t = e.transition
     plan = t.plan if t is not None else None
     phase = t.phase if t is not None else None
@@ -35,16 +44,27 @@ def event_json(e: EventView) -> dict[str, Any]:
         "serviceName": e.service_name,
         "serviceStateName": e.service_state_name,
         "phase": phase.name if phase is not None else None,
-        "auditLogs": [],
+        "auditLogs": audits.get(e.event_id, []),
     }
 
 
-def subscription_events_json(v: SubscriptionView) -> list[dict[str, Any]]:
-    return [event_json(e) for e in subscription_events(v)]
+def subscription_events_json(v: SubscriptionView, audits: Audits = NO_AUDITS) -> list[dict[str, Any]]:
+    return [event_json(e, audits) for e in subscription_events(v)]
+
+
+def entitlement_audits(entitlements: EntitlementService, ctx: CallContext, level: str, views: list[SubscriptionView],
+                       bundles: Iterable[Bundle] = ()) -> Audits:
+    """The audit logs `level` asks for of the bundles, the subscriptions and their events shown."""
+    if level == "NONE":
+        return NO_AUDITS
+    found = entitlements.audit_logs_by_id(
+        ctx, level, bundles=[b.id for b in bundles], subscriptions=[v.subscription.id for v in views],
+        events=[e.event_id for v in views for e in subscription_events(v)])
+    return {object_id: [audit_log_json(e) for e in logs] for object_id, logs in found.items()}
 
 
 def subscription_json(v: SubscriptionView, audit_logs: list[dict[str, Any]] | None = None, *,
-                      with_prices: bool = True) -> dict[str, Any]:
+                      with_prices: bool = True, audits: Audits = NO_AUDITS) -> dict[str, Any]:
     """`with_prices=False`: no phase prices, as Kill Bill lists bundles page by page (`BundleJson` made without
     the account's currency)."""
     sub = v.subscription
@@ -75,26 +95,27 @@ def subscription_json(v: SubscriptionView, audit_logs: list[dict[str, Any]] | No
         "billingEndDate": format_instant(v.billing_end),
         "billCycleDayLocal": v.bill_cycle_day_local,
         "quantity": (cur.quantity if cur is not None else 1),
-        "events": subscription_events_json(v),
+        "events": subscription_events_json(v, audits),
         "priceOverrides": None,
         "prices": [{"planName": p.plan_name, "phaseName": p.phase_name, "phaseType": p.phase_type,
                     "fixedPrice": p.fixed_price, "recurringPrice": p.recurring_price, "usagePrices": []}
                    for p in phase_prices(v)] if with_prices else [],
-        "auditLogs": audit_logs or [],
+        "auditLogs": audit_logs or audits.get(sub.id, []),
     }
 
 
-def bundle_json(bundle: Bundle, views: list[SubscriptionView], *, with_prices: bool = True) -> dict[str, Any]:
+def bundle_json(bundle: Bundle, views: list[SubscriptionView], *, with_prices: bool = True,
+                audits: Audits = NO_AUDITS) -> dict[str, Any]:
     events: list[dict[str, Any]] = []
     for v in views:
-        events.extend(subscription_events_json(v))
+        events.extend(subscription_events_json(v, audits))
     events.sort(key=lambda e: e["effectiveDate"] or "")
     return {
         "accountId": bundle.account_id,
         "bundleId": bundle.id,
         "externalKey": bundle.external_key,
-        "subscriptions": [subscription_json(v, with_prices=with_prices) for v in views],
+        "subscriptions": [subscription_json(v, with_prices=with_prices, audits=audits) for v in views],
         "timeline": {"accountId": bundle.account_id, "bundleId": bundle.id, "externalKey": bundle.external_key,
                      "events": events, "auditLogs": []},
-        "auditLogs": [],
+        "auditLogs": audits.get(bundle.id, []),
     }

@@ -6,12 +6,30 @@ documents here, as Kill Bill keeps them in `TenantKV` (`TenantInternalApi`, `Ten
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from billow.core.db import UnitOfWork
 from billow.tenant import store
 from billow.tenant.events import TenantConfigChangeEvent, TenantConfigDeletionEvent
+from billow.tenant.settings import PER_TENANT_CONFIG, SettingsReader, TenantSettings, parse_per_tenant_config
 
 
 class TenantInternalApi:
+    def __init__(self, server_properties: Mapping[str, str] | None = None) -> None:
+        # the tenants' configuration (Kill Bill's per-tenant properties over the server's)
+        self.settings_reader = SettingsReader(self.values, self.values_fingerprint, server_properties)
+
+    def settings(self, uow: UnitOfWork) -> TenantSettings:
+        """The tenant's configuration properties (its own over the server's over Kill Bill's defaults), parsed
+        once per change of its document."""
+        return self.settings_reader.read(uow)
+
+    def upload_config(self, uow: UnitOfWork, raw: str) -> list[str]:
+        """`uploadPerTenantConfiguration`: the document replaces the tenant's; a bad property value is refused
+        (InvalidInput naming it) and nothing is stored."""
+        parse_per_tenant_config(raw)
+        return self.add_value(uow, PER_TENANT_CONFIG, raw, replace=True)
+
     def values(self, uow: UnitOfWork, key: str) -> list[str]:
         """The active values of `key`, oldest first."""
         return [r["tenant_value"] for r in store.active_values(uow.conn, uow.tenant, key)]

@@ -19,6 +19,7 @@ from billow.core.secrets import VerifiedCache, hash_secret
 from billow.tenant import store
 from billow.tenant.internal import TenantInternalApi
 from billow.tenant.model import Tenant, TenantKeyValue
+from billow.tenant.settings import PER_TENANT_CONFIG, TenantSettings
 
 TENANT_EXCEPTION = "org.killbill.billing.tenant.api.TenantApiException"
 TENANT_ALREADY_EXISTS = 20000
@@ -101,6 +102,17 @@ class TenantService:
         with self.db.transaction(ctx) as uow:
             values = self.internal.add_value(uow, key, value, replace=replace)
         return TenantKeyValue(key, values)
+
+    def upload_config(self, ctx: CallContext, raw: str) -> TenantKeyValue:
+        """`uploadPerTenantConfiguration`: a JSON object of Kill Bill property names to values; a bad value is a
+        400 naming the property, and nothing is stored."""
+        with self.db.transaction(ctx) as uow:
+            values = self.internal.upload_config(uow, raw)
+        return TenantKeyValue(PER_TENANT_CONFIG, values)
+
+    def settings(self, ctx: CallContext) -> TenantSettings:
+        with self.db.read(ctx) as uow:
+            return self.internal.settings(uow)
 
     def delete_key(self, ctx: CallContext, key: str, value: str | None = None) -> None:
         with self.db.transaction(ctx) as uow:

@@ -1,11 +1,11 @@
 """The usage service's internal API: recording and reading usage in the caller's unit of work (Kill Bill's
-`DefaultUsageUserApi` checks and `InternalUserApi.getRawUsageForAccount`), and the per-tenant usage settings
-the invoice service rates with."""
+`DefaultUsageUserApi` checks and `InternalUserApi.getRawUsageForAccount`). The per-tenant properties rating
+uses reach it through the invoice service's configuration (`billow.tenant.settings`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -20,17 +20,8 @@ from billow.usage.model import (
     RolledUpUnit,
     RolledUpUsage,
     SubscriptionUsageRecord,
-    TenantUsageSettings,
 )
 from billow.usage.pricing import java_hash_order
-
-# A tenant's configuration properties (Kill Bill's per-tenant `org.killbill.*` overrides), read in a unit of work.
-Settings = Callable[[UnitOfWork], Mapping[str, str]]
-
-
-def kill_bill_defaults(uow: UnitOfWork) -> Mapping[str, str]:
-    """No per-tenant override: Kill Bill's defaults apply."""
-    return {}
 
 
 def subscription_not_found(subscription_id: str) -> NotFound:
@@ -61,9 +52,8 @@ def check_record(record: SubscriptionUsageRecord) -> None:
 
 
 class UsageInternalApi:
-    def __init__(self, entitlements: EntitlementInternalApi, settings: Settings = kill_bill_defaults) -> None:
+    def __init__(self, entitlements: EntitlementInternalApi) -> None:
         self.entitlements = entitlements
-        self.settings = settings
 
     # ============================================================ recording
     def record(self, uow: UnitOfWork, records: Sequence[SubscriptionUsageRecord], *,
@@ -123,10 +113,6 @@ class UsageInternalApi:
         """The raw records of many accounts (account record id → from that instant on), in one query: what a
         billing run rates."""
         return store.raw_usage(uow.conn, uow.tenant, starts)
-
-    def tenant_settings(self, uow: UnitOfWork) -> TenantUsageSettings:
-        """The tenant's `parkAccountsWithUnknownUsage` and `usage.tz.mode` (Kill Bill's defaults unless set)."""
-        return TenantUsageSettings.of(self.settings(uow))
 
 
 def _plain(value: Decimal) -> Decimal:

@@ -9,7 +9,7 @@ turns the rater's `RatedUsage` back into invoice items.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -104,26 +104,6 @@ class RatingSettings:
     read_max_raw_usage_previous_period: int = 2  # org.killbill.invoice.readMaxRawUsagePreviousPeriod
     park_on_unknown_usage: bool = False  # org.killbill.invoice.parkAccountsWithUnknownUsage
     zone_rules: bool = False  # org.killbill.invoice.usage.tz.mode=VARIABLE (FIXED by default)
-
-
-# Kill Bill's per-tenant property names (the keys of `settings(uow)`)
-PARK_ACCOUNTS_WITH_UNKNOWN_USAGE = "org.killbill.invoice.parkAccountsWithUnknownUsage"
-USAGE_TZ_MODE = "org.killbill.invoice.usage.tz.mode"
-
-
-@dataclass(frozen=True, slots=True)
-class TenantUsageSettings:
-    """The per-tenant properties the invoice configuration has no field for."""
-
-    park_on_unknown_usage: bool = False
-    zone_rules: bool = False
-
-    @staticmethod
-    def of(values: Mapping[str, str]) -> TenantUsageSettings:
-        """Kill Bill reads booleans with `Boolean.parseBoolean` (only "true", any case, is true)."""
-        park = values.get(PARK_ACCOUNTS_WITH_UNKNOWN_USAGE, "false").strip().lower() == "true"
-        mode = values.get(USAGE_TZ_MODE, "FIXED").strip().upper()
-        return TenantUsageSettings(park_on_unknown_usage=park, zone_rules=mode == "VARIABLE")
 
 
 @dataclass(frozen=True, slots=True)

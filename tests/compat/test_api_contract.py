@@ -41,9 +41,6 @@ PENDING = frozenset({
     # Security: the rbac branch
     "getCurrentUserSubject", "getCurrentUserPermissions", "addUserRoles", "updateUserPassword", "getUserRoles",
     "updateUserRoles", "invalidateUser", "addRoleDefinition", "updateRoleDefinition", "getRoleDefinition",
-    # audit logs with history of bundles, subscription events and blocking states: the config branch
-    "getBundleAuditLogsWithHistory", "getSubscriptionEventAuditLogsWithHistory",
-    "getBlockingStateAuditLogsWithHistory",
 })
 
 # Where Kill Bill's server answers another success code than kbswagger declares, Billow answers as the server

@@ -13,7 +13,6 @@ import pytest
 from billow.catalog.model import BillingMode
 from billow.invoice import GeneratorConfig, InvoiceItemType, InvoicingError, UsageDetailMode, generate_invoice
 from billow.invoice.usage_items import UsageRating, billed_usage
-from billow.usage.model import TenantUsageSettings
 from tests.invoice.conftest import account, invoice_of
 from tests.usage.rating import capacity, consumable, event, rec
 
@@ -22,12 +21,11 @@ PELLETS = consumable("pellets-usage", ("pellets", "100", "0", "-1"))
 USAGE = InvoiceItemType.USAGE
 
 
-def run(events, records, existing, target: str, config: GeneratorConfig | None = None,  # type: ignore[no-untyped-def]
-        tenant: TenantUsageSettings | None = None):
+def run(events, records, existing, target: str, config: GeneratorConfig | None = None):  # type: ignore[no-untyped-def]
     day = date.fromisoformat(target)
     return generate_invoice(account(), events, existing, day, config or GeneratorConfig(), invoice_id="inv-new",
                             now=datetime.combine(day, datetime.min.time(), tzinfo=UTC).replace(hour=12),
-                            usage=UsageRating(records, tenant or TenantUsageSettings()))
+                            usage=UsageRating(records))
 
 
 def test_usage_items_are_invoice_items_with_the_next_usage_date() -> None:
@@ -68,7 +66,7 @@ def test_rating_errors_are_invoicing_errors_and_billed_usage_skips_void_invoices
         run(events, [rec("2012-04-02", "stones", 101, sub="s1")], [], "2012-05-01")
     with pytest.raises(InvoicingError, match="unit type lasers is not defined"):
         run(events, [rec("2012-04-02", "lasers", 1, sub="s1")], [], "2012-05-01",
-            tenant=TenantUsageSettings(park_on_unknown_usage=True))
+            GeneratorConfig(park_on_unknown_usage=True))
     billed = run(events, [rec("2012-04-02", "stones", 50, sub="s1")], [], "2012-05-01").items
     from billow.invoice.model import InvoiceStatus
 

@@ -362,16 +362,6 @@ def test_units_are_ordered_as_kill_bills_hash_map_orders_them() -> None:
     assert java_hash_order(["Mbytes", "cell-phone-minutes"]) == ["Mbytes", "cell-phone-minutes"]
 
 
-def test_tenant_settings_read_as_kill_bill_reads_them() -> None:
-    from billow.usage.model import TenantUsageSettings
-
-    assert TenantUsageSettings.of({}) == TenantUsageSettings(False, False)
-    assert TenantUsageSettings.of({"org.killbill.invoice.parkAccountsWithUnknownUsage": "TRUE",
-                                   "org.killbill.invoice.usage.tz.mode": "variable"}) == TenantUsageSettings(True, True)
-    assert TenantUsageSettings.of({"org.killbill.invoice.parkAccountsWithUnknownUsage": "yes"}).park_on_unknown_usage \
-        is False  # Boolean.parseBoolean
-
-
 _PERIODS = [BillingPeriod.MONTHLY, BillingPeriod.QUARTERLY, BillingPeriod.ANNUAL, BillingPeriod.WEEKLY,
             BillingPeriod.DAILY, BillingPeriod.THIRTY_DAYS, BillingPeriod.BIANNUAL]
 

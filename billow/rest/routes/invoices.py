@@ -162,11 +162,14 @@ def _children_of(item: InvoiceItem, child_items: list[InvoiceItem] | None) -> li
     return [c for c in child_items if c.account_id == item.child_account_id]
 
 
-def timeline_invoices_json(service: InvoiceService, ctx: CallContext, account: Account) -> list[dict[str, Any]]:
-    """Invoices of the account-timeline view: items null, credits = every CREDIT_ADJ of the account."""
+def timeline_invoices_json(service: InvoiceService, ctx: CallContext, account: Account,
+                           level: str = "NONE") -> list[dict[str, Any]]:
+    """Invoices of the account-timeline view: items null, credits = every CREDIT_ADJ of the account; their audit
+    logs at `level`."""
     found = service.of_account(ctx, account.id)
     credits = [item_json(it) for inv in found for it in inv.items if it.type is InvoiceItemType.CREDIT_ADJ]
-    return [invoice_json(inv, timeline=True, credits=credits) for inv in found]
+    audits = service.audit_logs(ctx, found, level) if level != "NONE" else None
+    return [invoice_json(inv, timeline=True, credits=credits, audits=audits) for inv in found]
 
 
 def _one(invoices: InvoiceService, ctx: CallContext, inv: Invoice, level: str,

@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from billow.catalog.model import BillingPeriod, PhaseType, ProductCategory
-from billow.core.context import CallContext
 from billow.core.errors import InvalidInput
 from billow.entitlement.model import (
     BillingActionPolicy,
@@ -19,8 +18,6 @@ from billow.entitlement.model import (
     PhasePriceOverride,
     SubscriptionRequest,
 )
-from billow.entitlement.service import EntitlementService
-from billow.entitlement.views import SubscriptionView
 from billow.rest.common import (
     TAKES_PLUGIN_PROPERTIES,
     AuditLevel,
@@ -33,7 +30,7 @@ from billow.rest.common import (
     parse_enum,
 )
 from billow.rest.deps import Entitlements, billow_of
-from billow.rest.entitlement_json import subscription_json
+from billow.rest.entitlement_json import entitlement_audits, subscription_json
 from billow.rest.jsonio import KBJSONResponse
 
 router = APIRouter(prefix="/1.0/kb/subscriptions", tags=["Subscription"])
@@ -171,25 +168,20 @@ async def create_many_with_addons(request: Request, ctx: Ctx, entitlements: Enti
         request, f"/1.0/kb/accounts/{account_id}/bundles?bundlesFilter={','.join(bundle_ids)}")
 
 
-def _subscription(entitlements: EntitlementService, ctx: CallContext, view: SubscriptionView,
-                  level: str) -> Response:
-    logs = [] if level == "NONE" else [audit_log_json(e) for e in entitlements.subscription_audit_logs(
-        ctx, view.subscription.id, with_history=False, level=level)]
-    return KBJSONResponse(subscription_json(view, logs))
-
-
 @router.get("", operation_id="getSubscriptionByKey")
 def get_subscription_by_key(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel,
                             externalKey: str | None = Query(None)) -> Response:
     if not externalKey:
         raise InvalidInput("externalKey: query parameter needs to be set")
-    return _subscription(entitlements, ctx, entitlements.view_by_key(ctx, externalKey), level)
+    view = entitlements.view_by_key(ctx, externalKey)
+    return KBJSONResponse(subscription_json(view, audits=entitlement_audits(entitlements, ctx, level, [view])))
 
 
 @router.get("/{subscriptionId}", operation_id="getSubscription")
 def get_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, level: AuditLevel,
                      subscriptionId: str) -> Response:
-    return _subscription(entitlements, ctx, entitlements.view(ctx, subscriptionId), level)
+    view = entitlements.view(ctx, subscriptionId)
+    return KBJSONResponse(subscription_json(view, audits=entitlement_audits(entitlements, ctx, level, [view])))
 
 
 @router.put("/{subscriptionId}", status_code=204, operation_id="changeSubscriptionPlan",
@@ -285,3 +277,8 @@ def block_subscription(request: Request, ctx: Ctx, entitlements: Entitlements, s
 def subscription_audit_logs(request: Request, ctx: Ctx, entitlements: Entitlements, subscriptionId: str) -> Response:
     logs = entitlements.subscription_audit_logs(ctx, subscriptionId, with_history=True)
     return KBJSONResponse([audit_log_json(e) for e in logs])
+
+
+@router.get("/events/{eventId}/auditLogsWithHistory", operation_id="getSubscriptionEventAuditLogsWithHistory")
+def subscription_event_audit_logs(request: Request, ctx: Ctx, entitlements: Entitlements, eventId: str) -> Response:
+    return KBJSONResponse([audit_log_json(e) for e in entitlements.subscription_event_audit_logs(ctx, eventId)])

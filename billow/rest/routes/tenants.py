@@ -25,6 +25,16 @@ PLUGIN_CONFIG_ = "PLUGIN_CONFIG_"
 PLUGIN_PAYMENT_STATE_MACHINE_ = "PLUGIN_PAYMENT_STATE_MACHINE_"
 
 
+# Kill Bill's TenantKey names with one value each (a user key with one of these prefixes is one too)
+_SINGLE_VALUE_PREFIXES = ("PUSH_NOTIFICATION_CB", "OVERDUE_CONFIG", PER_TENANT_CONFIG, "INVOICE_TRANSLATION_",
+                          "CATALOG_TRANSLATION_", "INVOICE_TEMPLATE", "INVOICE_MP_TEMPLATE", PLUGIN_CONFIG_,
+                          PLUGIN_PAYMENT_STATE_MACHINE_)
+
+
+def _single_value(key: str) -> bool:
+    return key.startswith(_SINGLE_VALUE_PREFIXES)
+
+
 class TenantJson(BaseModel):
     model_config = ConfigDict(extra="ignore")
     tenantId: str | None = None
@@ -66,19 +76,10 @@ def get_per_tenant_config(request: Request, ctx: Ctx, tenants: Tenants) -> Respo
 @router.post("/uploadPerTenantConfig", status_code=201, operation_id="uploadPerTenantConfiguration",
              openapi_extra=raw_body("application/json", {"type": "object"}))
 async def upload_per_tenant_config(request: Request, ctx: Ctx, tenants: Tenants) -> Response:
-    import json
-
-    raw = (await request.body()).decode("utf-8", errors="replace")
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        raise InvalidInput("body: the per-tenant configuration must be a JSON object") from None
-    if not isinstance(parsed, dict):
-        raise InvalidInput("body: the per-tenant configuration must be a JSON object")
     from starlette.concurrency import run_in_threadpool
 
-    await run_in_threadpool(tenants.add_value, ctx, PER_TENANT_CONFIG, raw,
-                            replace=True)
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    await run_in_threadpool(tenants.upload_config, ctx, raw)
     return created(request, "/1.0/kb/tenants/uploadPerTenantConfig")
 
 
@@ -94,13 +95,16 @@ def search_config(request: Request, ctx: Ctx, tenants: Tenants, keyPrefix: str) 
     return KBJSONResponse([kv_json(kv) for kv in kvs])
 
 
-async def _upload(request: Request, ctx: Ctx, tenants: Tenants, key: str, location: str) -> Response:
+async def _upload(request: Request, ctx: Ctx, tenants: Tenants, key: str, location: str, *,
+                  replace: bool = True) -> Response:
+    """Kill Bill's `insertTenantKey`: its own keys (plugin configurations...) keep one value, a user key keeps every
+    value added (`DefaultTenantUserApi.isSingleValueKey`)."""
     from starlette.concurrency import run_in_threadpool
 
     value = (await request.body()).decode("utf-8", errors="replace")
     if not value.strip():
         raise InvalidInput("body: needs to be set")
-    await run_in_threadpool(tenants.add_value, ctx, key, value, replace=True)
+    await run_in_threadpool(tenants.add_value, ctx, key, value, replace=replace)
     return created(request, location)
 
 
@@ -151,7 +155,8 @@ def get_user_kv(request: Request, ctx: Ctx, tenants: Tenants, keyName: str) -> R
 @router.post("/userKeyValue/{keyName}", status_code=201, operation_id="insertUserKeyValue",
              openapi_extra=raw_body("text/plain"))
 async def insert_user_kv(request: Request, ctx: Ctx, tenants: Tenants, keyName: str) -> Response:
-    return await _upload(request, ctx, tenants, keyName, f"/1.0/kb/tenants/userKeyValue/{keyName}")
+    return await _upload(request, ctx, tenants, keyName, f"/1.0/kb/tenants/userKeyValue/{keyName}",
+                         replace=_single_value(keyName))
 
 
 @router.delete("/userKeyValue/{keyName}", status_code=204, operation_id="deleteUserKeyValue")
