@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -15,6 +16,7 @@ from billow.core.version import __version__
 from billow.rest import edge, errors, openapi
 from billow.rest.context import make_middleware
 from billow.rest.jsonio import KBJSONResponse
+from billow.rest.permissions import authorize, permission_for
 from billow.rest.routes import (
     accounts,
     admin,
@@ -25,6 +27,7 @@ from billow.rest.routes import (
     invoice_lookups,
     invoice_templates,
     invoices,
+    security,
     subscriptions,
     tags,
     tenants,
@@ -67,9 +70,13 @@ def create_app(billow: Billow, *, max_body_bytes: int | None = None) -> FastAPI:
     # ... are not taken for an invoice id
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
                                   invoice_templates, invoice_lookups, invoices, export, tags, custom_fields,
-                                  usages)]
+                                  usages, security)]
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(authorize)])
+    # each route's permission, looked up once here (a write route without one stops the start: a bug)
+    app.state.route_permissions = {
+        (r.endpoint, method): permission_for(r.operation_id or r.name, method)
+        for router in routers for r in router.routes if isinstance(r, APIRoute) for method in r.methods or ()}
     # flat list of routes, for naming metrics of calls refused before routing
     app.state.flat_routes = [r for router in routers for r in router.routes]
 

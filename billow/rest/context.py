@@ -84,8 +84,10 @@ def make_middleware(billow: Billow) -> Callable[[Request, Callable[[Request], Aw
         if not path.startswith(API_PREFIX):
             return await call_next(request)
         creds = _basic_credentials(request.headers.get("Authorization"))
-        if creds is None or not await run_in_threadpool(billow.security.authenticate, *creds):
+        source = request.client.host if request.client else ""
+        if creds is None or not await run_in_threadpool(billow.security.authenticate, creds[0], creds[1], source):
             return unauthorized()
+        request.state.principal = creds[0]
         encoded = request.headers.get("X-Killbill-Encoding", "").lower() == "base64"
         ctx = CallContext(
             user_name=_decode(request.headers.get("X-Killbill-CreatedBy"), encoded) or creds[0],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from billow import Billow
+from billow.security.permissions import KILL_BILL_PERMISSIONS
 
 
 def test_default_admin_is_created_once(tmp_path: Path) -> None:
@@ -14,7 +15,7 @@ def test_default_admin_is_created_once(tmp_path: Path) -> None:
     assert kb.security.authenticate("admin", "password")
     assert not kb.security.authenticate("admin", "nope")
     assert kb.security.uses_default_password()
-    assert kb.security.permissions("admin") == ["*"]
+    assert kb.security.permissions("admin") == list(KILL_BILL_PERMISSIONS)  # `*`, expanded as Kill Bill lists it
     kb.close()
 
 
