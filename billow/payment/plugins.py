@@ -1,0 +1,76 @@
+"""Finding payment plugins (entry points `billow.payment_plugins`) and a tenant's configuration of one.
+
+Kill Bill's `OSGIServiceRegistration<PaymentPluginApi>`: plugins are registered by name. Billow loads every
+entry point of the group once, at start; tests and embedding programs may `register` more. A tenant's
+configuration of a plugin is the text uploaded with `POST /1.0/kb/tenants/uploadPluginConfig/{pluginName}`
+(tenant key `PLUGIN_CONFIG_<pluginName>`), read through the tenant service's internal API in the caller's
+unit of work, before the plugin is called outside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+from billow.core.db.uow import UnitOfWork
+from billow.payment.plugin_api import ENTRY_POINT_GROUP, PaymentPluginApi, PluginConfig
+from billow.tenant.internal import TenantInternalApi
+
+log = logging.getLogger(__name__)
+
+PLUGIN_CONFIG_PREFIX = "PLUGIN_CONFIG_"
+
+
+class PaymentPluginRegistry:
+    """Plugins by name. Thread-safe; a plugin's factory runs once."""
+
+    def __init__(self, *, discover: bool = True) -> None:
+        self._lock = threading.Lock()
+        self._plugins: dict[str, PaymentPluginApi] = {}
+        self._factories: dict[str, Callable[[], PaymentPluginApi]] = {}
+        if discover:
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                self._factories.setdefault(ep.name, _lazy(ep.load))
+
+    def register(self, name: str, plugin: PaymentPluginApi) -> None:
+        with self._lock:
+            self._plugins[name] = plugin
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(set(self._plugins) | set(self._factories))
+
+    def get(self, name: str) -> PaymentPluginApi | None:
+        """The plugin of that name, or None (Kill Bill: `PAYMENT_NO_SUCH_PAYMENT_PLUGIN`)."""
+        with self._lock:
+            plugin = self._plugins.get(name)
+            if plugin is not None:
+                return plugin
+            factory = self._factories.get(name)
+            if factory is None:
+                return None
+            try:
+                plugin = factory()
+            except Exception:  # a broken gateway package must not stop the others
+                log.exception("payment plugin %s failed to load", name)
+                return None
+            if not isinstance(plugin, PaymentPluginApi):
+                log.error("payment plugin %s is not a PaymentPluginApi", name)
+                return None
+            self._plugins[name] = plugin
+            return plugin
+
+
+def _lazy(load: Callable[[], object]) -> Callable[[], PaymentPluginApi]:
+    def make() -> PaymentPluginApi:
+        target = load()
+        made = target() if callable(target) and not isinstance(target, PaymentPluginApi) else target
+        return made  # type: ignore[return-value]  # checked by the registry
+    return make
+
+
+def plugin_config(uow: UnitOfWork, tenants: TenantInternalApi, plugin_name: str) -> PluginConfig:
+    """The caller's tenant's configuration of `plugin_name` (empty when none was uploaded)."""
+    return PluginConfig.parse(plugin_name, tenants.first_value(uow, PLUGIN_CONFIG_PREFIX + plugin_name))
