@@ -48,6 +48,7 @@ from billow.invoice.service import InvoiceService
 from billow.operations.caches import CacheAdmin
 from billow.operations.export import AccountExport
 from billow.operations.nodes import ROTATION_CHECK, NodeOperations, NodeRotation
+from billow.payment.stack import PaymentStack
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
 from billow.tag.internal import TagInternalApi
@@ -67,6 +68,8 @@ def _load_tables() -> None:
     import billow.entitlement.store  # noqa: F401
     import billow.invoice.store  # noqa: F401
     import billow.invoice.store_parent  # noqa: F401
+    import billow.invoice.store_payments  # noqa: F401
+    import billow.payment.store  # noqa: F401
     import billow.security.store  # noqa: F401
     import billow.tag.store  # noqa: F401
     import billow.tenant.store  # noqa: F401
@@ -120,8 +123,15 @@ class Billow:
         ParentInvoices(invoices, accounts, tenants, self.bus).install()
         self.presentation = InvoicePresenter(self.db, invoices, accounts, catalogs, tenants, tags)
 
+        # payment: gateways found through entry points (billow.payment_plugins); pays invoices on INVOICE_CREATION
+        self.payment = PaymentStack(self.db, self.bus, accounts, tenants, invoices, tags, tenant_settings(tenants))
+
         # tags and custom fields hang on objects of the services above them: the owners of those objects
-        owners = object_owners(accounts, entitlements, invoices)
+        owners = {**object_owners(accounts, entitlements, invoices), **{
+            kind: owner_resolver(kind, lookup) for kind, lookup in (
+                (ObjectType.PAYMENT, self.payment.owner_of_payment),
+                (ObjectType.PAYMENT_METHOD, self.payment.owner_of_method),
+                (ObjectType.TRANSACTION, self.payment.owner_of_transaction))}}
         self.tags = TagService(self.db, tags, owners,
                                lambda uow, record_id: accounts.by_record_id(uow, record_id).payment_method_id)
         self.custom_fields = CustomFieldService(self.db, CustomFieldInternalApi(), owners)
@@ -168,6 +178,7 @@ class Billow:
     def close(self) -> None:
         self.stop()
         self.invoices.close()
+        self.payment.close()
         self.push.close()
         self.db.dispose()
 

@@ -9,6 +9,7 @@ currency code a currency, `_q=1&...` an advanced query, anything else an id or a
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from billow.core.db.sets import in_values
 from billow.core.money import is_currency
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceStatus
 from billow.invoice.store import INV, IT, to_item
+from billow.invoice.store_payments import paid_amounts
 
 # What an advanced search (`_q=1&column[op]=value&...`) may look at (`DefaultInvoiceDao.searchInvoices`).
 SEARCHABLE = ("id", "account_id", "invoice_date", "target_date", "currency", "status", "migrated",
@@ -60,7 +62,9 @@ def load(conn: Connection, tenant: int, rows: Sequence[Any]) -> list[Invoice]:
     for r in conn.execute(select(IT).where(IT.c.tenant_record_id == tenant, in_values(conn, IT.c.invoice_id, ids))
                           .order_by(IT.c.record_id)):
         items.setdefault(r.invoice_id, []).append(to_item(dict(r._mapping)))
-    return [_to_invoice(r._mapping, items.get(r.id, ())) for r in rows]
+    paid = paid_amounts(conn, tenant, ids)
+    return [dataclasses.replace(inv, paid_amount=paid[inv.id]) if inv.id in paid else inv
+            for inv in (_to_invoice(r._mapping, items.get(r.id, ())) for r in rows)]
 
 
 def invoices_by_ids(conn: Connection, tenant: int, invoice_ids: Sequence[str]) -> dict[str, Invoice]:

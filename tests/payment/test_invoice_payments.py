@@ -1,0 +1,144 @@
+"""Invoices paid through the bus, on the test clock: auto-pay, failures and retries, AUTO_PAY_OFF, refunds
+with item adjustments, chargebacks and their reversals, the janitor."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from billow.payment.model import TransactionStatus, TransactionType
+from billow.payment.plugin_api import PaymentPluginStatus
+from billow.payment.processor import TransactionCall
+from billow.payment.service import chargeback_reversal
+from billow.tag.model import AUTO_PAY_OFF, BUILT_IN_NAMES
+from tests.payment.conftest import PayWorld
+
+
+def test_invoice_is_paid_automatically_and_once(pw: PayWorld) -> None:
+    pw.add_method()
+    inv = pw.charge("20.00")
+    assert pw.balance(inv.id) == 0
+    assert pw.invoice(inv.id).paid_amount == Decimal("20.00")
+    payments = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    assert len(payments) == 1
+    (trx,) = payments[0].transactions
+    assert (trx.transaction_type, trx.status, trx.processed_amount) == (
+        TransactionType.PURCHASE, TransactionStatus.SUCCESS, Decimal("20.00"))
+    assert payments[0].state_name == "PURCHASE_SUCCESS"
+    # a duplicated INVOICE_CREATION (at-least-once delivery) pays nothing more
+    from billow.invoice.events import InvoiceCreationEvent
+    with pw.kb.db.transaction(pw.ctx) as uow:
+        uow.post(InvoiceCreationEvent(tenant_record_id=uow.tenant, account_record_id=pw.w.account.record_id,
+                                      account_id=pw.account_id, object_id=inv.id, currency="USD"))
+    assert pw.balance(inv.id) == 0
+    assert len(pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)) == 1
+    rows = pw.kb.payment.invoices.of_invoice(pw.ctx, inv.id)
+    assert [(r.type, r.amount, r.success) for r in rows] == [("ATTEMPT", Decimal("20.00"), True)]
+    assert pw.kb.invoices.account_balances(pw.ctx, pw.w.account)[0] == 0
+
+
+def test_failure_then_retries_on_kill_bills_schedule_then_success(pw: PayWorld) -> None:
+    pw.add_method()
+    pw.configure("ACTION_RETURN_PLUGIN_STATUS_ERROR", METHODS="purchasePayment")
+    start = pw.w.clock.utcnow()
+    inv = pw.charge("15.00")
+    assert pw.balance(inv.id) == Decimal("15.00")
+    pw.w.advance(days=8)   # first retry: fails again
+    assert pw.balance(inv.id) == Decimal("15.00")
+    pw.configure("ACTION_CLEAR")
+    pw.w.advance(days=8)   # second retry: succeeds
+    assert pw.balance(inv.id) == 0
+    (payment,) = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    statuses = [(t.status, (t.effective_date - start).days) for t in payment.transactions]
+    assert statuses == [(TransactionStatus.PAYMENT_FAILURE, 0), (TransactionStatus.PAYMENT_FAILURE, 8),
+                        (TransactionStatus.SUCCESS, 16)]
+    pw.w.advance(days=8)   # nothing left to retry
+    (payment,) = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    assert len(payment.transactions) == 3
+
+
+def test_retries_stop_after_the_schedule(pw: PayWorld) -> None:
+    pw.add_method()
+    pw.configure("ACTION_RETURN_PLUGIN_STATUS_ERROR")
+    inv = pw.charge("5.00")
+    for _ in range(5):
+        pw.w.advance(days=8)
+    (payment,) = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    assert [t.status for t in payment.transactions] == [TransactionStatus.PAYMENT_FAILURE] * 4
+    assert pw.balance(inv.id) == Decimal("5.00")
+
+
+def test_auto_pay_off_leaves_the_invoice_unpaid_until_removed(pw: PayWorld) -> None:
+    pw.add_method()
+    definition = BUILT_IN_NAMES[AUTO_PAY_OFF].id
+    from billow.core.objects import ObjectType
+    pw.kb.tags.add_tags(pw.ctx, ObjectType.ACCOUNT, pw.account_id, [definition])
+    inv = pw.charge("12.00")
+    assert pw.balance(inv.id) == Decimal("12.00")
+    assert pw.kb.payment.payments.of_account(pw.ctx, pw.account_id) == []
+    pw.kb.tags.remove_tags(pw.ctx, ObjectType.ACCOUNT, pw.account_id, [definition])
+    assert pw.balance(inv.id) == 0
+
+
+def test_no_default_method_records_a_failed_attempt(pw: PayWorld) -> None:
+    inv = pw.charge("7.00")
+    assert pw.balance(inv.id) == Decimal("7.00")
+    rows = pw.kb.payment.invoices.of_invoice(pw.ctx, inv.id)
+    assert [(r.type, r.success, r.payment_id) for r in rows] == [("ATTEMPT", False, None)]
+
+
+def test_refund_with_item_adjustment(pw: PayWorld) -> None:
+    pw.add_method()
+    inv = pw.charge("30.00")
+    (payment,) = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    item = inv.items[0]
+    pw.kb.payment.invoices.refund(pw.ctx, payment.id, None, adjustments={item.id: Decimal("10.00")})
+    after = pw.invoice(inv.id)
+    assert after.paid_amount == Decimal("20.00")
+    assert pw.balance(inv.id) == 0  # the adjustment lowered the charge by what was refunded
+    assert [(it.type.value, it.amount) for it in after.items if it.linked_item_id == item.id] == [
+        ("ITEM_ADJ", Decimal("-10.00"))]
+    refreshed = pw.kb.payment.payments.get(pw.ctx, payment.id)
+    assert refreshed.state_name == "REFUND_SUCCESS"
+
+
+def test_refund_without_adjustment_reopens_the_balance(pw: PayWorld) -> None:
+    pw.add_method()
+    inv = pw.charge("30.00")
+    (payment,) = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    pw.kb.payment.invoices.refund(pw.ctx, payment.id, Decimal("5.00"))
+    assert pw.balance(inv.id) == Decimal("5.00")
+
+
+def test_chargeback_and_its_reversal(pw: PayWorld) -> None:
+    pw.add_method()
+    inv = pw.charge("25.00")
+    (payment,) = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    pw.kb.payment.invoices.with_control(pw.ctx, TransactionCall(
+        pw.account_id, TransactionType.CHARGEBACK, amount=Decimal("25.00"), payment_id=payment.id,
+        transaction_external_key="cb-1"))
+    assert pw.balance(inv.id) == Decimal("25.00")
+    pw.kb.payment.invoices.with_control(pw.ctx, chargeback_reversal(pw.account_id, payment.id,
+                                                                    transaction_external_key="cb-1"))
+    assert pw.balance(inv.id) == 0
+    done = pw.kb.payment.payments.get(pw.ctx, payment.id)
+    assert [(t.transaction_type, t.status) for t in done.transactions][-2:] == [
+        (TransactionType.CHARGEBACK, TransactionStatus.SUCCESS),
+        (TransactionType.CHARGEBACK, TransactionStatus.PAYMENT_FAILURE)]
+    assert done.state_name == "CHARGEBACK_FAILED" and done.last_success_state_name == "CHARGEBACK_FAILED"
+
+
+def test_janitor_completes_a_pending_purchase(pw: PayWorld) -> None:
+    pw.add_method()
+    pw.configure("ACTION_RETURN_PLUGIN_STATUS_PENDING", METHODS="purchasePayment")
+    inv = pw.charge("40.00")
+    (payment,) = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    (trx,) = payment.transactions
+    assert trx.status is TransactionStatus.PENDING and pw.balance(inv.id) == Decimal("40.00")
+    pw.plugin.settle(pw.ctx.tenant_id or "", trx.id, PaymentPluginStatus.PROCESSED)
+    pw.w.advance(hours=1, minutes=1)  # org.killbill.payment.janitor.pending.retries: 1h first
+    settled = pw.kb.payment.payments.get(pw.ctx, payment.id)
+    assert settled.transactions[0].status is TransactionStatus.SUCCESS
+    assert settled.state_name == "PURCHASE_SUCCESS"
+    assert pw.balance(inv.id) == 0
+    assert timedelta(hours=1) <= settled.transactions[0].updated_date - trx.created_date
