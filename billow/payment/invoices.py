@@ -21,7 +21,14 @@ from billow.core.db import Database, UnitOfWork
 from billow.core.money import round_money
 from billow.invoice.payments import ATTEMPT, InvoicePayment, InvoicePaymentInternalApi
 from billow.payment import store
-from billow.payment.errors import PaymentError, PaymentOutcomeError, aborted, invalid_parameter, no_such_payment
+from billow.payment.errors import (
+    NULL_INVOICE,
+    PaymentError,
+    PaymentOutcomeError,
+    aborted,
+    invalid_parameter,
+    no_such_payment,
+)
 from billow.payment.invoice_control import InvoicePaymentControl, RefundAdjustments
 from billow.payment.model import Payment, PaymentTransaction, TransactionStatus, TransactionType
 from billow.payment.plugin_api import PluginProperty
@@ -76,7 +83,7 @@ class InvoicePayments:
                     return None
         if balance <= 0:
             if req.api:
-                raise PaymentError(7017, f"Invoice {invoice.id} has a balance <= 0 ", status=422)
+                raise PaymentError(NULL_INVOICE, f"Invoice {invoice.id} has a balance <= 0 ", status=422)
             return None
         amount = balance if req.amount is None else round_money(req.amount, invoice.currency)
         if amount > balance:
@@ -133,8 +140,13 @@ class InvoicePayments:
             pay = balance if left is None else min(balance, left)
             if pay <= 0:
                 break
-            done = self.pay(ctx, PayRequest(invoice.id, account_id=account_id, amount=pay,
-                                            payment_method_id=payment_method_id))
+            try:
+                done = self.pay(ctx, PayRequest(invoice.id, account_id=account_id, amount=pay,
+                                                payment_method_id=payment_method_id))
+            except PaymentError as e:
+                if e.code != NULL_INVOICE:  # paid meanwhile (an automatic payment): nothing left to do
+                    raise
+                continue
             if done is not None:
                 out.append(done)
             if left is not None:

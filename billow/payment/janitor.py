@@ -51,7 +51,17 @@ class Janitor:
         ctx = internal_context(notification.tenant_record_id, user_name="PaymentJanitor")
         self.check(ctx, str(notification.payload["transaction_id"]), int(notification.payload.get("attempt", 1)))
 
-    def check(self, ctx: CallContext, transaction_id: str, attempt: int = 1) -> TransactionStatus | None:
+    def refresh_payment(self, ctx: CallContext, payment_id: str) -> None:
+        """The on-the-fly janitor (a gateway notification, a refresh): every in-flight transaction of a payment
+        is settled from what the plugin says now, without scheduling anything."""
+        with self.db.read(ctx) as uow:
+            payment = store.payment(uow.conn, uow.tenant, payment_id=payment_id)
+        for t in payment.transactions if payment else ():
+            if t.status in (TransactionStatus.PENDING, TransactionStatus.UNKNOWN):
+                self.check(ctx, t.id, schedule=False)
+
+    def check(self, ctx: CallContext, transaction_id: str, attempt: int = 1, *, schedule: bool = True
+              ) -> TransactionStatus | None:
         """Asks the plugin about one transaction and records what changed; returns the new status (None: the
         transaction is gone or settled already)."""
         with self.db.read(ctx) as uow:
@@ -78,8 +88,9 @@ class Janitor:
             if current is None or current.status not in (TransactionStatus.PENDING, TransactionStatus.UNKNOWN):
                 return None
             if new is TransactionStatus.UNKNOWN or new is current.status:
-                self.schedule(uow, transaction_id, current.status is TransactionStatus.PENDING, attempt + 1,
-                              payment.account_record_id)
+                if schedule:
+                    self.schedule(uow, transaction_id, current.status is TransactionStatus.PENDING, attempt + 1,
+                                  payment.account_record_id)
                 return current.status
             fresh = store.payment(uow.conn, uow.tenant, payment_id=payment.id)
             assert fresh is not None and method is not None

@@ -58,7 +58,7 @@ class PaymentMethods:
                 "plugin_name": plugin_name, "is_active": True,
                 "external_key": external_key or detail.external_payment_method_id or method_id,
                 "plugin_info": store.dump_properties(tuple(plugin_info))})
-            if is_default or account.payment_method_id is None:
+            if is_default:  # as Kill Bill: a method becomes the default only when asked
                 self.accounts.set_payment_method(uow, account, method_id)
             return store.to_method(row)
 

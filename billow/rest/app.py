@@ -23,8 +23,12 @@ from billow.rest.routes import (
     custom_fields,
     export,
     invoice_lookups,
+    invoice_payments,
     invoice_templates,
     invoices,
+    payment_methods,
+    payments,
+    plugins,
     subscriptions,
     tags,
     tenants,
@@ -67,7 +71,7 @@ def create_app(billow: Billow, *, max_body_bytes: int | None = None) -> FastAPI:
     # ... are not taken for an invoice id
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
                                   invoice_templates, invoice_lookups, invoices, export, tags, custom_fields,
-                                  usages)]
+                                  usages, payment_methods, payments, invoice_payments, plugins)]
     for router in routers:
         app.include_router(router)
     # flat list of routes, for naming metrics of calls refused before routing
