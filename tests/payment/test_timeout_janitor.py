@@ -54,6 +54,7 @@ def test_timeout_is_unknown_then_the_janitor_settles_it(pw: PayWorld) -> None:
         pw.kb.payment.payments.transact(pw.ctx, TransactionCall(pw.account_id, TransactionType.PURCHASE,
                                                                 amount=Decimal("9.99"), currency="USD"))
     assert err.value.status == 504
+    assert pw.kb.run_until_idle(30)  # the PAYMENT_FAILED event schedules the janitor's first look (now + 5m)
     payment = pw.kb.payment.payments.get(pw.ctx, err.value.payment_id)
     (trx,) = payment.transactions
     assert (trx.status, trx.processed_amount, payment.state_name) == (TransactionStatus.UNKNOWN, 0,
