@@ -142,3 +142,14 @@ def test_janitor_completes_a_pending_purchase(pw: PayWorld) -> None:
     assert settled.state_name == "PURCHASE_SUCCESS"
     assert pw.balance(inv.id) == 0
     assert timedelta(hours=1) <= settled.transactions[0].updated_date - trx.created_date
+
+
+def test_invoice_search_by_balance_counts_payments(pw: PayWorld) -> None:
+    pw.add_method()
+    paid = pw.charge("20.00")
+    pw.kb.payment.methods.delete(pw.ctx, pw.kb.accounts.get(pw.ctx, pw.account_id).payment_method_id or "",
+                                 force=True)
+    unpaid = pw.charge("15.00")
+    found = pw.kb.invoices.search(pw.ctx, "_q=1&balance[gt]=0", 0, 10)
+    assert [i.id for i in found.invoices] == [unpaid.id]
+    assert [i.id for i in pw.kb.invoices.search(pw.ctx, "_q=1&balance[eq]=0", 0, 10).invoices] == [paid.id]
