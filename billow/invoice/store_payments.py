@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Index, String, func, select, true
+from sqlalchemy import Boolean, Column, Connection, Index, String, select, true
 
 from billow.core.db.schema import audited_table
 from billow.core.db.sets import in_values
@@ -42,20 +42,26 @@ def paid_amounts(conn: Connection, tenant: int, invoice_ids: Sequence[str]) -> d
     """Net successful payments by invoice (purchases − refunds − chargebacks)."""
     if not invoice_ids:
         return {}
-    rows = conn.execute(select(IP.c.invoice_id, func.sum(IP.c.amount)).where(
-        IP.c.tenant_record_id == tenant, IP.c.success == true(), in_values(conn, IP.c.invoice_id, list(invoice_ids)))
-        .group_by(IP.c.invoice_id)).all()
-    return {r[0]: Decimal(r[1] or 0) for r in rows}
+    return _sums(conn.execute(select(IP.c.invoice_id, IP.c.amount).where(
+        IP.c.tenant_record_id == tenant, IP.c.success == true(), in_values(conn, IP.c.invoice_id, list(invoice_ids))
+    )).all())
 
 
 def paid_of_accounts(conn: Connection, tenant: int, account_record_ids: Sequence[int]) -> dict[str, Decimal]:
     """Net successful payments by invoice of these accounts (the billing run's batches: one query)."""
     if not account_record_ids:
         return {}
-    rows = conn.execute(select(IP.c.invoice_id, func.sum(IP.c.amount)).where(
+    return _sums(conn.execute(select(IP.c.invoice_id, IP.c.amount).where(
         IP.c.tenant_record_id == tenant, IP.c.success == true(),
-        in_values(conn, IP.c.account_record_id, list(account_record_ids))).group_by(IP.c.invoice_id)).all()
-    return {r[0]: Decimal(r[1] or 0) for r in rows}
+        in_values(conn, IP.c.account_record_id, list(account_record_ids)))).all())
+
+
+def _sums(rows: Sequence[Any]) -> dict[str, Decimal]:
+    """Summed in Python, exactly (SQLite sums money as floating point)."""
+    out: dict[str, Decimal] = {}
+    for invoice_id, amount in rows:
+        out[invoice_id] = out.get(invoice_id, Decimal(0)) + amount
+    return out
 
 
 def rows_of(conn: Connection, tenant: int, *, invoice_id: str | None = None, payment_id: str | None = None,

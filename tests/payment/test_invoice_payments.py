@@ -153,3 +153,14 @@ def test_invoice_search_by_balance_counts_payments(pw: PayWorld) -> None:
     found = pw.kb.invoices.search(pw.ctx, "_q=1&balance[gt]=0", 0, 10)
     assert [i.id for i in found.invoices] == [unpaid.id]
     assert [i.id for i in pw.kb.invoices.search(pw.ctx, "_q=1&balance[eq]=0", 0, 10).invoices] == [paid.id]
+
+
+def test_paid_amounts_are_exact(pw: PayWorld) -> None:
+    """Sums of payments and refunds stay exact decimals (SQLite would sum them as floating point)."""
+    pw.add_method()
+    inv = pw.charge("433.67")
+    (payment,) = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    pw.kb.payment.invoices.refund(pw.ctx, payment.id, Decimal("0.1"))
+    pw.kb.payment.invoices.refund(pw.ctx, payment.id, Decimal("0.2"))
+    assert str(pw.invoice(inv.id).paid_amount) == "433.37"
+    assert pw.balance(inv.id) == Decimal("0.30")
