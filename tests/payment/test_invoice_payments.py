@@ -164,3 +164,18 @@ def test_paid_amounts_are_exact(pw: PayWorld) -> None:
     pw.kb.payment.invoices.refund(pw.ctx, payment.id, Decimal("0.2"))
     assert str(pw.invoice(inv.id).paid_amount) == "433.37"
     assert pw.balance(inv.id) == Decimal("0.30")
+
+
+def test_plugin_failure_is_retried_after_five_minutes(pw: PayWorld) -> None:
+    pw.add_method()
+    pw.configure("ACTION_RETURN_PLUGIN_STATUS_CANCELED")
+    inv = pw.charge("3.00")
+    pw.configure("ACTION_CLEAR")
+    pw.w.advance(minutes=4)
+    assert pw.balance(inv.id) == Decimal("3.00")
+    pw.w.advance(minutes=2)  # org.killbill.payment.failure.retry.start.sec: 300
+    assert pw.balance(inv.id) == 0
+    (payment,) = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    assert [t.status for t in payment.transactions] == [TransactionStatus.PLUGIN_FAILURE, TransactionStatus.SUCCESS]
+    attempts = pw.kb.payment.payments.attempts(pw.ctx, payment)
+    assert [a.state_name for a in attempts] == ["RETRIED", "SUCCESS"]
