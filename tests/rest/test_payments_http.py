@@ -7,6 +7,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from billow.app import Billow
+from billow.payment.plugin_api import PaymentPluginStatus
+from billow.payment.provider.testing import TestPaymentPlugin
 from tests.conftest import KB, id_from_location
 
 
@@ -171,3 +174,20 @@ def test_pay_all_invoices(kb: KB) -> None:
     assert [i["balance"] for i in invoices] == [0, 0]
     payments = kb.get(f"/1.0/kb/accounts/{account}/payments").json()
     assert sorted(Decimal(str(p["purchasedAmount"])) for p in payments) == [5, 7]
+
+
+def test_with_plugin_info_settles_a_pending_transaction(kb: KB, billow: Billow) -> None:
+    account = _account(kb)
+    _method(kb, account)
+    r = kb.post(f"/1.0/kb/accounts/{account}/payments",
+                params={"pluginProperty": "ACTION_RETURN_PLUGIN_STATUS_PENDING=purchasePayment"},
+                json={"transactionType": "PURCHASE", "amount": "4", "currency": "USD"})
+    pid = id_from_location(r)
+    trx = kb.get(f"/1.0/kb/payments/{pid}").json()["transactions"][0]
+    assert trx["status"] == "PENDING"
+    plugin = billow.payment.plugins.get("killbill-payment-test")
+    assert isinstance(plugin, TestPaymentPlugin)
+    plugin.settle(billow.tenants.get_by_api_key(kb.api_key).id, trx["transactionId"], PaymentPluginStatus.PROCESSED)
+    assert kb.get(f"/1.0/kb/payments/{pid}").json()["transactions"][0]["status"] == "PENDING"
+    got = kb.get(f"/1.0/kb/payments/{pid}", params={"withPluginInfo": "true"}).json()
+    assert (got["transactions"][0]["status"], Decimal(str(got["purchasedAmount"]))) == ("SUCCESS", Decimal(4))

@@ -125,6 +125,8 @@ def payment_by_key(ctx: Ctx, payments: Payments, audit: AuditLevel, externalKey:
 @router.get("/1.0/kb/payments/{paymentId}", operation_id="getPayment")
 def get_payment(ctx: Ctx, payments: Payments, audit: AuditLevel, paymentId: str, withPluginInfo: bool = False,
                 withAttempts: bool = False, pluginProperty: list[str] | None = Query(None)) -> Response:
+    if withPluginInfo:  # the on-the-fly janitor: in-flight transactions settle from what the gateway says now
+        payments.janitor.refresh_payment(ctx, paymentId)
     return KBJSONResponse(_render(payments, ctx, payments.payments.get(ctx, paymentId), audit, withAttempts))
 
 
