@@ -15,6 +15,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 
 from billow.core.db.uow import UnitOfWork
+from billow.payment.control_api import CONTROL_ENTRY_POINT_GROUP, PaymentControlPluginApi
 from billow.payment.plugin_api import ENTRY_POINT_GROUP, PaymentPluginApi, PluginConfig
 from billow.tenant.internal import TenantInternalApi
 
@@ -24,15 +25,38 @@ PLUGIN_CONFIG_PREFIX = "PLUGIN_CONFIG_"
 
 
 class PaymentPluginRegistry:
-    """Plugins by name. Thread-safe; a plugin's factory runs once."""
+    """Plugins by name. Thread-safe; a plugin's factory runs once. Control plugins (`control_api`) are looked up
+    in their own group with `control`."""
 
     def __init__(self, *, discover: bool = True) -> None:
         self._lock = threading.Lock()
         self._plugins: dict[str, PaymentPluginApi] = {}
         self._factories: dict[str, Callable[[], PaymentPluginApi]] = {}
+        self._controls: dict[str, PaymentControlPluginApi] = {}
+        self._control_factories: dict[str, Callable[[], object]] = {}
         if discover:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 self._factories.setdefault(ep.name, _lazy(ep.load))
+            for ep in entry_points(group=CONTROL_ENTRY_POINT_GROUP):
+                self._control_factories.setdefault(ep.name, _lazy(ep.load))
+
+    def register_control(self, name: str, plugin: PaymentControlPluginApi) -> None:
+        with self._lock:
+            self._controls[name] = plugin
+
+    def control(self, name: str) -> PaymentControlPluginApi | None:
+        """The control plugin of that name, or None."""
+        with self._lock:
+            found = self._controls.get(name)
+            if found is None and name in self._control_factories:
+                try:
+                    made = self._control_factories[name]()
+                except Exception:  # a broken package must not stop the others
+                    log.exception("payment control plugin %s failed to load", name)
+                    return None
+                if isinstance(made, PaymentControlPluginApi):
+                    found = self._controls[name] = made
+            return found
 
     def register(self, name: str, plugin: PaymentPluginApi) -> None:
         with self._lock:

@@ -80,6 +80,7 @@ class TransactionCall:
     api: bool = True
     force_status: TransactionStatus | None = None  # reversal (PAYMENT_FAILURE), notifyPending (SUCCESS/FAILURE)
     attempt_id: str | None = None
+    control_plugins: tuple[str, ...] = ()  # payment control plugins around the call (`controlPluginName`)
 
 
 @dataclass

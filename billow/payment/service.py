@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from billow.core.context import CallContext
 from billow.core.db import Database
 from billow.core.db.audit_read import AuditLogEntry, audit_logs
-from billow.payment import store
+from billow.payment import controls, store
 from billow.payment.errors import PaymentError, PaymentOutcomeError, no_such_payment, no_such_transaction
 from billow.payment.model import Payment, PaymentAttempt, PaymentTransaction, TransactionStatus
 from billow.payment.plugin_api import PaymentTransactionInfo, TransactionType
@@ -28,11 +28,18 @@ class PaymentService:
     # -- transactions ------------------------------------------------------------------------------------
     def transact(self, ctx: CallContext, call: TransactionCall, hook: OutcomeHook | None = None,
                  *, raise_on_failure: bool = True) -> tuple[Payment, PaymentTransaction]:
+        """One transaction, with the payment control plugins it names run around it (`controls`)."""
+        plugins = controls.resolve(self.processor.plugins, call.control_plugins)
+        tenant_id = ctx.tenant_id or ""
+        if plugins:
+            call = controls.prior(plugins, tenant_id, call, self.db.clock.utcnow())
         with self.db.transaction(ctx) as uow:
             prep = self.processor.prepare(uow, call)
         outcome = self.processor.call_plugin(prep)
         with self.db.transaction(ctx) as uow:
             payment, trx = self.processor.record(uow, prep, outcome, hook)
+        if plugins:
+            controls.after(plugins, tenant_id, call, trx, self.db.clock.utcnow())
         if raise_on_failure and outcome.http != 201:
             raise PaymentOutcomeError(payment.id, outcome.failure or "Payment failed", outcome.http)
         return payment, trx

@@ -20,6 +20,7 @@ from billow.payment.plugin_api import (
 from billow.payment.plugins import PaymentPluginRegistry
 from billow.payment.provider.external import ExternalPaymentPlugin
 from billow.payment.provider.testing import ConfigureError, TestPaymentPlugin
+from tests.payment.conftest import PayWorld
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -97,3 +98,47 @@ def test_test_plugin_sleep_answers_undefined() -> None:
     plugin = TestPaymentPlugin()
     plugin.configure({"CONFIGURE_ACTION": "ACTION_SLEEP", "SLEEP_TIME_SEC": 1}, ctx())
     assert plugin.purchase_payment(req(), ctx()).status is PaymentPluginStatus.UNDEFINED
+
+
+def test_control_plugins_abort_adjust_and_hear_the_outcome(pw: PayWorld) -> None:
+    from billow.payment.control_api import (
+        OnSuccessPaymentControlResult,
+        PaymentControlContext,
+        PaymentControlPluginApi,
+        PriorPaymentControlResult,
+    )
+    from billow.payment.errors import PaymentError
+    from billow.payment.model import TransactionStatus
+    from billow.payment.processor import TransactionCall
+
+    heard: list[tuple[str, str | None]] = []
+
+    class Halve(PaymentControlPluginApi):
+        def prior_call(self, ctx: PaymentControlContext, properties: tuple[PluginProperty, ...]
+                       ) -> PriorPaymentControlResult:
+            if ctx.amount is not None and ctx.amount > 100:
+                return PriorPaymentControlResult(is_aborted=True)
+            return PriorPaymentControlResult(adjusted_amount=(ctx.amount or Decimal(0)) / 2)
+
+        def on_success_call(self, ctx: PaymentControlContext, properties: tuple[PluginProperty, ...]
+                            ) -> OnSuccessPaymentControlResult:
+            heard.append(("success", ctx.transaction_status))
+            return OnSuccessPaymentControlResult()
+
+    pw.kb.payment.plugins.register_control("halve", Halve())
+    pw.add_method()
+    call = TransactionCall(pw.account_id, TransactionType.PURCHASE, amount=Decimal("10.00"), currency="USD",
+                           control_plugins=("halve",))
+    _, trx = pw.kb.payment.payments.transact(pw.ctx, call)
+    assert (trx.processed_amount, trx.status) == (Decimal("5.00"), TransactionStatus.SUCCESS)
+    assert heard == [("success", "SUCCESS")]
+    with pytest.raises(PaymentError) as err:
+        pw.kb.payment.payments.transact(pw.ctx, TransactionCall(
+            pw.account_id, TransactionType.PURCHASE, amount=Decimal("500"), currency="USD",
+            control_plugins=("halve",)))
+    assert (err.value.status, err.value.code) == (422, 7106)
+    with pytest.raises(PaymentError):
+        pw.kb.payment.payments.transact(pw.ctx, TransactionCall(
+            pw.account_id, TransactionType.PURCHASE, amount=Decimal("1"), currency="USD",
+            control_plugins=("nope",)))
+    assert len(pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)) == 1

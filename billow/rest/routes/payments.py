@@ -67,7 +67,8 @@ def process_payment(request: Request, ctx: Ctx, payments: Payments, accountId: s
                            currency=body.currency, payment_method_id=paymentMethodId,
                            payment_external_key=body.paymentExternalKey,
                            transaction_external_key=body.transactionExternalKey,
-                           properties=query_properties(pluginProperty) + body_properties(body.properties))
+                           properties=query_properties(pluginProperty) + body_properties(body.properties),
+                           control_plugins=tuple(controlPluginName or ()))
     return _run(request, payments, ctx, call)
 
 
