@@ -21,9 +21,12 @@ from billow.payment.processor import Outcome, OutcomeHook, PaymentProcessor, Pre
 
 
 class PaymentService:
-    def __init__(self, db: Database, processor: PaymentProcessor) -> None:
+    def __init__(self, db: Database, processor: PaymentProcessor, settle_hook: OutcomeHook | None = None) -> None:
+        """`settle_hook` runs when a transaction settles without a caller's hook (a PENDING notified, an admin fix):
+        the invoice payment control, so that the invoice follows."""
         self.db = db
         self.processor = processor
+        self.settle_hook = settle_hook
 
     # -- transactions ------------------------------------------------------------------------------------
     def transact(self, ctx: CallContext, call: TransactionCall, hook: OutcomeHook | None = None,
@@ -55,7 +58,7 @@ class PaymentService:
         status = TransactionStatus.SUCCESS if success else TransactionStatus.PAYMENT_FAILURE
         payment, _ = self.transact(ctx, TransactionCall(account_id, trx.transaction_type, payment_id=trx.payment_id,
                                                         transaction_id=trx.id, force_status=status),
-                                   raise_on_failure=False)
+                                   self.settle_hook, raise_on_failure=False)
         return payment
 
     def fix_transaction_state(self, ctx: CallContext, payment_id: str, transaction_id: str,
@@ -74,7 +77,7 @@ class PaymentService:
                             payment, trx, store.method(uow.conn, uow.tenant, method_id=payment.payment_method_id,
                                                        active_only=False),  # type: ignore[arg-type]
                             None, None, self.processor.config(uow))
-            self.processor.record(uow, prep, Outcome(status))
+            self.processor.record(uow, prep, Outcome(status), self.settle_hook)
 
     # -- reads --------------------------------------------------------------------------------------------
     def get(self, ctx: CallContext, payment_id: str) -> Payment:

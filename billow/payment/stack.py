@@ -33,7 +33,7 @@ class PaymentStack:
         self.processor = PaymentProcessor(accounts, tenants, self.plugins, settings)
         invoice_payments = InvoicePaymentInternalApi(invoices)
         self.control = InvoicePaymentControl(invoice_payments, bus)
-        self.payments = PaymentService(db, self.processor)
+        self.payments = PaymentService(db, self.processor, self.control.on_outcome)
 
         def auto_pay_off(uow: UnitOfWork, owner: ObjectOwner) -> None:
             tags.add(uow, owner, owner.account_id, ObjectType.ACCOUNT, BUILT_IN_NAMES[AUTO_PAY_OFF].id)

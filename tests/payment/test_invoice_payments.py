@@ -179,3 +179,20 @@ def test_plugin_failure_is_retried_after_five_minutes(pw: PayWorld) -> None:
     assert [t.status for t in payment.transactions] == [TransactionStatus.PLUGIN_FAILURE, TransactionStatus.SUCCESS]
     attempts = pw.kb.payment.payments.attempts(pw.ctx, payment)
     assert [a.state_name for a in attempts] == ["RETRIED", "SUCCESS"]
+
+
+def test_pending_invoice_payment_notified_then_admin_fixed(pw: PayWorld) -> None:
+    pw.add_method()
+    pw.configure("ACTION_RETURN_PLUGIN_STATUS_PENDING", METHODS="purchasePayment")
+    inv = pw.charge("11.00")
+    (payment,) = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    trx = payment.transactions[0]
+    pw.kb.payment.payments.notify_pending(pw.ctx, pw.account_id, trx.id, True)
+    assert pw.balance(inv.id) == 0  # the invoice follows the settled payment
+    pw.configure("ACTION_THROW_EXCEPTION", METHODS="purchasePayment")
+    second = pw.charge("4.00")
+    payments = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    unknown = next(t for p in payments for t in p.transactions if t.status is TransactionStatus.UNKNOWN)
+    assert pw.balance(second.id) == Decimal("4.00")
+    pw.kb.payment.payments.fix_transaction_state(pw.ctx, unknown.payment_id, unknown.id, TransactionStatus.SUCCESS)
+    assert pw.balance(second.id) == 0
