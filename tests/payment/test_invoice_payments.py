@@ -35,6 +35,9 @@ def test_invoice_is_paid_automatically_and_once(pw: PayWorld) -> None:
     rows = pw.kb.payment.invoices.of_invoice(pw.ctx, inv.id)
     assert [(r.type, r.amount, r.success) for r in rows] == [("ATTEMPT", Decimal("20.00"), True)]
     assert pw.kb.invoices.account_balances(pw.ctx, pw.w.account)[0] == 0
+    # announced on the bus (and so pushed): the payment's success, and the invoice payment's
+    assert "PaymentSuccessEvent" in pw.w.published(payments[0].id)
+    assert "InvoicePaymentSuccessEvent" in pw.w.published(inv.id)
 
 
 def test_failure_then_retries_on_kill_bills_schedule_then_success(pw: PayWorld) -> None:

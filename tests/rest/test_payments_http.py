@@ -137,6 +137,8 @@ def test_invoice_payment_refund_with_adjustment_and_chargeback(kb: KB) -> None:
     assert r.status_code == 201, r.text
     payment = id_from_location(r)
     assert kb.get(f"/1.0/kb/invoices/{invoice}").json()["balance"] == 0
+    assert kb.get(f"/1.0/kb/accounts/{account}", params={"accountWithBalance": "true"}).json()[
+        "accountBalance"] == 0
     ip = kb.get(f"/1.0/kb/invoicePayments/{payment}").json()
     assert ip["targetInvoiceId"] == invoice and Decimal(str(ip["purchasedAmount"])) == 30
     r = kb.post(f"/1.0/kb/invoicePayments/{payment}/refunds",
