@@ -48,7 +48,7 @@ from billow.invoice.service import InvoiceService
 from billow.operations.caches import CacheAdmin
 from billow.operations.export import AccountExport
 from billow.operations.nodes import ROTATION_CHECK, NodeOperations, NodeRotation
-from billow.payment.stack import PaymentStack
+from billow.payment.stack import PaymentExport, PaymentStack
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
 from billow.tag.internal import TagInternalApi
@@ -137,7 +137,7 @@ class Billow:
         self.custom_fields = CustomFieldService(self.db, CustomFieldInternalApi(), owners)
 
         # operations that span services (billow.operations)
-        self.export = AccountExport(self.db, accounts, entitlements, invoices)
+        self.export = AccountExport(self.db, accounts, entitlements, invoices, PaymentExport())
         self.caches = CacheAdmin(by_tenant={"tenant-catalog": catalogs.forget})
         self.rotation = NodeRotation()
         self.nodes = NodeOperations(self.db, self.rotation)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from billow.account.internal import AccountInternalApi
+from billow.account.model import Account
 from billow.core.bus.bus import Bus
 from billow.core.db import Database, UnitOfWork
+from billow.core.db.export import TableDump, audited_rows
 from billow.core.objects import ObjectOwner, ObjectType, object_does_not_exist
 from billow.invoice.internal import InvoiceInternalApi
 from billow.invoice.payments import InvoicePaymentInternalApi
@@ -20,6 +22,15 @@ from billow.payment.service import PaymentService
 from billow.tag.internal import TagInternalApi
 from billow.tag.model import AUTO_PAY_OFF, BUILT_IN_NAMES
 from billow.tenant.internal import TenantInternalApi
+
+
+class PaymentExport:
+    """The account's rows of the payment tables, with their history (account export)."""
+
+    @staticmethod
+    def export(uow: UnitOfWork, account: Account) -> list[TableDump]:
+        return [dump for name in ("payment_methods", "payments", "payment_transactions", "payment_attempts")
+                for dump in audited_rows(uow, name, account.record_id)]
 
 
 class PaymentStack:

@@ -199,3 +199,11 @@ def test_pending_invoice_payment_notified_then_admin_fixed(pw: PayWorld) -> None
     assert pw.balance(second.id) == Decimal("4.00")
     pw.kb.payment.payments.fix_transaction_state(pw.ctx, unknown.payment_id, unknown.id, TransactionStatus.SUCCESS)
     assert pw.balance(second.id) == 0
+
+
+def test_account_export_has_the_payment_rows(pw: PayWorld) -> None:
+    pw.add_method()
+    pw.charge("6.00")
+    names = {d.table for d in pw.kb.export.tables(pw.ctx, pw.account_id) if d.rows}
+    assert {"payment_methods", "payments", "payment_transactions", "payment_attempts", "invoice_payments",
+            "payments_history"} <= names
