@@ -70,6 +70,11 @@ class InvoicePayments:
         account = self.accounts.by_record_id(uow, arid)
         if req.account_id is not None and req.account_id != account.id:
             raise invalid_parameter("accountId", f"invoice {invoice.id} belongs to another account")
+        if account.is_payment_delegated_to_parent or invoice.parent is not None:
+            # the parent pays the child's invoices through its summary invoice (Kill Bill's priorCall aborts)
+            if req.api:
+                raise aborted(f"invoice {invoice.id} is paid through the parent account's invoice")
+            return None
         if not req.api:
             tags = self.tags.control_tags(uow, [arid]).get(arid, frozenset())
             if AUTO_PAY_OFF in tags or MANUAL_PAY in tags:

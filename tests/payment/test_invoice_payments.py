@@ -6,6 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
+from billow.invoice.model import InvoiceItemType
+from billow.invoice.service import ItemInput
+from billow.payment.errors import PaymentError
+from billow.payment.invoices import PayRequest
 from billow.payment.model import TransactionStatus, TransactionType
 from billow.payment.plugin_api import PaymentPluginStatus
 from billow.payment.processor import TransactionCall
@@ -207,3 +213,18 @@ def test_account_export_has_the_payment_rows(pw: PayWorld) -> None:
     names = {d.table for d in pw.kb.export.tables(pw.ctx, pw.account_id) if d.rows}
     assert {"payment_methods", "payments", "payment_transactions", "payment_attempts", "invoice_payments",
             "payments_history"} <= names
+
+
+def test_a_child_delegating_payment_to_its_parent_does_not_pay(pw: PayWorld) -> None:
+    from billow.account.model import AccountData
+    parent = pw.kb.accounts.create(pw.ctx, AccountData(name="Parent", currency="USD"))
+    child = pw.kb.accounts.create(pw.ctx, AccountData(name="Child", currency="USD", parent_account_id=parent.id,
+                                                      is_payment_delegated_to_parent=True))
+    pw.kb.payment.methods.add(pw.ctx, child.id, "killbill-payment-test", is_default=True)
+    items = pw.kb.invoices.add_items(pw.ctx, child.id, [ItemInput(amount=Decimal("9.00"), currency="USD")],
+                                     InvoiceItemType.EXTERNAL_CHARGE, requested=None, auto_commit=True)
+    assert pw.kb.run_until_idle(30)
+    assert pw.kb.payment.payments.of_account(pw.ctx, child.id) == []
+    with pytest.raises(PaymentError) as err:
+        pw.kb.payment.invoices.pay(pw.ctx, PayRequest(items[0].invoice_id))
+    assert err.value.status == 422
