@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from billow.account.internal import AccountInternalApi
 from billow.account.model import Account
@@ -48,6 +48,7 @@ from billow.operations.caches import CacheAdmin
 from billow.operations.close_account import AccountClosing
 from billow.operations.export import AccountExport
 from billow.operations.nodes import ROTATION_CHECK, NodeOperations, NodeRotation
+from billow.payment.stack import PaymentExport, PaymentStack
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
 from billow.tag.internal import TagInternalApi
@@ -68,6 +69,8 @@ def _load_tables() -> None:
     import billow.entitlement.store  # noqa: F401
     import billow.invoice.store  # noqa: F401
     import billow.invoice.store_parent  # noqa: F401
+    import billow.invoice.store_payments  # noqa: F401
+    import billow.payment.store  # noqa: F401
     import billow.security.store  # noqa: F401
     import billow.tag.store  # noqa: F401
     import billow.tenant.store  # noqa: F401
@@ -123,14 +126,21 @@ class Billow:
         ParentInvoices(invoices, accounts, tenants, self.bus).install()
         self.presentation = InvoicePresenter(self.db, invoices, accounts, catalogs, tenants, tags)
 
+        # payment: gateways found through entry points (billow.payment_plugins); pays invoices on INVOICE_CREATION
+        self.payment = PaymentStack(self.db, self.bus, accounts, tenants, invoices, tags, properties_of(tenants))
+
         # tags and custom fields hang on objects of the services above them: the owners of those objects
-        owners = object_owners(accounts, entitlements, invoices)
+        owners = {**object_owners(accounts, entitlements, invoices), **{
+            kind: owner_resolver(kind, lookup) for kind, lookup in (
+                (ObjectType.PAYMENT, self.payment.owner_of_payment),
+                (ObjectType.PAYMENT_METHOD, self.payment.owner_of_method),
+                (ObjectType.TRANSACTION, self.payment.owner_of_transaction))}}
         self.tags = TagService(self.db, tags, owners,
                                lambda uow, record_id: accounts.by_record_id(uow, record_id).payment_method_id)
         self.custom_fields = CustomFieldService(self.db, CustomFieldInternalApi(), owners)
 
         # operations that span services (billow.operations)
-        self.export = AccountExport(self.db, accounts, entitlements, invoices)
+        self.export = AccountExport(self.db, accounts, entitlements, invoices, PaymentExport())
         self.closing = AccountClosing(self.db, self.bus, accounts, entitlements, invoices, tags)
         self.caches = CacheAdmin(by_tenant={"tenant-catalog": catalogs.forget})
         self.rotation = NodeRotation()
@@ -172,6 +182,7 @@ class Billow:
     def close(self) -> None:
         self.stop()
         self.invoices.close()
+        self.payment.close()
         self.push.close()
         self.db.dispose()
 
@@ -196,6 +207,17 @@ def object_owners(accounts: AccountInternalApi, entitlements: EntitlementInterna
     lookups = {ObjectType.ACCOUNT: of_account, ObjectType.BUNDLE: of_bundle, ObjectType.SUBSCRIPTION: of_subscription,
                ObjectType.INVOICE: invoices.owner_of_invoice, ObjectType.INVOICE_ITEM: invoices.owner_of_item}
     return {kind: owner_resolver(kind, lookup) for kind, lookup in lookups.items()}
+
+
+def properties_of(tenants: TenantInternalApi) -> Callable[[UnitOfWork], Mapping[str, str]]:
+    """A tenant's configuration properties as one mapping (its own over the server's), for services that read
+    properties by name (payment's `PaymentConfig`)."""
+
+    def read(uow: UnitOfWork) -> Mapping[str, str]:
+        settings = tenants.settings(uow)
+        return {**settings.server, **settings.tenant}
+
+    return read
 
 
 def billing_worker(url: str, test_clock: bool, config: GeneratorConfig, max_errors: int) -> BillingWorker:

@@ -42,6 +42,12 @@ class AccountInternalApi:
         row = uow.update("accounts", account.record_id, {"billing_cycle_day_local": bill_cycle_day_local})
         return store.to_account(row)
 
+    def set_payment_method(self, uow: UnitOfWork, account: Account, payment_method_id: str | None) -> Account:
+        """The account's default payment method (Kill Bill's `updatePaymentMethod`); the payment service checks
+        the method."""
+        row = uow.update("accounts", account.record_id, {"payment_method_id": payment_method_id})
+        return store.to_account(row)
+
     def export(self, uow: UnitOfWork, account: Account) -> list[TableDump]:
         """The account's row and its history (account export)."""
         return audited_rows(uow, "accounts", account.record_id)

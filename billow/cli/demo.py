@@ -43,8 +43,29 @@ def run_demo(billow: Billow, console: Console) -> None:
     for a in accounts:
         table.add_row(a.id, a.external_key, a.name or "", a.currency or "", a.time_zone, str(a.bill_cycle_day_local))
     console.print(table)
+    for a in accounts:  # each pays with Kill Bill's test gateway: invoices are paid as they are made
+        if a.payment_method_id is None:
+            billow.payment.methods.add(tctx, a.id, "killbill-payment-test", is_default=True)
     _subscriptions(billow, tctx, accounts, console)
+    _payments(billow, tctx, accounts, console)
     _invoice_files(billow, tctx, accounts, console)
+
+
+def _payments(billow: Billow, ctx: CallContext, accounts: list[Account], console: Console) -> None:
+    from billow.invoice.credit import balance
+
+    billow.run_until_idle(30)
+    table = Table(title="Demo invoices and their payments")
+    for col in ("account", "invoice", "amount", "paid", "balance", "payment"):
+        table.add_column(col)
+    for account in accounts:
+        paid_by = {r.invoice_id: r.payment_id for r in billow.payment.invoices.of_account(ctx, account.id)
+                   if r.success}
+        for inv in billow.invoices.of_account(ctx, account.id):
+            charged = balance(inv) + inv.paid_amount
+            table.add_row(account.external_key, str(inv.invoice_number), f"{charged} {inv.currency}",
+                          str(inv.paid_amount), str(balance(inv)), (paid_by.get(inv.id) or "")[:13])
+    console.print(table)
 
 
 # what each demo account subscribes to, on Billow's default catalog

@@ -69,3 +69,27 @@ def invoice_adjusted(uow: UnitOfWork, account: Account, invoice_id: str) -> Invo
 def nothing_invoiced(uow: UnitOfWork, account: Account) -> NullInvoiceEvent:
     return NullInvoiceEvent(tenant_record_id=uow.tenant, account_record_id=account.record_id,
                             account_id=account.id, user_token=uow.ctx.user_token)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InvoicePaymentSuccessEvent(BusEvent):
+    """Kill Bill's `InvoicePaymentInfoInternalEvent` (external INVOICE_PAYMENT_SUCCESS)."""
+
+    event_type = "INVOICE_PAYMENT_SUCCESS"
+    object_type = "INVOICE"
+    payment_id: str | None = None
+    invoice_payment_type: str = "ATTEMPT"
+    amount: Decimal | None = None
+    currency: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InvoicePaymentErrorEvent(BusEvent):
+    """Kill Bill's `InvoicePaymentErrorInternalEvent` (external INVOICE_PAYMENT_FAILED)."""
+
+    event_type = "INVOICE_PAYMENT_FAILED"
+    object_type = "INVOICE"
+    payment_id: str | None = None
+    invoice_payment_type: str = "ATTEMPT"
+    amount: Decimal | None = None
+    currency: str | None = None

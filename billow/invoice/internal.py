@@ -172,6 +172,7 @@ class InvoiceInternalApi:
         return [*audited_rows(uow, "invoices", account.record_id),
                 *audited_rows(uow, "invoice_items", account.record_id),
                 *audited_rows(uow, "invoice_parent_children", account.record_id),
+                *audited_rows(uow, "invoice_payments", account.record_id),
                 account_rows(uow, store.SC, account.record_id)]
 
 

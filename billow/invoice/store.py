@@ -37,6 +37,7 @@ from billow.core.db.schema import RecordId, audited_table, metadata
 from billow.core.db.sets import in_values
 from billow.core.db.types import Money, UTCDateTime
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
+from billow.invoice.store_payments import paid_of_accounts
 
 invoices = audited_table(
     "invoices", "INVOICE",
@@ -174,9 +175,11 @@ def invoices_of_accounts(conn: Connection, tenant: int, account_record_ids: Sequ
         else:
             bucket.append(item)
     statuses = _STATUSES
+    paid = paid_of_accounts(conn, tenant, ids)
+    zero = Decimal(0)
     for arid, id_, acc, inv_date, target, cur, status, number, parent, migrated, created in inv_rows:
         out[arid].append(Invoice(id_, acc, inv_date, target, cur, statuses[status], tuple(items.get(id_, ())),
-                                 number, bool(parent), migrated=bool(migrated),
+                                 number, bool(parent), migrated=bool(migrated), paid_amount=paid.get(id_, zero),
                                  created_date=None if created is None else created.replace(tzinfo=UTC)))
     return out
 

@@ -9,6 +9,7 @@ currency code a currency, `_q=1&...` an advanced query, anything else an id or a
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from billow.core.db.sets import in_values
 from billow.core.money import is_currency
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceStatus
 from billow.invoice.store import INV, IT, to_item
+from billow.invoice.store_payments import IP, paid_amounts
 
 # What an advanced search (`_q=1&column[op]=value&...`) may look at (`DefaultInvoiceDao.searchInvoices`).
 SEARCHABLE = ("id", "account_id", "invoice_date", "target_date", "currency", "status", "migrated",
@@ -60,7 +62,9 @@ def load(conn: Connection, tenant: int, rows: Sequence[Any]) -> list[Invoice]:
     for r in conn.execute(select(IT).where(IT.c.tenant_record_id == tenant, in_values(conn, IT.c.invoice_id, ids))
                           .order_by(IT.c.record_id)):
         items.setdefault(r.invoice_id, []).append(to_item(dict(r._mapping)))
-    return [_to_invoice(r._mapping, items.get(r.id, ())) for r in rows]
+    paid = paid_amounts(conn, tenant, ids)
+    return [dataclasses.replace(inv, paid_amount=paid[inv.id]) if inv.id in paid else inv
+            for inv in (_to_invoice(r._mapping, items.get(r.id, ())) for r in rows)]
 
 
 def invoices_by_ids(conn: Connection, tenant: int, invoice_ids: Sequence[str]) -> dict[str, Invoice]:
@@ -107,12 +111,18 @@ def group(conn: Connection, tenant: int, account_record_id: int, group_id: str) 
 
 def _balances() -> Any:
     """Balance of every invoice as Kill Bill's balance search sees it (`invoiceBalanceQuery`): the sum of its
-    items, 0 for DRAFT, VOID and migration invoices (no payments or WRITTEN_OFF tags in Billow yet)."""
+    items less its net successful payments, 0 for DRAFT, VOID and migration invoices (no WRITTEN_OFF tags here)."""
     settled = or_(INV.c.status.in_([InvoiceStatus.DRAFT.value, InvoiceStatus.VOID.value]), INV.c.migrated == true())
     amount = case((settled, 0), else_=func.coalesce(IT.c.amount, 0))
     items = and_(IT.c.invoice_id == INV.c.id, IT.c.tenant_record_id == INV.c.tenant_record_id)
-    return (select(INV.c.id.label("invoice_id"), func.sum(amount).label("balance"))
-            .select_from(INV.outerjoin(IT, items)).group_by(INV.c.id))
+    charged = (select(INV.c.id.label("invoice_id"), func.sum(amount).label("charged"))
+               .select_from(INV.outerjoin(IT, items)).group_by(INV.c.id)).subquery()
+    paid = (select(IP.c.invoice_id, func.sum(IP.c.amount).label("paid")).where(IP.c.success == true())
+            .group_by(IP.c.invoice_id)).subquery()
+    net = charged.c.charged - case((settled, 0), else_=func.coalesce(paid.c.paid, 0))
+    return (select(charged.c.invoice_id, net.label("balance"))
+            .select_from(charged.join(INV, INV.c.id == charged.c.invoice_id)
+                         .outerjoin(paid, paid.c.invoice_id == charged.c.invoice_id)))
 
 
 def _advanced(query: str) -> list[ColumnElement[bool]]:

@@ -26,6 +26,7 @@ from billow.core.db import Database
 from billow.core.db.export import TableDump, audit_rows, non_empty
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.invoice.internal import InvoiceInternalApi
+from billow.payment.stack import PaymentExport
 
 
 def cell(value: Any) -> str:
@@ -60,17 +61,19 @@ class AccountExport:
     """The user API of the export: one read unit of work over every service's tables."""
 
     def __init__(self, db: Database, accounts: AccountInternalApi, entitlements: EntitlementInternalApi,
-                 invoices: InvoiceInternalApi) -> None:
+                 invoices: InvoiceInternalApi, payments: PaymentExport | None = None) -> None:
         self.db = db
         self.accounts = accounts
         self.entitlements = entitlements
         self.invoices = invoices
+        self.payments = payments
 
     def tables(self, ctx: CallContext, account_id: str) -> list[TableDump]:
         with self.db.read(ctx) as uow:
             account = self.accounts.get(uow, account_id)
             return [*self.accounts.export(uow, account), *self.entitlements.export(uow, account),
-                    *self.invoices.export(uow, account), audit_rows(uow, account.record_id),
+                    *self.invoices.export(uow, account),
+                    *(self.payments.export(uow, account) if self.payments else ()), audit_rows(uow, account.record_id),
                     *queue_rows(uow, account.record_id)]
 
     def csv(self, ctx: CallContext, account_id: str) -> str:

@@ -25,8 +25,12 @@ from billow.rest.routes import (
     custom_fields,
     export,
     invoice_lookups,
+    invoice_payments,
     invoice_templates,
     invoices,
+    payment_methods,
+    payments,
+    plugins,
     security,
     subscriptions,
     tags,
@@ -70,7 +74,7 @@ def create_app(billow: Billow, *, max_body_bytes: int | None = None) -> FastAPI:
     # ... are not taken for an invoice id
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
                                   invoice_templates, invoice_lookups, invoices, export, tags, custom_fields,
-                                  usages, security)]
+                                  usages, security, payment_methods, payments, invoice_payments, plugins)]
     for router in routers:
         app.include_router(router, dependencies=[Depends(authorize)])
     # each route's permission, looked up once here (a write route without one stops the start: a bug)

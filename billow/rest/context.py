@@ -81,7 +81,8 @@ def make_middleware(billow: Billow) -> Callable[[Request, Callable[[Request], Aw
         path = request.url.path
         token = _user_token(request)
         current_user_token.set(token)
-        if not path.startswith(API_PREFIX):
+        # plugin servlets (/plugins/{name}/...) authenticate and take the tenant headers as Kill Bill's do
+        if not path.startswith(API_PREFIX) and not path.startswith("/plugins/"):
             return await call_next(request)
         creds = _basic_credentials(request.headers.get("Authorization"))
         source = request.client.host if request.client else ""

@@ -19,6 +19,7 @@ from billow.operations.caches import CacheAdmin
 from billow.operations.close_account import AccountClosing
 from billow.operations.export import AccountExport
 from billow.operations.nodes import NodeOperations
+from billow.payment.stack import PaymentStack
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
 from billow.tag.service import TagService
@@ -94,6 +95,10 @@ def _usages(request: Request) -> UsageService:
     return billow_of(request).usage
 
 
+def _payments(request: Request) -> PaymentStack:
+    return billow_of(request).payment
+
+
 App = Annotated[Billow, Depends(billow_of)]
 Accounts = Annotated[AccountService, Depends(_accounts)]
 Tenants = Annotated[TenantService, Depends(_tenants)]
@@ -111,3 +116,4 @@ Nodes = Annotated[NodeOperations, Depends(_nodes)]
 Tags = Annotated[TagService, Depends(_tags)]
 CustomFields = Annotated[CustomFieldService, Depends(_custom_fields)]
 Usages = Annotated[UsageService, Depends(_usages)]
+Payments = Annotated[PaymentStack, Depends(_payments)]

@@ -43,6 +43,13 @@ OBJECT_RESOURCES = (
     ObjectResource("/1.0/kb/invoices", "invoiceId", ObjectType.INVOICE, "Invoice", "Invoice", TagLookup.WITH_AUDIT),
     ObjectResource("/1.0/kb/invoiceItems", "invoiceItemId", ObjectType.INVOICE_ITEM, "InvoiceItem", "InvoiceItem",
                    TagLookup.ACCOUNT_PARAM),
+    ObjectResource("/1.0/kb/payments", "paymentId", ObjectType.PAYMENT, "Payment", "Payment", TagLookup.ALWAYS),
+    ObjectResource("/1.0/kb/paymentMethods", "paymentMethodId", ObjectType.PAYMENT_METHOD, "PaymentMethod",
+                   "PaymentMethod", TagLookup.NEVER),
+    ObjectResource("/1.0/kb/paymentTransactions", "transactionId", ObjectType.TRANSACTION, "Transaction",
+                   "PaymentTransaction", TagLookup.ALWAYS),
+    ObjectResource("/1.0/kb/invoicePayments", "paymentId", ObjectType.PAYMENT, "InvoicePayment", "InvoicePayment",
+                   TagLookup.ALWAYS),
 )
 
 

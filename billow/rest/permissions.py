@@ -60,6 +60,23 @@ PERMISSIONS: dict[str, str | None] = {
     "recordUsage": "usage:record", "recordUsageBatch": "usage:record",
     # overdue (OverdueApi)
     "uploadOverdueConfigXml": "overdue:config_upload", "uploadOverdueConfigJson": "overdue:config_upload",
+    # payment methods and payments (PaymentApi, InvoicePaymentApi, PaymentGatewayApi)
+    "createPaymentMethod": "payment_method:create", "setDefaultPaymentMethod": "payment_method:create",
+    "refreshPaymentMethods": "payment_method:update", "deletePaymentMethod": "payment_method:delete",
+    "processPayment": "payment:trigger", "processPaymentByExternalKey": "payment:trigger",
+    "captureAuthorization": "payment:trigger", "captureAuthorizationByExternalKey": "payment:trigger",
+    "voidPayment": "payment:trigger", "voidPaymentByExternalKey": "payment:trigger",
+    "completeTransaction": "payment:trigger", "completeTransactionByExternalKey": "payment:trigger",
+    "completeInvoicePaymentTransaction": "payment:trigger", "createInstantPayment": "payment:trigger",
+    "payAllInvoices": "payment:trigger",
+    "refundPayment": "payment:refund", "refundPaymentByExternalKey": "payment:refund",
+    "createRefundWithAdjustments": "payment:refund",
+    "chargebackPayment": "payment:chargeback", "chargebackPaymentByExternalKey": "payment:chargeback",
+    "chargebackReversalPayment": "payment:chargeback", "chargebackReversalPaymentByExternalKey": "payment:chargeback",
+    "createChargeback": "payment:chargeback", "createChargebackReversal": "payment:chargeback",
+    "notifyStateChanged": "payment:transition", "processNotification": "payment:notification",
+    "buildFormDescriptor": None,  # asks the gateway for a form; changes nothing (not annotated in Kill Bill)
+    "configure_plugin": "admin:update",  # the test gateway's configure servlet
     # users and roles (SecurityApi)
     "addUserRoles": "user:create", "updateUserPassword": "user:create", "updateUserRoles": "user:create",
     "invalidateUser": "user:create", "addRoleDefinition": "user:create", "updateRoleDefinition": "user:create",

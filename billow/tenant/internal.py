@@ -30,6 +30,10 @@ class TenantInternalApi:
         parse_per_tenant_config(raw)
         return self.add_value(uow, PER_TENANT_CONFIG, raw, replace=True)
 
+    def tenant_id(self, uow: UnitOfWork) -> str:
+        """The caller's tenant's id (the UUID the API shows): system contexts carry only the record id."""
+        return uow.ctx.tenant_id or store.tenant_id_of(uow.conn, uow.tenant) or str(uow.tenant)
+
     def values(self, uow: UnitOfWork, key: str) -> list[str]:
         """The active values of `key`, oldest first."""
         return [r["tenant_value"] for r in store.active_values(uow.conn, uow.tenant, key)]

@@ -33,6 +33,11 @@ def tenant_by_api_key(conn: Connection, api_key: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
+def tenant_id_of(conn: Connection, tenant_record_id: int) -> str | None:
+    t = tenants.table
+    return conn.execute(select(t.c.id).where(t.c.record_id == tenant_record_id)).scalar_one_or_none()
+
+
 def tenant_by_id(conn: Connection, tenant_id: str) -> dict[str, Any] | None:
     t = tenants.table
     row = conn.execute(select(t).where(t.c.id == tenant_id)).first()

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from billow import Billow
 from billow.cli.main import app
 from billow.core.context import CallContext
+from billow.invoice.credit import balance
 
 
 def test_cli_db_upgrade_and_demo(tmp_path: Path) -> None:
@@ -28,4 +29,11 @@ def test_cli_db_upgrade_and_demo(tmp_path: Path) -> None:
     tenant = kb.tenants.get_by_api_key("demo")
     ctx = CallContext().for_tenant(tenant.record_id, tenant.id)
     assert kb.accounts.list(ctx).total == 3
+    # every invoice with something to pay was paid with the test gateway, once (the second demo paid nothing more)
+    for account in kb.accounts.list(ctx).items:
+        invoices = kb.invoices.of_account(ctx, account.id)
+        payments = kb.payment.payments.of_account(ctx, account.id)
+        assert all(balance(inv) == 0 for inv in invoices)
+        assert len(payments) == sum(1 for inv in invoices if inv.paid_amount > 0)
+    assert "Demo invoices and their payments" in r.output
     kb.close()

@@ -222,7 +222,10 @@ def test_a_billing_batch_reads_its_control_tags_at_once(w: World) -> None:
         w.advance(days=31)  # 2024-02-15: one batch bills the four accounts
     finally:
         run.control_tags = original
-    assert reads == [sorted(a.record_id for a in accounts)]
+    # the batch reads the four accounts' tags at once; the payment service then reads each new invoice's account
+    # alone (paying it: written-off invoices have no balance)
+    batch = sorted(a.record_id for a in accounts)
+    assert reads.count(batch) == 1 and all(len(r) == 1 for r in reads if r != batch)
     statuses = [[(i.status, i.target_date) for i in w.kb.invoices.of_account(w.ctx, a.id)] for a in accounts]
     jan, feb = date(2024, 1, 15), date(2024, 2, 15)
     assert statuses == [[(InvoiceStatus.COMMITTED, jan), (InvoiceStatus.COMMITTED, feb)],

@@ -1,0 +1,1 @@
+"""The payment plugins Billow ships: `__EXTERNAL_PAYMENT__` and `killbill-payment-test`."""
