@@ -159,13 +159,6 @@ def _transaction(request: Request, ctx: Ctx, payments: Payments, paymentId: str 
     return _run(request, payments, ctx, call, status=status)
 
 
-@router.post("/1.0/kb/payments/{paymentId}", status_code=201, operation_id="captureAuthorization")
-def capture(request: Request, ctx: Ctx, payments: Payments, paymentId: str, body: PaymentTransactionJson = Body(...),
-            controlPluginName: list[str] | None = Query(None), pluginProperty: list[str] | None = Query(None)
-            ) -> Response:
-    return _transaction(request, ctx, payments, paymentId, body, TransactionType.CAPTURE, pluginProperty)
-
-
 @router.post("/1.0/kb/payments", status_code=201, operation_id="captureAuthorizationByExternalKey")
 def capture_by_key(request: Request, ctx: Ctx, payments: Payments, body: PaymentTransactionJson = Body(...),
                    controlPluginName: list[str] | None = Query(None), pluginProperty: list[str] | None = Query(None)
@@ -275,6 +268,14 @@ def chargeback_reversal_by_key(request: Request, ctx: Ctx, payments: Payments,
 
 
 # ----------------------------------------------------------------------------------------- transactions
+# after the fixed paths under /payments (refunds, chargebacks, ...): Starlette takes the first match
+@router.post("/1.0/kb/payments/{paymentId}", status_code=201, operation_id="captureAuthorization")
+def capture(request: Request, ctx: Ctx, payments: Payments, paymentId: str, body: PaymentTransactionJson = Body(...),
+            controlPluginName: list[str] | None = Query(None), pluginProperty: list[str] | None = Query(None)
+            ) -> Response:
+    return _transaction(request, ctx, payments, paymentId, body, TransactionType.CAPTURE, pluginProperty)
+
+
 @router.get("/1.0/kb/paymentTransactions", operation_id="getPaymentByTransactionExternalKey",
             tags=["PaymentTransaction"])
 def payment_by_transaction_key(ctx: Ctx, payments: Payments, audit: AuditLevel,
