@@ -5,6 +5,7 @@
 const assert = require('assert');
 const killbill = require('killbill');
 const axios = require('axios');
+const { check, idOf } = require('./common');
 
 const fs = require('fs');
 const BASE = process.argv[2];
@@ -14,20 +15,8 @@ const SECRET = 'lazar';
 const http = axios.create();  // no Location-following interceptor (it cannot follow createTenant)
 const cfg = new killbill.Configuration({ basePath: BASE, username: 'admin', password: 'password',
                                          apiKey: killbill.apiKey(KEY, SECRET) });
-const idOf = (r) => new URL(r.headers.location).pathname.split('/').pop();
 const tenantHeaders = { 'X-Killbill-ApiKey': KEY, 'X-Killbill-ApiSecret': SECRET };
 const basic = { username: 'admin', password: 'password' };
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log('ok   ' + name);
-  } catch (e) {
-    const detail = e.response ? `HTTP ${e.response.status} ${JSON.stringify(e.response.data)}` : (e.stack || e);
-    console.log('FAIL ' + name + ': ' + detail);
-    process.exit(1);
-  }
-}
 
 (async () => {
   const tenantApi = new killbill.TenantApi(cfg, undefined, http);

@@ -5,6 +5,7 @@
 const assert = require('assert');
 const killbill = require('killbill');
 const axios = require('axios');
+const { check, idOf } = require('./common');
 
 const BASE = process.argv[2];
 const KEY = 'compat-close-' + Date.now();
@@ -12,20 +13,8 @@ const SECRET = 'lazar';
 const http = axios.create();  // no Location-following interceptor (it cannot follow createTenant)
 const cfg = new killbill.Configuration({ basePath: BASE, username: 'admin', password: 'password',
                                          apiKey: killbill.apiKey(KEY, SECRET) });
-const idOf = (r) => new URL(r.headers.location).pathname.split('/').pop();
 const tenantHeaders = { 'X-Killbill-ApiKey': KEY, 'X-Killbill-ApiSecret': SECRET };
 const basic = { username: 'admin', password: 'password' };
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log('ok   ' + name);
-  } catch (e) {
-    const detail = e.response ? `HTTP ${e.response.status} ${JSON.stringify(e.response.data)}` : (e.stack || e);
-    console.log('FAIL ' + name + ': ' + detail);
-    process.exit(1);
-  }
-}
 
 const moveClock = (days) => axios.put(BASE + '/1.0/kb/test/clock', null,
                                       { params: { days }, auth: basic, headers: tenantHeaders });

@@ -6,6 +6,7 @@
 const assert = require('assert');
 const killbill = require('killbill');
 const axios = require('axios');
+const { check, idOf } = require('./common');
 
 const BASE = process.argv[2];
 const KEY = 'compat-payments-' + Date.now();
@@ -13,21 +14,9 @@ const SECRET = 'lazar';
 const http = axios.create();  // no Location-following interceptor
 const cfg = new killbill.Configuration({ basePath: BASE, username: 'admin', password: 'password',
                                          apiKey: killbill.apiKey(KEY, SECRET) });
-const idOf = (r) => new URL(r.headers.location).pathname.split('/').pop();
 const tenantHeaders = { 'X-Killbill-ApiKey': KEY, 'X-Killbill-ApiSecret': SECRET, 'X-Killbill-CreatedBy': 'compat' };
 const basic = { username: 'admin', password: 'password' };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log('ok   ' + name);
-  } catch (e) {
-    const detail = e.response ? `HTTP ${e.response.status} ${JSON.stringify(e.response.data)}` : (e.stack || e);
-    console.log('FAIL ' + name + ': ' + detail);
-    process.exit(1);
-  }
-}
 
 async function configure(action) {
   return http.post(BASE + '/plugins/killbill-payment-test/configure', { CONFIGURE_ACTION: action },

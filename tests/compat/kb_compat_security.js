@@ -6,6 +6,7 @@
 const assert = require('assert');
 const killbill = require('killbill');
 const axios = require('axios');
+const { check } = require('./common');
 
 const BASE = process.argv[2];
 const STAMP = Date.now();
@@ -18,17 +19,6 @@ const admin = new killbill.Configuration({ basePath: BASE, username: 'admin', pa
                                            apiKey: killbill.apiKey(KEY, SECRET) });
 const clerk = new killbill.Configuration({ basePath: BASE, username: USER, password: 'clerk-pw',
                                            apiKey: killbill.apiKey(KEY, SECRET) });
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log('ok   ' + name);
-  } catch (e) {
-    const detail = e.response ? `HTTP ${e.response.status} ${JSON.stringify(e.response.data)}` : (e.stack || e);
-    console.log('FAIL ' + name + ': ' + detail);
-    process.exit(1);
-  }
-}
 
 (async () => {
   const security = new killbill.SecurityApi(admin, undefined, http);
