@@ -17,6 +17,8 @@ import time
 import uuid
 from collections.abc import Callable
 
+from sqlalchemy import Connection
+
 from billow.core.context import CallContext, internal_context
 from billow.core.db import Database
 from billow.core.errors import Conflict, InvalidInput, NotFound
@@ -140,9 +142,9 @@ class SecurityService:
         self._forget()
 
     @staticmethod
-    def _check_roles_exist(conn: object, roles: list[str]) -> None:
+    def _check_roles_exist(conn: Connection, roles: list[str]) -> None:
         wanted = [r for r in dict.fromkeys(roles) if r != ROOT_ROLE]
-        known = store.existing_roles(conn, wanted)  # type: ignore[arg-type]
+        known = store.existing_roles(conn, wanted)
         for role in wanted:
             if role not in known:
                 raise InvalidInput(f"The role {role} does not exist or has been inactivated", code=40003,
