@@ -84,6 +84,16 @@ class InvoiceInternalApi:
         state = self.run.load_states(uow, [arid])[arid]
         return row, state
 
+    def locked_invoice(self, uow: UnitOfWork, invoice_id: str) -> tuple[Invoice, int]:
+        """An invoice with its items and payments and its account's record id, under the account lock: what paying
+        it needs, without the account's billing state (subscriptions, blocking states) that `locked` reads."""
+        row = store.invoice_record(uow.conn, uow.tenant, invoice_id=invoice_id)
+        if row is None:
+            raise invoice_not_found(invoice_id)
+        arid = row["account_record_id"]
+        uow.lock_account(arid)
+        return next(inv for inv in self.run.invoices_of(uow, [arid])[arid] if inv.id == row["id"]), arid
+
     def commit(self, uow: UnitOfWork, invoice_id: str) -> bool:
         """`commitInvoice`: DRAFT → COMMITTED; CTDs set, credit applied, INVOICE_CREATION published. False when
         it was COMMITTED already."""

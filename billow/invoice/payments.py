@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,7 +24,7 @@ from billow.invoice.errors import invoice_error
 from billow.invoice.events import InvoicePaymentErrorEvent, InvoicePaymentSuccessEvent, invoice_adjusted
 from billow.invoice.internal import InvoiceInternalApi
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
-from billow.invoice.store_payments import IP, rows_of
+from billow.invoice.store_payments import IP, rows_of, rows_of_invoices
 
 ATTEMPT = "ATTEMPT"
 REFUND = "REFUND"
@@ -63,9 +63,26 @@ class InvoicePaymentInternalApi:
     # -- reads ----------------------------------------------------------------------------------------
     def locked_invoice(self, uow: UnitOfWork, invoice_id: str) -> tuple[Invoice, Decimal, int]:
         """An invoice, its balance and its account record id, under the account lock."""
-        row, state = self.invoices.locked(uow, invoice_id)
-        invoice = next(inv for inv in state.invoices if inv.id == invoice_id)
-        return invoice, balance(invoice), row["account_record_id"]
+        invoice, arid = self.invoices.locked_invoice(uow, invoice_id)
+        return invoice, balance(invoice), arid
+
+    def many(self, uow: UnitOfWork, invoice_ids: Sequence[str]) -> dict[str, tuple[Invoice, Decimal, int]]:
+        """Many invoices at once (the accounts' locks are the caller's): {id: (invoice, balance, account record
+        id)}; unknown ids are left out."""
+        owners = store.account_record_ids_of_invoices(uow.conn, uow.tenant, invoice_ids)
+        wanted = set(invoice_ids)
+        out: dict[str, tuple[Invoice, Decimal, int]] = {}
+        for arid, invoices in self.invoices.run.invoices_of(uow, sorted(set(owners.values()))).items():
+            for inv in invoices:
+                if inv.id in wanted:
+                    out[inv.id] = (inv, balance(inv), arid)
+        return out
+
+    def rows_of_invoices(self, uow: UnitOfWork, invoice_ids: Sequence[str]) -> dict[str, list[InvoicePayment]]:
+        out: dict[str, list[InvoicePayment]] = {i: [] for i in invoice_ids}
+        for m in rows_of_invoices(uow.conn, uow.tenant, invoice_ids):
+            out[m["invoice_id"]].append(_to(m))
+        return out
 
     def rows(self, uow: UnitOfWork, *, invoice_id: str | None = None, payment_id: str | None = None,
              cookie: str | None = None, row_id: str | None = None,

@@ -192,6 +192,14 @@ def invoice_record(conn: Connection, tenant: int, *, invoice_id: str | None = No
     return dict(row._mapping) if row is not None else None
 
 
+def account_record_ids_of_invoices(conn: Connection, tenant: int, invoice_ids: Sequence[str]) -> dict[str, int]:
+    """{invoice id: its account's record id}."""
+    if not invoice_ids:
+        return {}
+    return {r.id: r.account_record_id for r in conn.execute(select(INV.c.id, INV.c.account_record_id).where(
+        INV.c.tenant_record_id == tenant, INV.c.id.in_(list(invoice_ids))))}
+
+
 def record_ids_of(conn: Connection, tenant: int, invoice_ids: Sequence[str]) -> tuple[dict[int, str], dict[int, str]]:
     """{record id: id} of the invoices and of their items (for their audit logs)."""
     invoices = {r.record_id: r.id for r in conn.execute(select(INV.c.record_id, INV.c.id).where(

@@ -64,6 +64,13 @@ def _sums(rows: Sequence[Any]) -> dict[str, Decimal]:
     return out
 
 
+def rows_of_invoices(conn: Connection, tenant: int, invoice_ids: Sequence[str]) -> list[Mapping[str, Any]]:
+    if not invoice_ids:
+        return []
+    q = select(IP).where(IP.c.tenant_record_id == tenant, IP.c.invoice_id.in_(list(invoice_ids)))
+    return [dict(r._mapping) for r in conn.execute(q.order_by(IP.c.record_id))]
+
+
 def rows_of(conn: Connection, tenant: int, *, invoice_id: str | None = None, payment_id: str | None = None,
             cookie: str | None = None, row_id: str | None = None,
             account_record_id: int | None = None) -> list[Mapping[str, Any]]:

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from billow.account.internal import AccountInternalApi
-from billow.core.context import CallContext
+from billow.account.model import Account
+from billow.core.context import CallContext, internal_context
 from billow.core.db import Database, UnitOfWork
 from billow.core.money import round_money
+from billow.invoice.events import InvoiceCreationEvent
+from billow.invoice.model import Invoice
 from billow.invoice.payments import ATTEMPT, InvoicePayment, InvoicePaymentInternalApi
 from billow.payment import store
 from billow.payment.errors import (
@@ -52,6 +55,13 @@ class PayRequest:
     api: bool = True
 
 
+def _automatic_skip(account: Account, invoice: Invoice, control_tags: frozenset[str]) -> bool:
+    """An automatic payment is not made: the parent pays a delegating child's invoices through its summary
+    invoice, and AUTO_PAY_OFF or MANUAL_PAY stop it (Kill Bill's invoice payment control `priorCall`)."""
+    return (account.is_payment_delegated_to_parent or invoice.parent is not None
+            or AUTO_PAY_OFF in control_tags or MANUAL_PAY in control_tags)
+
+
 class InvoicePayments:
     def __init__(self, db: Database, payments: PaymentService, processor: PaymentProcessor,
                  invoice_payments: InvoicePaymentInternalApi, control: InvoicePaymentControl,
@@ -65,27 +75,69 @@ class InvoicePayments:
         self.tags = tags
 
     # -- paying --------------------------------------------------------------------------------------------
-    def _prepare(self, uow: UnitOfWork, req: PayRequest) -> Prepared | None:
+    def payable(self, uow: UnitOfWork, events: Sequence[InvoiceCreationEvent]) -> list[InvoiceCreationEvent]:
+        """Of these new invoices (INVOICE_CREATION events of one pack, their accounts locked by the caller), those
+        whose automatic payment has a gateway to call. Decided in the bus handler, reading once for the whole
+        pack, so that an account without a payment method, with AUTO_PAY_OFF or with nothing to pay costs no
+        notification; the failed attempt of a missing method is recorded here, as the invoice payment control
+        does (`priorCall`). The notification's handler decides again (`_due`) under the account lock."""
+        by_id = {e.object_id: e for e in events if e.object_id}
+        invoice_ids = list(by_id)
+        found = self.invoice_payments.many(uow, invoice_ids)
+        arids = sorted({arid for _, _, arid in found.values()})
+        accounts = self.accounts.by_record_ids(uow, arids)
+        tags = self.tags.control_tags(uow, arids)
+        candidates: list[str] = []
+        for invoice_id in dict.fromkeys(invoice_ids):
+            if invoice_id not in found:
+                continue
+            invoice, amount, arid = found[invoice_id]
+            if arid in accounts and amount > 0 and not _automatic_skip(accounts[arid], invoice, tags[arid]):
+                candidates.append(invoice_id)
+        rows = self.invoice_payments.rows_of_invoices(uow, candidates)
+        out: list[InvoiceCreationEvent] = []
+        for invoice_id in candidates:
+            invoice, amount, arid = found[invoice_id]
+            if self._in_flight(uow, rows[invoice_id]):
+                continue
+            account = accounts[arid]
+            if account.payment_method_id is None:
+                # written with the event's own user token, as a handler of this one event would
+                uow.ctx = internal_context(tenant_record_id=uow.tenant, user_token=by_id[invoice_id].user_token)
+                self.invoice_payments.record(uow, account_record_id=arid, account_id=account.id, kind=ATTEMPT,
+                                             invoice_id=invoice.id, payment_id=None, amount=amount,
+                                             currency=invoice.currency, cookie=None, success=False)
+                continue
+            out.append(by_id[invoice_id])
+        return out
+
+    @staticmethod
+    def _in_flight(uow: UnitOfWork, rows: Sequence[InvoicePayment]) -> bool:
+        """A transaction of the invoice's attempts is still UNKNOWN or PENDING (Kill Bill's priorCall aborts)."""
+        for row in rows:
+            if row.type == ATTEMPT and not row.success and row.payment_id is not None:
+                found = store.transactions_by_key(uow.conn, uow.tenant, row.payment_cookie_id or "")
+                if any(t.status in _IN_FLIGHT for t, _ in found):
+                    return True
+        return False
+
+    def _due(self, uow: UnitOfWork, req: PayRequest) -> tuple[Invoice, Account, int, Decimal] | None:
+        """The checks before a payment (Kill Bill's invoice payment control `priorCall`): the invoice, its
+        account, the account's record id and the amount to pay, or None when an automatic payment has
+        nothing to do; an API payment that cannot be made raises."""
         invoice, balance, arid = self.invoice_payments.locked_invoice(uow, req.invoice_id)
         account = self.accounts.by_record_id(uow, arid)
         if req.account_id is not None and req.account_id != account.id:
             raise invalid_parameter("accountId", f"invoice {invoice.id} belongs to another account")
-        if account.is_payment_delegated_to_parent or invoice.parent is not None:
+        if req.api and (account.is_payment_delegated_to_parent or invoice.parent is not None):
             # the parent pays the child's invoices through its summary invoice (Kill Bill's priorCall aborts)
-            if req.api:
-                raise aborted(f"invoice {invoice.id} is paid through the parent account's invoice")
+            raise aborted(f"invoice {invoice.id} is paid through the parent account's invoice")
+        if not req.api and _automatic_skip(account, invoice, self.tags.control_tags(uow, [arid])[arid]):
             return None
-        if not req.api:
-            tags = self.tags.control_tags(uow, [arid]).get(arid, frozenset())
-            if AUTO_PAY_OFF in tags or MANUAL_PAY in tags:
-                return None
-        for row in self.invoice_payments.rows(uow, invoice_id=invoice.id):
-            if row.type == ATTEMPT and not row.success and row.payment_id is not None:
-                found = store.transactions_by_key(uow.conn, uow.tenant, row.payment_cookie_id or "")
-                if any(t.status in _IN_FLIGHT for t, _ in found):
-                    if req.api:
-                        raise aborted(f"invoice {invoice.id} has a payment in flight")
-                    return None
+        if self._in_flight(uow, self.invoice_payments.rows(uow, invoice_id=invoice.id)):
+            if req.api:
+                raise aborted(f"invoice {invoice.id} has a payment in flight")
+            return None
         if balance <= 0:
             if req.api:
                 raise PaymentError(NULL_INVOICE, f"Invoice {invoice.id} has a balance <= 0 ", status=422)
@@ -100,6 +152,13 @@ class InvoicePayments:
                                          invoice_id=invoice.id, payment_id=None, amount=amount,
                                          currency=invoice.currency, cookie=None, success=False)
             return None
+        return invoice, account, arid, amount
+
+    def _prepare(self, uow: UnitOfWork, req: PayRequest) -> Prepared | None:
+        due = self._due(uow, req)
+        if due is None:
+            return None
+        invoice, account, arid, amount = due
         key = req.transaction_external_key or str(uuid.uuid4())
         attempt = uow.insert("payment_attempts", {
             "account_record_id": arid, "account_id": account.id, "payment_method_id": req.payment_method_id,

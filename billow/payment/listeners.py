@@ -30,10 +30,11 @@ AUTO_PAY_QUEUE = "payment-auto-pay-on"
 
 
 def install(bus: Bus, invoices: InvoicePayments) -> None:
-    def on_invoice(uow: UnitOfWork, event: BusEvent) -> None:
-        if isinstance(event, InvoiceCreationEvent) and event.object_id:
-            bus.schedule(uow, INVOICE_QUEUE, {"invoice_id": event.object_id}, uow.now,
-                         account_record_id=event.account_record_id)
+    def on_invoices(uow: UnitOfWork, events: list[BusEvent]) -> None:
+        for e in invoices.payable(uow, [e for e in events if isinstance(e, InvoiceCreationEvent)]):
+            uow.ctx = internal_context(tenant_record_id=uow.tenant, user_token=e.user_token)
+            bus.schedule(uow, INVOICE_QUEUE, {"invoice_id": e.object_id}, uow.now,
+                         account_record_id=e.account_record_id)
 
     def on_tag_removed(uow: UnitOfWork, event: BusEvent) -> None:
         if (isinstance(event, TagDeletionEvent) and event.tag_definition_name == AUTO_PAY_OFF
@@ -67,7 +68,7 @@ def install(bus: Bus, invoices: InvoicePayments) -> None:
             except BillowError as e:
                 log.warning("automatic payment of invoice %s refused: %s", invoice.id, e)
 
-    bus.subscribe(on_invoice, InvoiceCreationEvent, name="payment-invoices")
+    bus.subscribe_batch(on_invoices, InvoiceCreationEvent, name="payment-invoices")
     bus.subscribe(on_tag_removed, TagDeletionEvent, name="payment-tags")
     bus.register_queue(INVOICE_QUEUE, pay, transactional=False)
     bus.register_queue(RETRY_QUEUE, pay, transactional=False)

@@ -222,10 +222,10 @@ def test_a_billing_batch_reads_its_control_tags_at_once(w: World) -> None:
         w.advance(days=31)  # 2024-02-15: one batch bills the four accounts
     finally:
         run.control_tags = original
-    # the batch reads the four accounts' tags at once; the payment service then reads each new invoice's account
-    # alone (paying it: written-off invoices have no balance)
+    # the batch reads the four accounts' tags at once; the payment service then reads, once for the pack of
+    # INVOICE_CREATION events, the accounts of the two new COMMITTED invoices (written-off invoices have no balance)
     batch = sorted(a.record_id for a in accounts)
-    assert reads.count(batch) == 1 and all(len(r) == 1 for r in reads if r != batch)
+    assert reads == [batch, sorted([accounts[0].record_id, accounts[3].record_id])]
     statuses = [[(i.status, i.target_date) for i in w.kb.invoices.of_account(w.ctx, a.id)] for a in accounts]
     jan, feb = date(2024, 1, 15), date(2024, 2, 15)
     assert statuses == [[(InvoiceStatus.COMMITTED, jan), (InvoiceStatus.COMMITTED, feb)],

@@ -62,10 +62,20 @@ class Notification:
 
 @dataclass
 class Subscription:
-    handler: EventHandler
+    # `EventHandler`, or for a batch subscription `(uow, events) -> None`
+    handler: Callable[..., None]
     classes: tuple[type[BusEvent], ...]
     event_types: frozenset[str]
     name: str
+    # a batch handler gets `(uow, events)`: every matching event of a transaction's rows at once
+    batch: bool = False
+
+    def call(self, uow: UnitOfWork, event: BusEvent) -> None:
+        """One event, whatever the handler's shape (a batch handler gets a list of one)."""
+        if self.batch:
+            self.handler(uow, [event])
+        else:
+            self.handler(uow, event)
 
     def matches(self, event: BusEvent) -> bool:
         if not self.classes and not self.event_types:
@@ -124,6 +134,17 @@ class Bus:
         classes = tuple(e for e in events if isinstance(e, type))
         types = frozenset(e for e in events if isinstance(e, str))
         self.subscriptions.append(Subscription(handler, classes, types, name or _name(handler)))
+
+    def subscribe_batch(self, handler: Callable[[UnitOfWork, list[BusEvent]], None], *events: type[BusEvent] | str,
+                        name: str | None = None) -> None:
+        """Like `subscribe`, but `handler(uow, events)` gets every matching event of the rows a worker runs in
+        one transaction (several accounts' events, in row order), after their other handlers: a handler that
+        reads per event can then read once per pack. If it raises, the rows are run again one by one, and it
+        gets a list of one event."""
+        classes = tuple(e for e in events if isinstance(e, type))
+        types = frozenset(e for e in events if isinstance(e, str))
+        self.subscriptions.append(Subscription(handler, classes, types, name or _name(handler),
+                                               batch=True))
 
     def handlers_for(self, event: BusEvent) -> list[Subscription]:
         return [s for s in self.subscriptions if s.matches(event)]

@@ -32,7 +32,7 @@ from billow.core.bus.tables import FAILED, PROCESSED
 from billow.core.context import internal_context
 
 if TYPE_CHECKING:
-    from billow.core.bus.bus import Bus, Notification
+    from billow.core.bus.bus import Bus, Notification, Subscription
     from billow.core.db.uow import UnitOfWork
 
 log = logging.getLogger("billow.bus")
@@ -298,6 +298,7 @@ class Dispatcher:
                 taken: set[int] = set()
                 for table in (store.BUS, store.NOTIFICATIONS):
                     taken |= store.take_many(uow.conn, [e for e in batch if e.table == table], self.owner)
+                batched: dict[int, tuple[Subscription, list[BusEvent]]] = {}
                 for n, entry in enumerate(batch):
                     pos[0] = n
                     if entry.record_id not in taken:
@@ -307,16 +308,22 @@ class Dispatcher:
                     if entry.table == store.BUS:
                         event = BusEvent.from_json(entry.class_name, entry.event_json)
                         for sub in self.bus.handlers_for(event):
-                            sub.handler(uow, event)
+                            if sub.batch:
+                                batched.setdefault(id(sub), (sub, []))[1].append(event)
+                            else:
+                                sub.handler(uow, event)
                     else:
                         self.bus.queues[entry.queue_name or ""].handler(uow, self._notification(entry))
                     uow.flush_events()  # with this row's user token
-                pos[0] = len(batch)  # a failure from here on is not a handler's
+                pos[0] = len(batch)  # a failure from here on is not one row's: the rows run again one by one
+                for sub, events in batched.values():
+                    sub.handler(uow, events)
+                uow.flush_events()
                 store.archive_many(uow.conn, batch, PROCESSED, self.owner, self._wall())
             return None
         except Exception as exc:
             if pos[0] >= len(batch):  # completion or commit failed: run every row on its own
-                log.warning("batch completion failed; running rows one by one", exc_info=True)
+                log.warning("a batch handler or the completion failed; running rows one by one", exc_info=True)
                 return 0, _Commit(exc)
             return pos[0], exc
 
@@ -363,7 +370,7 @@ class Dispatcher:
         with self.db.transaction(ctx) as uow:
             self._begin(uow, entry)
             for sub in subs:
-                sub.handler(uow, event)
+                sub.call(uow, event)
             store.archive(uow.conn, entry, PROCESSED, self.owner, self._wall())
 
     def _notification(self, entry: Entry) -> Notification:

@@ -338,3 +338,42 @@ def test_event_json_round_trip_keeps_types() -> None:
                  at=datetime(2024, 2, 1, 3, 4, 5, tzinfo=UTC))
     back = BusEvent.from_json(Amounts.class_name(), ev.to_json())
     assert back == ev
+
+
+def test_batch_subscription_gets_a_pack_at_once_and_single_events_after_a_failure(db_url: str, make_db: Any,
+                                                                                  make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db, max_failure_retry=2, retry_delays=ZERO)
+    calls: list[list[int]] = []
+    singles: list[int] = []
+    broken = {"on": False}
+
+    def each(uow: Any, ev: Ping) -> None:
+        singles.append(ev.seq)
+
+    def pack(uow: Any, events: list[Ping]) -> None:
+        calls.append([e.seq for e in events])
+        for ev in events:
+            record_effect(uow, ev)  # rolled back with a failure
+        if broken["on"] and any(e.seq == 13 for e in events):
+            raise ValueError("handler bug on 13")
+
+    bus.subscribe(each, Ping)
+    bus.subscribe_batch(pack, Ping)
+    for account in (1, 2, 3):  # three accounts' events, one pack in the inline drain
+        post(db, 1, account, account)
+    assert bus.run_until_idle(timeout_s=30)
+    assert sorted(singles) == [1, 2, 3]
+    assert len(calls) == 1 and sorted(calls[0]) == [1, 2, 3]
+
+    # a failing batch handler: the pack is rolled back and its rows run one by one, each with a list of one
+    calls.clear()
+    broken["on"] = True
+    for account in (11, 12, 13):
+        post(db, 1, account, account)
+    assert bus.run_until_idle(timeout_s=30)
+    assert sorted(calls[0]) == [11, 12, 13]
+    assert [c for c in calls[1:] if c != [13]] in ([[11], [12]], [[12], [11]])
+    with db.read_connection() as conn:
+        assert sorted(conn.execute(select(effects.c.seq)).scalars().all()) == [1, 2, 3, 11, 12]
+    assert count(db, bus_events_history, bus_events_history.c.processing_state == FAILED) == 1
