@@ -31,6 +31,7 @@ from billow.account.internal import AccountInternalApi
 from billow.account.model import Account
 from billow.core.bus.bus import Bus, Notification
 from billow.core.bus.event import BusEvent
+from billow.core.context import internal_context
 from billow.core.db import UnitOfWork
 from billow.core.errors import BillowError
 from billow.core.money import round_money
@@ -97,7 +98,7 @@ class ParentInvoices:
         self.bus = bus
 
     def install(self) -> None:
-        self.bus.subscribe(self._on_invoice_created, InvoiceCreationEvent, name="invoice-parent-summary")
+        self.bus.subscribe_batch(self._on_invoices_created, InvoiceCreationEvent, name="invoice-parent-summary")
         self.bus.subscribe(self._on_invoice_adjusted, InvoiceAdjustmentEvent, name="invoice-parent-adjustment")
         self.bus.register_queue(COMMIT_QUEUE, self._on_commit_due)
 
@@ -108,13 +109,20 @@ class ParentInvoices:
         account = self.accounts.get(uow, event.account_id)
         return account if is_delegated_child(account) else None
 
-    def _on_invoice_created(self, uow: UnitOfWork, event: BusEvent) -> None:
-        try:
-            child = self._child(uow, event)
-            if child is not None and event.object_id is not None:
+    def _on_invoices_created(self, uow: UnitOfWork, events: list[BusEvent]) -> None:
+        """The new invoices of a pack: their accounts are read at once, and only a delegating child's invoice
+        goes into its parent's summary invoice."""
+        arids = sorted({e.account_record_id for e in events if e.account_record_id is not None})
+        accounts = self.accounts.by_record_ids(uow, arids)
+        for event in events:
+            child = accounts.get(event.account_record_id) if event.account_record_id is not None else None
+            if child is None or event.object_id is None or not is_delegated_child(child):
+                continue
+            uow.ctx = internal_context(tenant_record_id=uow.tenant, user_token=event.user_token)
+            try:
                 self.summarise(uow, child, event.object_id)
-        except BillowError as e:  # Kill Bill's listener logs invoice and account errors and goes on
-            log.warning("parent invoice not updated for invoice %s: %s", event.object_id, e.message)
+            except BillowError as e:  # Kill Bill's listener logs invoice and account errors and goes on
+                log.warning("parent invoice not updated for invoice %s: %s", event.object_id, e.message)
 
     def _on_invoice_adjusted(self, uow: UnitOfWork, event: BusEvent) -> None:
         try:
