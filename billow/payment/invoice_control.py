@@ -89,6 +89,12 @@ class InvoicePaymentControl:
             if reversed_row is not None:
                 self.invoice_payments.reverse_chargeback(uow, reversed_row, account_id)
 
+    def cancel_retries(self, uow: UnitOfWork, payment: Payment) -> int:
+        """Kill Bill's `cancelScheduledPaymentTransaction` (`PaymentCanceller`): the payment's future retries are
+        removed; the attempts keep their state. The number removed."""
+        return self.bus.remove_future(uow, RETRY_QUEUE, payment.account_record_id,
+                                      lambda p: p.get("payment_external_key") == payment.external_key)
+
     @staticmethod
     def _attempt_state(uow: UnitOfWork, trx: PaymentTransaction, state: str) -> None:
         if trx.attempt_id is None:

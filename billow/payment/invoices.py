@@ -31,6 +31,7 @@ from billow.payment.errors import (
     aborted,
     invalid_parameter,
     no_such_payment,
+    no_such_transaction,
 )
 from billow.payment.invoice_control import InvoicePaymentControl, RefundAdjustments
 from billow.payment.model import Payment, PaymentTransaction, TransactionStatus, TransactionType
@@ -258,6 +259,26 @@ class InvoicePayments:
     def with_control(self, ctx: CallContext, call: TransactionCall) -> tuple[Payment, PaymentTransaction]:
         """Any other transaction (chargeback, reversal, capture, ...) with the invoice control applied."""
         return self.payments.transact(ctx, call, self.control.on_outcome)
+
+    def cancel_scheduled(self, ctx: CallContext, *, transaction_id: str | None = None,
+                         transaction_external_key: str | None = None) -> int:
+        """`cancelScheduledPaymentTransaction` by a transaction's id or external key: its payment's scheduled
+        retries are cancelled (an unknown external key cancels nothing, as in Kill Bill); the number cancelled."""
+        with self.db.transaction(ctx) as uow:
+            if transaction_id is not None:
+                trx = store.transaction(uow.conn, uow.tenant, transaction_id)
+                if trx is None:
+                    raise no_such_transaction(transaction_id)
+            else:
+                found = store.transactions_by_key(uow.conn, uow.tenant, transaction_external_key or "")
+                if not found:
+                    return 0
+                trx = found[-1][0]
+            payment = store.payment(uow.conn, uow.tenant, payment_id=trx.payment_id)
+            if payment is None:
+                raise no_such_payment(trx.payment_id)
+            uow.lock_account(payment.account_record_id)
+            return self.control.cancel_retries(uow, payment)
 
     # -- reads -------------------------------------------------------------------------------------------
     def of_invoice(self, ctx: CallContext, invoice_id: str) -> list[InvoicePayment]:

@@ -14,7 +14,13 @@ from billow.core.context import CallContext
 from billow.core.db import Database
 from billow.core.db.audit_read import AuditLogEntry, audit_logs
 from billow.payment import controls, store
-from billow.payment.errors import PaymentError, PaymentOutcomeError, no_such_payment, no_such_transaction
+from billow.payment.errors import (
+    NO_SUCH_PAYMENT,
+    PaymentError,
+    PaymentOutcomeError,
+    no_such_payment,
+    no_such_transaction,
+)
 from billow.payment.model import Payment, PaymentAttempt, PaymentTransaction, TransactionStatus
 from billow.payment.plugin_api import PaymentTransactionInfo, TransactionType
 from billow.payment.processor import Outcome, OutcomeHook, PaymentProcessor, Prepared, TransactionCall
@@ -133,6 +139,24 @@ class PaymentService:
             plugin = self.processor.plugins.get(method.plugin_name)
             pctx = self.processor.plugin_context(uow, method.plugin_name, self.processor.config(uow))
         return plugin.get_payment_info(payment.account_id, payment.id, (), pctx) if plugin else []
+
+    def transaction_history(self, ctx: CallContext, transaction_id: str) -> list[AuditLogEntry]:
+        """`getTransactionAuditLogsWithHistory`."""
+        with self.db.read(ctx) as uow:
+            trx = store.transaction(uow.conn, uow.tenant, transaction_id)
+            if trx is None:
+                raise no_such_transaction(transaction_id)
+            return audit_logs(uow.conn, uow.tenant, "payment_transactions", [trx.record_id], level="FULL",
+                              with_history=True)[trx.record_id]
+
+    def attempt_history(self, ctx: CallContext, attempt_id: str) -> list[AuditLogEntry]:
+        """`getPaymentAttemptAuditLogsWithHistory`."""
+        with self.db.read(ctx) as uow:
+            found = store.attempts(uow.conn, uow.tenant, attempt_id=attempt_id)
+            if not found:
+                raise PaymentError(NO_SUCH_PAYMENT, f"Payment attempt {attempt_id} does not exist", status=404)
+            return audit_logs(uow.conn, uow.tenant, "payment_attempts", [found[0].record_id], level="FULL",
+                              with_history=True)[found[0].record_id]
 
     def audit_logs(self, ctx: CallContext, table: str, record_ids: Sequence[int], level: str
                    ) -> dict[int, list[AuditLogEntry]]:

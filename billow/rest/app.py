@@ -28,6 +28,7 @@ from billow.rest.routes import (
     invoice_payments,
     invoice_templates,
     invoices,
+    payment_combo,
     payment_methods,
     payments,
     plugins,
@@ -74,7 +75,8 @@ def create_app(billow: Billow, *, max_body_bytes: int | None = None) -> FastAPI:
     # ... are not taken for an invoice id
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
                                   invoice_templates, invoice_lookups, invoices, export, tags, custom_fields,
-                                  usages, security, payment_methods, payments, invoice_payments, plugins)]
+                                  usages, security, payment_methods, payment_combo, payments, invoice_payments,
+                                  plugins)]
     for router in routers:
         app.include_router(router, dependencies=[Depends(authorize)])
     # each route's permission, looked up once here (a write route without one stops the start: a bug)

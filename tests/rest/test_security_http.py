@@ -161,3 +161,20 @@ def test_no_or_bad_credentials_are_401(server: ServerThread, kb: KB, path: str) 
     assert httpx.get(f"{server.base_url}{path}", headers=headers).status_code == 401
     assert httpx.get(f"{server.base_url}{path}", headers=headers, auth=("admin", "nope")).status_code == 401
     assert httpx.get(f"{server.base_url}{path}", headers=headers, auth=ADMIN).status_code == 200
+
+
+def test_a_combo_payment_needs_the_permissions_of_what_it_creates(server: ServerThread, kb: KB) -> None:
+    """Kill Bill checks each inner call: payment:trigger alone pays for an existing account, not a new one."""
+    account = kb.post("/1.0/kb/accounts", json={"name": "Combo", "currency": "USD", "externalKey": "combo-perm"})
+    kb.post(f"/1.0/kb/accounts/{account.headers['location'].rsplit('/', 1)[-1]}/paymentMethods",
+            params={"isDefault": "true"}, json={"pluginName": "__EXTERNAL_PAYMENT__"}).raise_for_status()
+    purchase = {"transactionType": "PURCHASE", "amount": "5"}
+    with _as(kb, _user(server, ["payment:trigger"])) as payer:
+        r = payer.post("/1.0/kb/payments/combo", json={"account": {"externalKey": "combo-perm"},
+                                                       "transaction": purchase})
+        assert r.status_code == 201, r.text
+        r = payer.post("/1.0/kb/payments/combo", json={"account": {"name": "New", "currency": "USD",
+                                                                   "externalKey": "combo-new"},
+                                                       "transaction": purchase})
+        assert r.status_code == 401 and r.json()["code"] == 40000
+    assert kb.get("/1.0/kb/accounts", params={"externalKey": "combo-new"}).status_code == 404

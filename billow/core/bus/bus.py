@@ -199,6 +199,13 @@ class Bus:
         return store.remove_future_of_account(uow.conn, uow.tenant, account_record_id, uow.now,
                                               self.wall_clock.utcnow())
 
+    def remove_future(self, uow: UnitOfWork, queue_name: str, account_record_id: int,
+                      match: Callable[[dict[str, Any]], bool]) -> int:
+        """Remove the account's notifications of one queue due after the unit of work's instant whose payload
+        matches, in the caller's transaction (history state REMOVED); the number removed."""
+        return store.remove_future_matching(uow.conn, uow.tenant, account_record_id, queue_name, uow.now,
+                                            self.wall_clock.utcnow(), match)
+
     def dead_nodes(self, conn: Connection, names: Iterable[str]) -> set[str]:
         """Of these node names, those whose heartbeat says they are dead (for work claimed outside the bus
         tables, e.g. billing-run batches, to be taken over the way bus claims are)."""

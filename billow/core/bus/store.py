@@ -21,7 +21,7 @@ The protocol follows killbill-commons (`queue/.../QueueSqlDao.sql.stg`,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -418,6 +418,24 @@ def remove_future_of_account(conn: Connection, tenant_record_id: int, account_re
                         t.c.effective_date > after, t.c.processing_state == AVAILABLE,
                         t.c.processing_owner.is_(None))
         .returning(*t.c)).all()
+    if rows:
+        archive_many(conn, [Entry.from_row(NOTIFICATIONS, r) for r in rows], REMOVED, None, wall)
+    return len(rows)
+
+
+def remove_future_matching(conn: Connection, tenant_record_id: int, account_record_id: int, queue_name: str,
+                           after: datetime, wall: datetime, match: Callable[[dict[str, Any]], bool]) -> int:
+    """Remove an account's unclaimed notifications of one queue, due after an instant, whose payload `match`es
+    (history state REMOVED; Kill Bill's `getFutureNotificationForSearchKeys` + `removeNotification`)."""
+    t = notifications
+    found = conn.execute(select(t.c.record_id, t.c.event_json).where(
+        t.c.search_key1 == account_record_id, t.c.search_key2 == tenant_record_id, t.c.queue_name == queue_name,
+        t.c.effective_date > after, t.c.processing_state == AVAILABLE, t.c.processing_owner.is_(None))).all()
+    ids = [r.record_id for r in found if match(json.loads(r.event_json))]
+    if not ids:
+        return 0
+    rows = conn.execute(delete(t).where(t.c.record_id.in_(ids), t.c.processing_owner.is_(None))
+                        .returning(*t.c)).all()
     if rows:
         archive_many(conn, [Entry.from_row(NOTIFICATIONS, r) for r in rows], REMOVED, None, wall)
     return len(rows)

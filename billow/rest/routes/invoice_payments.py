@@ -18,9 +18,10 @@ from billow.payment.processor import TransactionCall
 from billow.payment.provider.external import EXTERNAL_PAYMENT
 from billow.payment.service import chargeback_reversal
 from billow.rest.common import AuditLevel, Ctx, audit_log_json, created, no_content
-from billow.rest.deps import Payments
+from billow.rest.deps import Invoices, Payments
 from billow.rest.jsonio import KBJSONResponse
 from billow.rest.payment_json import PaymentTransactionJson, outcome_response, payment_json, query_properties
+from billow.rest.routes.invoices import invoice_json
 from billow.rest.routes.payments import _complete
 
 router = APIRouter(tags=["InvoicePayment"])
@@ -70,6 +71,7 @@ def invoice_payment_audit(ctx: Ctx, payments: Payments, invoicePaymentId: str) -
 @router.put("/1.0/kb/invoicePayments/{paymentId}", status_code=204, operation_id="completeInvoicePaymentTransaction")
 def complete_invoice_payment(request: Request, ctx: Ctx, payments: Payments, paymentId: str,
                              body: PaymentTransactionJson = Body(...),
+                             controlPluginName: list[str] | None = Query(None),
                              pluginProperty: list[str] | None = Query(None)) -> Response:
     return _complete(request, ctx, payments, paymentId, body, pluginProperty)
 
@@ -99,7 +101,7 @@ def refund_with_adjustments(request: Request, ctx: Ctx, payments: Payments, paym
     return created(request, f"/1.0/kb/invoicePayments/{paymentId}")
 
 
-def _run(request: Request, ctx: Ctx, payments: Payments, call: TransactionCall, payment_id: str) -> Response:
+def run_transaction(request: Request, ctx: Ctx, payments: Payments, call: TransactionCall, payment_id: str) -> Response:
     try:
         payments.invoices.with_control(ctx, call)
     except PaymentOutcomeError as e:
@@ -114,7 +116,7 @@ def invoice_chargeback(request: Request, ctx: Ctx, payments: Payments, paymentId
     payment = payments.payments.get(ctx, paymentId)
     call = TransactionCall(payment.account_id, TransactionType.CHARGEBACK, amount=body.amount, currency=body.currency,
                            payment_id=payment.id, transaction_external_key=body.transactionExternalKey)
-    return _run(request, ctx, payments, call, payment.id)
+    return run_transaction(request, ctx, payments, call, payment.id)
 
 
 @router.post("/1.0/kb/invoicePayments/{paymentId}/chargebackReversals", status_code=201,
@@ -125,7 +127,7 @@ def invoice_chargeback_reversal(request: Request, ctx: Ctx, payments: Payments, 
     payment = payments.payments.get(ctx, paymentId)
     if not body.transactionExternalKey and not body.transactionId:
         raise InvalidInput("transactionExternalKey: needs to be set")
-    return _run(request, ctx, payments, chargeback_reversal(payment.account_id, payment.id,
+    return run_transaction(request, ctx, payments, chargeback_reversal(payment.account_id, payment.id,
                                                              transaction_external_key=body.transactionExternalKey,
                                                              transaction_id=body.transactionId), payment.id)
 
@@ -139,7 +141,7 @@ def payments_of_invoice(ctx: Ctx, payments: Payments, audit: AuditLevel, invoice
 
 
 @router.post("/1.0/kb/invoices/{invoiceId}/payments", status_code=201, operation_id="createInstantPayment",
-             tags=["Invoice"])
+             tags=["Invoice"], responses={204: {"description": "Nothing to pay for"}})
 def pay_invoice(request: Request, ctx: Ctx, payments: Payments, invoiceId: str,
                 body: InvoicePaymentJson = Body(...), externalPayment: bool = False,
                 controlPluginName: list[str] | None = Query(None),
@@ -168,11 +170,16 @@ def invoice_payments_of_account(ctx: Ctx, payments: Payments, audit: AuditLevel,
                            for pid in ids])
 
 
-@router.post("/1.0/kb/accounts/{accountId}/invoicePayments", status_code=204, operation_id="payAllInvoices",
-             tags=["Account"])
-def pay_all_invoices(ctx: Ctx, payments: Payments, accountId: str, paymentMethodId: str | None = None,
-                     externalPayment: bool = False, paymentAmount: Decimal | None = None,
-                     targetDate: str | None = None, pluginProperty: list[str] | None = Query(None)) -> Response:
+@router.post("/1.0/kb/accounts/{accountId}/invoicePayments", status_code=201, operation_id="payAllInvoices",
+             tags=["Account"], responses={204: {"description": "Nothing to pay"}})
+def pay_all_invoices(ctx: Ctx, payments: Payments, invoices: Invoices, accountId: str,
+                     paymentMethodId: str | None = None, externalPayment: bool = False,
+                     paymentAmount: Decimal | None = None, targetDate: str | None = None,
+                     pluginProperty: list[str] | None = Query(None)) -> Response:
+    """201 with the invoices paid (kbswagger 0.24: an array of Invoice), 204 when there was nothing to pay."""
     method = _external_method(payments, ctx, accountId) if externalPayment else paymentMethodId
-    payments.invoices.pay_all(ctx, accountId, payment_method_id=method, amount=paymentAmount)
-    return no_content()
+    paid = payments.invoices.pay_all(ctx, accountId, payment_method_id=method, amount=paymentAmount)
+    if not paid:
+        return no_content()
+    ids = list(dict.fromkeys(r.invoice_id for p in paid for r in payments.invoices.of_payment(ctx, p.id)))
+    return KBJSONResponse([invoice_json(invoices.get(ctx, i)) for i in ids], status_code=201)

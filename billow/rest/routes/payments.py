@@ -14,7 +14,7 @@ from billow.payment.errors import PaymentOutcomeError
 from billow.payment.model import Payment, TransactionStatus, TransactionType
 from billow.payment.processor import TransactionCall
 from billow.payment.service import chargeback_reversal
-from billow.rest.common import AuditLevel, Ctx, check_paging, created, no_content, paginated_headers
+from billow.rest.common import AuditLevel, Ctx, audit_log_json, check_paging, created, no_content, paginated_headers
 from billow.rest.deps import Accounts, Payments
 from billow.rest.jsonio import KBJSONResponse
 from billow.rest.payment_json import (
@@ -27,18 +27,18 @@ from billow.rest.payment_json import (
 
 router = APIRouter(tags=["Payment"])
 
-_INITIAL = {"AUTHORIZE": TransactionType.AUTHORIZE, "PURCHASE": TransactionType.PURCHASE,
+INITIAL_TYPES = {"AUTHORIZE": TransactionType.AUTHORIZE, "PURCHASE": TransactionType.PURCHASE,
             "CREDIT": TransactionType.CREDIT}
 
 
-def _kind(value: str | None, allowed: dict[str, TransactionType]) -> TransactionType:
+def transaction_kind(value: str | None, allowed: dict[str, TransactionType]) -> TransactionType:
     if value not in allowed:
         raise InvalidInput(f"transactionType: should be one of {', '.join(allowed)}")
     return allowed[value]
 
 
-def _run(request: Request, payments: Payments, ctx: Ctx, call: TransactionCall, *, location: str = "payments",
-         status: int = 201) -> Response:
+def run_transaction(request: Request, payments: Payments, ctx: Ctx, call: TransactionCall, *,
+                    location: str = "payments", status: int = 201) -> Response:
     try:
         payment, _ = payments.invoices.with_control(ctx, call)
     except PaymentOutcomeError as e:
@@ -63,13 +63,13 @@ def process_payment(request: Request, ctx: Ctx, payments: Payments, accountId: s
                     body: PaymentTransactionJson = Body(...), paymentMethodId: str | None = None,
                     controlPluginName: list[str] | None = Query(None),
                     pluginProperty: list[str] | None = Query(None)) -> Response:
-    call = TransactionCall(accountId, _kind(body.transactionType, _INITIAL), amount=body.amount,
+    call = TransactionCall(accountId, transaction_kind(body.transactionType, INITIAL_TYPES), amount=body.amount,
                            currency=body.currency, payment_method_id=paymentMethodId,
                            payment_external_key=body.paymentExternalKey,
                            transaction_external_key=body.transactionExternalKey,
                            properties=query_properties(pluginProperty) + body_properties(body.properties),
                            control_plugins=tuple(controlPluginName or ()))
-    return _run(request, payments, ctx, call)
+    return run_transaction(request, payments, ctx, call)
 
 
 @router.post("/1.0/kb/accounts/payments", status_code=201, operation_id="processPaymentByExternalKey",
@@ -131,9 +131,21 @@ def get_payment(ctx: Ctx, payments: Payments, audit: AuditLevel, paymentId: str,
     return KBJSONResponse(_render(payments, ctx, payments.payments.get(ctx, paymentId), audit, withAttempts))
 
 
+@router.get("/1.0/kb/payments/attempts/{paymentAttemptId}/auditLogsWithHistory",
+            operation_id="getPaymentAttemptAuditLogsWithHistory")
+def attempt_audit(ctx: Ctx, payments: Payments, paymentAttemptId: str) -> Response:
+    return KBJSONResponse([audit_log_json(e) for e in payments.payments.attempt_history(ctx, paymentAttemptId)])
+
+
+@router.get("/1.0/kb/paymentTransactions/{paymentTransactionId}/auditLogsWithHistory",
+            operation_id="getTransactionAuditLogsWithHistory", tags=["PaymentTransaction"])
+def transaction_audit(ctx: Ctx, payments: Payments, paymentTransactionId: str) -> Response:
+    return KBJSONResponse([audit_log_json(e)
+                           for e in payments.payments.transaction_history(ctx, paymentTransactionId)])
+
+
 @router.get("/1.0/kb/payments/{paymentId}/auditLogsWithHistory", operation_id="getPaymentAuditLogsWithHistory")
 def payment_audit(ctx: Ctx, payments: Payments, paymentId: str) -> Response:
-    from billow.rest.common import audit_log_json
     payment = payments.payments.get(ctx, paymentId)
     logs = payments.payments.audit_logs(ctx, "payments", [payment.record_id], "FULL")[payment.record_id]
     return KBJSONResponse([audit_log_json(e) for e in logs])
@@ -156,7 +168,7 @@ def _transaction(request: Request, ctx: Ctx, payments: Payments, paymentId: str 
                            payment_id=payment.id, transaction_external_key=body.transactionExternalKey,
                            transaction_id=body.transactionId,
                            properties=query_properties(pluginProperty) + body_properties(body.properties))
-    return _run(request, payments, ctx, call, status=status)
+    return run_transaction(request, payments, ctx, call, status=status)
 
 
 @router.post("/1.0/kb/payments", status_code=201, operation_id="captureAuthorizationByExternalKey")
@@ -194,7 +206,7 @@ def _complete(request: Request, ctx: Ctx, payments: Payments, paymentId: str | N
     call = TransactionCall(payment.account_id, kind, amount=trx.amount, currency=trx.currency, payment_id=payment.id,
                            transaction_id=trx.id, transaction_external_key=trx.external_key,
                            properties=query_properties(pluginProperty) + body_properties(body.properties))
-    return _run(request, payments, ctx, call, status=204)
+    return run_transaction(request, payments, ctx, call, status=204)
 
 
 @router.put("/1.0/kb/payments/{paymentId}", status_code=204, operation_id="completeTransaction")
@@ -244,7 +256,7 @@ def _reversal(request: Request, ctx: Ctx, payments: Payments, paymentId: str | N
     payment = _follow_up(paymentId, payments, ctx, body)
     if not body.transactionExternalKey and not body.transactionId:
         raise InvalidInput("transactionExternalKey: needs to be set")
-    return _run(request, payments, ctx, chargeback_reversal(payment.account_id, payment.id,
+    return run_transaction(request, payments, ctx, chargeback_reversal(payment.account_id, payment.id,
                                                             transaction_external_key=body.transactionExternalKey,
                                                             transaction_id=body.transactionId))
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from billow.payment.plugin_api import FormDescriptor
 from billow.payment.provider.testing import ConfigureError
 from billow.rest.common import Ctx
 from billow.rest.deps import Payments
@@ -20,7 +21,7 @@ from billow.rest.payment_json import properties_json, query_properties
 router = APIRouter(tags=["PaymentGateway"])
 
 
-def _context(payments: Payments, ctx: Ctx, plugin_name: str) -> Any:
+def plugin_context(payments: Payments, ctx: Ctx, plugin_name: str) -> Any:
     with payments.payments.db.read(ctx) as uow:
         return payments.processor.plugin_context(uow, plugin_name, payments.processor.config(uow))
 
@@ -37,7 +38,7 @@ async def configure_plugin(request: Request, ctx: Ctx, payments: Payments, plugi
         return error_response(400, "Error adding")
     if not isinstance(body, dict):
         return error_response(400, "Error adding")
-    pctx = await run_in_threadpool(_context, payments, ctx, pluginName)
+    pctx = await run_in_threadpool(plugin_context, payments, ctx, pluginName)
     try:
         answer = plugin.configure(body, pctx)
     except ConfigureError as e:
@@ -51,19 +52,20 @@ async def configure_plugin(request: Request, ctx: Ctx, payments: Payments, plugi
 @router.get("/1.0/kb/plugins/{pluginName}/status", include_in_schema=False)
 def plugin_status(ctx: Ctx, payments: Payments, pluginName: str) -> Response:
     plugin = payments.processor.plugins.get(pluginName)
-    answer = plugin.status(_context(payments, ctx, pluginName)) if plugin is not None else None
+    answer = plugin.status(plugin_context(payments, ctx, pluginName)) if plugin is not None else None
     return Response(status_code=404) if answer is None else KBJSONResponse(dict(answer))
 
 
 @router.post("/1.0/kb/paymentGateways/notification/{pluginName}", operation_id="processNotification")
 async def process_notification(request: Request, ctx: Ctx, payments: Payments, pluginName: str,
+                               controlPluginName: list[str] | None = Query(None),
                                pluginProperty: list[str] | None = Query(None)) -> Response:
     plugin = payments.processor.plugins.get(pluginName)
     if plugin is None:
         return error_response(404, f"Payment plugin {pluginName} is not registered", code=7028)
     raw = (await request.body()).decode("utf-8", "replace")
     props = query_properties(pluginProperty)
-    pctx = await run_in_threadpool(_context, payments, ctx, pluginName)
+    pctx = await run_in_threadpool(plugin_context, payments, ctx, pluginName)
     answer = await run_in_threadpool(plugin.process_notification, raw, props, pctx)
     if answer.kb_payment_id:
         await run_in_threadpool(payments.janitor.refresh_payment, ctx, answer.kb_payment_id)
@@ -72,7 +74,8 @@ async def process_notification(request: Request, ctx: Ctx, payments: Payments, p
 
 @router.post("/1.0/kb/paymentGateways/hosted/form/{accountId}", operation_id="buildFormDescriptor")
 def build_form(ctx: Ctx, payments: Payments, accountId: str, body: dict[str, Any] | None = Body(None),
-               paymentMethodId: str | None = None, pluginProperty: list[str] | None = Query(None)) -> Response:
+               paymentMethodId: str | None = None, controlPluginName: list[str] | None = Query(None),
+               pluginProperty: list[str] | None = Query(None)) -> Response:
     methods = payments.methods.of_account(ctx, accountId)
     method = next((m for m in methods if m.id == paymentMethodId), methods[0] if methods else None)
     if method is None:
@@ -81,7 +84,12 @@ def build_form(ctx: Ctx, payments: Payments, accountId: str, body: dict[str, Any
     fields = query_properties([f"{f.get('key')}={f.get('value')}" for f in (body or {}).get("formFields") or []
                                if isinstance(f, dict)])
     form = plugin.build_form_descriptor(accountId, fields, query_properties(pluginProperty),
-                                        _context(payments, ctx, method.plugin_name))
-    return KBJSONResponse({"kbAccountId": form.kb_account_id, "formMethod": form.form_method,
-                           "formUrl": form.form_url, "formFields": properties_json(form.form_fields),
-                           "properties": properties_json(form.properties), "auditLogs": []})
+                                        plugin_context(payments, ctx, method.plugin_name))
+    return KBJSONResponse(form_json(form))
+
+
+def form_json(form: FormDescriptor) -> dict[str, Any]:
+    """Kill Bill's HostedPaymentPageFormDescriptorJson."""
+    return {"kbAccountId": form.kb_account_id, "formMethod": form.form_method, "formUrl": form.form_url,
+            "formFields": properties_json(form.form_fields), "properties": properties_json(form.properties),
+            "auditLogs": []}

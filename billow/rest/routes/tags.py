@@ -15,7 +15,16 @@ from starlette.responses import Response
 
 from billow.core.errors import InvalidInput
 from billow.core.objects import ObjectType, Page
-from billow.rest.common import AuditLevel, Ctx, audit_log_json, check_paging, created, no_content, paginated_headers
+from billow.rest.common import (
+    TAKES_PLUGIN_PROPERTIES,
+    AuditLevel,
+    Ctx,
+    audit_log_json,
+    check_paging,
+    created,
+    no_content,
+    paginated_headers,
+)
 from billow.rest.deps import Tags
 from billow.rest.jsonio import KBJSONResponse
 from billow.rest.object_resources import (
@@ -180,8 +189,10 @@ def _add_object_routes(r: ObjectResource) -> None:
         ("DELETE", delete_object_tags, f"delete{r.name}Tags", 204),
     )
     for method, endpoint, operation_id, status in routes:
+        # Kill Bill's InvoicePaymentResource reads the payment through the payment API, which takes plugin properties
+        takes = TAKES_PLUGIN_PROPERTIES if method == "GET" and r.name == "InvoicePayment" else None
         router.add_api_route(path, endpoint, methods=[method], operation_id=operation_id, tags=[r.tag],
-                             status_code=status)
+                             status_code=status, dependencies=takes)
 
 
 for _resource in OBJECT_RESOURCES:
