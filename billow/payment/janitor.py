@@ -32,24 +32,36 @@ class Janitor:
     def install(self) -> None:
         self.bus.subscribe(self.on_payment_event, PaymentEventBase, name="payment-janitor")
         self.bus.register_queue(JANITOR_QUEUE, self.on_notification, transactional=False)
+        self.processor.on_new_transaction.append(self.guard)
+
+    def guard(self, uow: UnitOfWork, prep: Prepared) -> None:
+        """A new transaction is recorded UNKNOWN before its gateway call: its first check is scheduled in that same
+        unit of work, so that a process dying between the gateway's answer and the recording of the outcome leaves
+        a transaction the janitor settles (Kill Bill's janitor finds such transactions by their state). When the
+        outcome is recorded in time, the check finds the transaction settled and does nothing."""
+        self.schedule(uow, prep.transaction.id, False, 1, prep.account.record_id, guard=True)
 
     def on_payment_event(self, uow: UnitOfWork, event: BusEvent) -> None:
-        if not isinstance(event, PaymentEventBase) or event.status not in ("PENDING", "UNKNOWN"):
+        # an UNKNOWN outcome has its first check already (`guard`)
+        if not isinstance(event, PaymentEventBase) or event.status != "PENDING":
             return
         self.schedule(uow, event.payment_transaction_id, event.status == "PENDING", 1, event.account_record_id)
 
     def schedule(self, uow: UnitOfWork, transaction_id: str, pending: bool, attempt: int,
-                 account_record_id: int | None) -> None:
+                 account_record_id: int | None, *, guard: bool = False) -> None:
         delay = self.processor.config(uow).janitor_delay(pending, attempt)
         if delay is not None:
-            self.bus.schedule(uow, JANITOR_QUEUE, {"transaction_id": transaction_id, "attempt": attempt},
-                              uow.now + delay, account_record_id=account_record_id)
+            payload: dict[str, object] = {"transaction_id": transaction_id, "attempt": attempt}
+            if guard:
+                payload["guard"] = True
+            self.bus.schedule(uow, JANITOR_QUEUE, payload, uow.now + delay, account_record_id=account_record_id)
 
     def on_notification(self, notification: Notification) -> None:
         if notification.tenant_record_id is None:
             return
         ctx = internal_context(notification.tenant_record_id, user_name="PaymentJanitor")
-        self.check(ctx, str(notification.payload["transaction_id"]), int(notification.payload.get("attempt", 1)))
+        self.check(ctx, str(notification.payload["transaction_id"]), int(notification.payload.get("attempt", 1)),
+                   guard=bool(notification.payload.get("guard")))
 
     def refresh_payment(self, ctx: CallContext, payment_id: str) -> None:
         """The on-the-fly janitor (a gateway notification, a refresh): every in-flight transaction of a payment
@@ -60,10 +72,11 @@ class Janitor:
             if t.status in (TransactionStatus.PENDING, TransactionStatus.UNKNOWN):
                 self.check(ctx, t.id, schedule=False)
 
-    def check(self, ctx: CallContext, transaction_id: str, attempt: int = 1, *, schedule: bool = True
-              ) -> TransactionStatus | None:
+    def check(self, ctx: CallContext, transaction_id: str, attempt: int = 1, *, schedule: bool = True,
+              guard: bool = False) -> TransactionStatus | None:
         """Asks the plugin about one transaction and records what changed; returns the new status (None: the
-        transaction is gone or settled already)."""
+        transaction is gone or settled already). A guard's check goes on only for an UNKNOWN transaction: a PENDING
+        one has the checks its PENDING event scheduled."""
         with self.db.read(ctx) as uow:
             trx = store.transaction(uow.conn, uow.tenant, transaction_id)
             if trx is None or trx.status not in (TransactionStatus.PENDING, TransactionStatus.UNKNOWN):
@@ -88,7 +101,7 @@ class Janitor:
             if current is None or current.status not in (TransactionStatus.PENDING, TransactionStatus.UNKNOWN):
                 return None
             if new is TransactionStatus.UNKNOWN or new is current.status:
-                if schedule:
+                if schedule and not (guard and current.status is TransactionStatus.PENDING):
                     self.schedule(uow, transaction_id, current.status is TransactionStatus.PENDING, attempt + 1,
                                   payment.account_record_id)
                 return current.status

@@ -119,6 +119,8 @@ class PaymentProcessor:
         self.plugins = plugins
         self.settings = settings
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="payment-plugin")
+        # called in the unit of work that records a new transaction before its gateway call (the janitor's guard)
+        self.on_new_transaction: list[Callable[[UnitOfWork, Prepared], None]] = []
 
     def config(self, uow: UnitOfWork) -> PaymentConfig:
         return PaymentConfig.of(self.settings(uow))
@@ -207,7 +209,11 @@ class PaymentProcessor:
             "currency": currency, "processed_amount": _ZERO, "processed_currency": currency})
         trx_row = uow.update("payment_transactions", trx_row["record_id"],
                              {"transaction_external_key": call.transaction_external_key or trx_row["id"]})
-        return self._prepared(uow, call, account, payment, store.to_transaction(trx_row), method, config)
+        prep = self._prepared(uow, call, account, payment, store.to_transaction(trx_row), method, config)
+        if prep.plugin is not None:
+            for hook in self.on_new_transaction:
+                hook(uow, prep)
+        return prep
 
     def _prepared(self, uow: UnitOfWork, call: TransactionCall, account: Account, payment: Payment,
                   trx: PaymentTransaction, method: PaymentMethod, config: PaymentConfig) -> Prepared:
