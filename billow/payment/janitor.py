@@ -17,7 +17,7 @@ from billow.payment import states, store
 from billow.payment.events import PaymentEventBase
 from billow.payment.invoice_control import InvoicePaymentControl
 from billow.payment.model import TransactionStatus
-from billow.payment.processor import Outcome, PaymentProcessor, Prepared, TransactionCall
+from billow.payment.processor import Outcome, PaymentProcessor, Prepared, TransactionCall, info_properties
 
 JANITOR_QUEUE = "payment-janitor"
 
@@ -88,9 +88,10 @@ class Janitor:
             pctx = self.processor.plugin_context(uow, method.plugin_name, self.processor.config(uow)) \
                 if method else None
         infos = []
-        if plugin is not None and pctx is not None:
+        if plugin is not None and pctx is not None and method is not None:
             try:
-                infos = plugin.get_payment_info(payment.account_id, payment.id, (), pctx)
+                infos = plugin.get_payment_info(payment.account_id, payment.id, info_properties(method, payment),
+                                                pctx)
             except Exception:  # noqa: BLE001  a failing plugin is asked again later
                 infos = []
         info = next((i for i in infos if i.kb_transaction_id == transaction_id), None)

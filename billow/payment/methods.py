@@ -17,7 +17,7 @@ from billow.core.objects import ObjectOwner
 from billow.payment import store
 from billow.payment.errors import DEL_DEFAULT_PAYMENT_METHOD, PaymentError, invalid_parameter, no_such_method
 from billow.payment.model import PaymentMethod
-from billow.payment.plugin_api import PaymentMethodDetail, PluginProperty
+from billow.payment.plugin_api import PaymentMethodDetail, PaymentPluginApiException, PluginProperty
 from billow.payment.processor import PaymentProcessor
 
 # (uow, account owner) → puts AUTO_PAY_OFF on the account (wired by the application: tags sit below payment)
@@ -44,9 +44,13 @@ class PaymentMethods:
             account = self.accounts.get(uow, account_id)
             plugin = self.processor.plugin(plugin_name)
             pctx = self.processor.plugin_context(uow, plugin_name, self.processor.config(uow))
-        detail = plugin.add_payment_method(account.id, PaymentMethodDetail(method_id, external_key, is_default,
-                                                                           tuple(plugin_info)),
-                                           is_default, properties, pctx)
+        try:
+            detail = plugin.add_payment_method(account.id, PaymentMethodDetail(method_id, external_key, is_default,
+                                                                               tuple(plugin_info)),
+                                               is_default, properties, pctx)
+        except PaymentPluginApiException as e:  # Kill Bill's PAYMENT_ADD_PAYMENT_METHOD
+            raise PaymentError(7005, f"Failed to add payment method for account {account.id} : "
+                               f"{e.error_message}") from e
         with self.db.transaction(ctx) as uow:
             account = self.accounts.get(uow, account_id)
             uow.lock_account(account.record_id)
@@ -57,7 +61,8 @@ class PaymentMethods:
                 "id": method_id, "account_record_id": account.record_id, "account_id": account.id,
                 "plugin_name": plugin_name, "is_active": True,
                 "external_key": external_key or detail.external_payment_method_id or method_id,
-                "plugin_info": store.dump_properties(tuple(plugin_info))})
+                # what the gateway answered (by default the method's own plugin info): its ids for the method
+                "plugin_info": store.dump_properties(tuple(detail.properties))})
             if is_default:  # as Kill Bill: a method becomes the default only when asked
                 self.accounts.set_payment_method(uow, account, method_id)
             return store.to_method(row)
@@ -116,4 +121,5 @@ class PaymentMethods:
             plugin = self.processor.plugins.get(method.plugin_name)
             pctx = self.processor.plugin_context(uow, method.plugin_name, self.processor.config(uow))
         if plugin is not None:
-            plugin.delete_payment_method(method.account_id, method.id, properties, pctx)
+            # the method's own properties (the gateway's ids for it) first, then the call's
+            plugin.delete_payment_method(method.account_id, method.id, method.plugin_info + tuple(properties), pctx)

@@ -39,6 +39,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 ENTRY_POINT_GROUP = "billow.payment_plugins"
+REFERENCE_IDS_PROPERTY = "billow.paymentReferenceIds"
 
 
 class TransactionType(StrEnum):
@@ -210,6 +211,12 @@ class TransactionRequest:
     amount: Decimal | None
     currency: str | None
     properties: tuple[PluginProperty, ...] = ()
+    # Billow's own: the properties of the payment method as `add_payment_method` answered them (a gateway's ids
+    # for the method and its customer), so that a plugin needs no tables of its own to find them
+    payment_method_properties: tuple[PluginProperty, ...] = ()
+    # Billow's own: the gateway references (`first_payment_reference_id`) the payment's earlier transactions got,
+    # oldest first: what a capture, void or refund refers to at the gateway
+    payment_reference_ids: tuple[str, ...] = ()
 
 
 class PaymentPluginApi(ABC):
@@ -237,7 +244,9 @@ class PaymentPluginApi(ABC):
 
     def get_payment_info(self, kb_account_id: str, kb_payment_id: str, properties: Sequence[PluginProperty],
                          ctx: PluginContext) -> list[PaymentTransactionInfo]:
-        """Every transaction of a payment as the gateway now sees it (the janitor's source of truth)."""
+        """Every transaction of a payment as the gateway now sees it (the janitor's source of truth). Billow passes
+        the payment method's properties and, as `REFERENCE_IDS_PROPERTY` (comma-separated), the gateway references
+        its transactions have recorded (none for one whose outcome a crash lost)."""
         return []
 
     # -- payment methods -----------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from billow.payment.errors import (
 from billow.payment.events import payment_event
 from billow.payment.model import Payment, PaymentMethod, PaymentTransaction, TransactionStatus
 from billow.payment.plugin_api import (
+    REFERENCE_IDS_PROPERTY,
     PaymentPluginApi,
     PaymentPluginApiException,
     PaymentPluginStatus,
@@ -109,6 +110,17 @@ class Outcome:
 
 # An outcome hook: runs in the recording unit of work (invoice payment control)
 OutcomeHook = Callable[[UnitOfWork, Prepared, Payment, PaymentTransaction], None]
+
+
+def reference_ids(payment: Payment) -> tuple[str, ...]:
+    """The gateway references of a payment's transactions, oldest first, once each."""
+    return tuple(dict.fromkeys(t.first_payment_reference_id for t in payment.transactions
+                               if t.first_payment_reference_id))
+
+
+def info_properties(method: PaymentMethod, payment: Payment) -> tuple[PluginProperty, ...]:
+    """What `get_payment_info` is given: the method's properties and the payment's gateway references."""
+    return method.plugin_info + (PluginProperty(REFERENCE_IDS_PROPERTY, ",".join(reference_ids(payment))),)
 
 
 class PaymentProcessor:
@@ -298,7 +310,8 @@ class PaymentProcessor:
             return Outcome(TransactionStatus.SUCCESS)
         assert prep.plugin is not None and prep.context is not None
         req = TransactionRequest(prep.account.id, prep.payment.id, prep.transaction.id, prep.method.id,
-                                 prep.transaction.amount, prep.transaction.currency, call.properties)
+                                 prep.transaction.amount, prep.transaction.currency, call.properties,
+                                 prep.method.plugin_info, reference_ids(prep.payment))
         future = self.pool.submit(call_transaction, prep.plugin, call.kind, req, prep.context)
         try:
             info = future.result(timeout=prep.context.timeout_seconds)

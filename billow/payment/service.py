@@ -8,6 +8,7 @@ PENDING is a success (201).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from billow.core.context import CallContext
@@ -22,8 +23,17 @@ from billow.payment.errors import (
     no_such_transaction,
 )
 from billow.payment.model import Payment, PaymentAttempt, PaymentTransaction, TransactionStatus
-from billow.payment.plugin_api import PaymentTransactionInfo, TransactionType
-from billow.payment.processor import Outcome, OutcomeHook, PaymentProcessor, Prepared, TransactionCall
+from billow.payment.plugin_api import PaymentTransactionInfo, PluginProperty, TransactionType
+from billow.payment.processor import (
+    Outcome,
+    OutcomeHook,
+    PaymentProcessor,
+    Prepared,
+    TransactionCall,
+    info_properties,
+)
+
+log = logging.getLogger(__name__)
 
 
 class PaymentService:
@@ -138,7 +148,18 @@ class PaymentService:
                 return []
             plugin = self.processor.plugins.get(method.plugin_name)
             pctx = self.processor.plugin_context(uow, method.plugin_name, self.processor.config(uow))
-        return plugin.get_payment_info(payment.account_id, payment.id, (), pctx) if plugin else []
+        return plugin.get_payment_info(payment.account_id, payment.id, info_properties(method, payment), pctx) \
+            if plugin else []
+
+    def plugin_properties(self, ctx: CallContext, payment: Payment) -> dict[str, tuple[PluginProperty, ...]]:
+        """`withPluginInfo`: the gateway's properties of each transaction, by transaction id; a gateway that cannot
+        answer now gives none (the payment itself is what Billow recorded)."""
+        try:
+            infos = self.plugin_info(ctx, payment)
+        except Exception:  # noqa: BLE001 - a read must not fail because the gateway does
+            log.warning("payment %s: the gateway's view could not be read", payment.id, exc_info=True)
+            return {}
+        return {i.kb_transaction_id: i.properties for i in infos}
 
     def transaction_history(self, ctx: CallContext, transaction_id: str) -> list[AuditLogEntry]:
         """`getTransactionAuditLogsWithHistory`."""

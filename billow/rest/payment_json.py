@@ -3,7 +3,7 @@ InvoicePaymentJson, PluginPropertyJson (`jaxrs/.../json/PaymentJson.java` and si
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -80,7 +80,9 @@ def _logs(audits: Audits | None, record_id: int) -> list[dict[str, object]]:
     return [audit_log_json(e) for e in (audits or {}).get(record_id, [])]
 
 
-def transaction_json(payment: Payment, t: PaymentTransaction, audits: Audits | None = None) -> dict[str, Any]:
+def transaction_json(payment: Payment, t: PaymentTransaction, audits: Audits | None = None,
+                     plugin_properties: Mapping[str, Sequence[PluginProperty]] | None = None) -> dict[str, Any]:
+    """`plugin_properties` (withPluginInfo): what the gateway says of each transaction, by transaction id."""
     cur = t.currency
     return {
         "transactionId": t.id, "transactionExternalKey": t.external_key, "paymentId": payment.id,
@@ -91,7 +93,8 @@ def transaction_json(payment: Payment, t: PaymentTransaction, audits: Audits | N
         "processedCurrency": t.processed_currency, "status": t.status.value,
         "gatewayErrorCode": t.gateway_error_code, "gatewayErrorMsg": t.gateway_error_msg,
         "firstPaymentReferenceId": t.first_payment_reference_id,
-        "secondPaymentReferenceId": t.second_payment_reference_id, "properties": None,
+        "secondPaymentReferenceId": t.second_payment_reference_id,
+        "properties": properties_json(plugin_properties.get(t.id, ())) if plugin_properties is not None else None,
         "auditLogs": _logs(audits, t.record_id),
     }
 
@@ -106,7 +109,8 @@ def attempt_json(a: PaymentAttempt) -> dict[str, Any]:
 
 
 def payment_json(p: Payment, *, attempts: Sequence[PaymentAttempt] | None = None, audits: Audits | None = None,
-                 trx_audits: Audits | None = None, invoice_id: str | None = None) -> dict[str, Any]:
+                 trx_audits: Audits | None = None, invoice_id: str | None = None,
+                 plugin_properties: Mapping[str, Sequence[PluginProperty]] | None = None) -> dict[str, Any]:
     agg = aggregates(p.transactions)
     cur = p.transactions[0].currency if p.transactions else "USD"
     out: dict[str, Any] = {}
@@ -117,7 +121,7 @@ def payment_json(p: Payment, *, attempts: Sequence[PaymentAttempt] | None = None
         "paymentExternalKey": p.external_key,
         **{k: round_money(Decimal(v), cur) for k, v in agg.items() if k != "isAuthVoided"},
         "currency": cur, "paymentMethodId": p.payment_method_id,
-        "transactions": [transaction_json(p, t, trx_audits) for t in p.transactions],
+        "transactions": [transaction_json(p, t, trx_audits, plugin_properties) for t in p.transactions],
         "paymentAttempts": None if attempts is None else [attempt_json(a) for a in attempts],
         "auditLogs": _logs(audits, p.record_id),
     })

@@ -46,14 +46,16 @@ def run_transaction(request: Request, payments: Payments, ctx: Ctx, call: Transa
     return created(request, f"/1.0/kb/{location}/{payment.id}") if status == 201 else no_content()
 
 
-def _render(payments: Payments, ctx: Ctx, payment: Payment, audit: str, with_attempts: bool) -> dict[str, object]:
+def _render(payments: Payments, ctx: Ctx, payment: Payment, audit: str, with_attempts: bool,
+            with_plugin_info: bool = False) -> dict[str, object]:
     attempts = payments.payments.attempts(ctx, payment) if with_attempts else None
+    plugin = payments.payments.plugin_properties(ctx, payment) if with_plugin_info else None
     audits = trx = None
     if audit != "NONE":
         audits = payments.payments.audit_logs(ctx, "payments", [payment.record_id], audit)
         trx = payments.payments.audit_logs(ctx, "payment_transactions",
                                            [t.record_id for t in payment.transactions], audit)
-    return payment_json(payment, attempts=attempts, audits=audits, trx_audits=trx)
+    return payment_json(payment, attempts=attempts, audits=audits, trx_audits=trx, plugin_properties=plugin)
 
 
 # ----------------------------------------------------------------------------------------- accounts
@@ -87,7 +89,7 @@ def process_payment_by_key(request: Request, ctx: Ctx, payments: Payments, accou
 def payments_of_account(ctx: Ctx, payments: Payments, audit: AuditLevel, accountId: str,
                         withAttempts: bool = False, withPluginInfo: bool = False,
                         pluginProperty: list[str] | None = Query(None)) -> Response:
-    return KBJSONResponse([_render(payments, ctx, p, audit, withAttempts)
+    return KBJSONResponse([_render(payments, ctx, p, audit, withAttempts, withPluginInfo)
                            for p in payments.payments.of_account(ctx, accountId)])
 
 
@@ -98,7 +100,7 @@ def payments_page(ctx: Ctx, payments: Payments, audit: AuditLevel, offset: int =
                   pluginProperty: list[str] | None = Query(None)) -> Response:
     check_paging(offset, limit)
     found, total = payments.payments.page(ctx, offset, limit, pluginName)
-    return KBJSONResponse([_render(payments, ctx, p, audit, withAttempts) for p in found],
+    return KBJSONResponse([_render(payments, ctx, p, audit, withAttempts, withPluginInfo) for p in found],
                           headers=paginated_headers("/1.0/kb/payments/pagination", offset, limit, total, total))
 
 
@@ -111,7 +113,7 @@ def search_payments(ctx: Ctx, payments: Payments, audit: AuditLevel, searchKey: 
     hits = [p for p in found if searchKey in (p.id, p.external_key, p.account_id, p.payment_method_id)
             or any(searchKey in (t.id, t.external_key, t.status.value) for t in p.transactions)]
     page = hits[offset:offset + limit]
-    return KBJSONResponse([_render(payments, ctx, p, audit, withAttempts) for p in page],
+    return KBJSONResponse([_render(payments, ctx, p, audit, withAttempts, withPluginInfo) for p in page],
                           headers=paginated_headers(f"/1.0/kb/payments/search/{searchKey}", offset, limit,
                                                     len(hits), total))
 
@@ -120,7 +122,8 @@ def search_payments(ctx: Ctx, payments: Payments, audit: AuditLevel, searchKey: 
 def payment_by_key(ctx: Ctx, payments: Payments, audit: AuditLevel, externalKey: str = Query(...),
                    withPluginInfo: bool = False, withAttempts: bool = False,
                    pluginProperty: list[str] | None = Query(None)) -> Response:
-    return KBJSONResponse(_render(payments, ctx, payments.payments.by_key(ctx, externalKey), audit, withAttempts))
+    return KBJSONResponse(_render(payments, ctx, payments.payments.by_key(ctx, externalKey), audit, withAttempts,
+                                  withPluginInfo))
 
 
 @router.get("/1.0/kb/payments/{paymentId}", operation_id="getPayment")
@@ -128,7 +131,8 @@ def get_payment(ctx: Ctx, payments: Payments, audit: AuditLevel, paymentId: str,
                 withAttempts: bool = False, pluginProperty: list[str] | None = Query(None)) -> Response:
     if withPluginInfo:  # the on-the-fly janitor: in-flight transactions settle from what the gateway says now
         payments.janitor.refresh_payment(ctx, paymentId)
-    return KBJSONResponse(_render(payments, ctx, payments.payments.get(ctx, paymentId), audit, withAttempts))
+    return KBJSONResponse(_render(payments, ctx, payments.payments.get(ctx, paymentId), audit, withAttempts,
+                                  withPluginInfo))
 
 
 @router.get("/1.0/kb/payments/attempts/{paymentAttemptId}/auditLogsWithHistory",
@@ -295,7 +299,7 @@ def payment_by_transaction_key(ctx: Ctx, payments: Payments, audit: AuditLevel,
                                withAttempts: bool = False, pluginProperty: list[str] | None = Query(None)
                                ) -> Response:
     payment = payments.payments.of_transaction_key(ctx, transactionExternalKey)
-    return KBJSONResponse(_render(payments, ctx, payment, audit, withAttempts))
+    return KBJSONResponse(_render(payments, ctx, payment, audit, withAttempts, withPluginInfo))
 
 
 @router.get("/1.0/kb/paymentTransactions/{transactionId}", operation_id="getPaymentByTransactionId",
@@ -304,7 +308,7 @@ def payment_by_transaction(ctx: Ctx, payments: Payments, audit: AuditLevel, tran
                            withPluginInfo: bool = False, withAttempts: bool = False,
                            pluginProperty: list[str] | None = Query(None)) -> Response:
     return KBJSONResponse(_render(payments, ctx, payments.payments.of_transaction(ctx, transactionId), audit,
-                                  withAttempts))
+                                  withAttempts, withPluginInfo))
 
 
 @router.post("/1.0/kb/paymentTransactions/{transactionId}", status_code=201, operation_id="notifyStateChanged",

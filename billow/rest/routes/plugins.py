@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from billow.payment.plugin_api import FormDescriptor
+from billow.payment.plugin_api import FormDescriptor, PluginProperty
 from billow.payment.provider.testing import ConfigureError
 from billow.rest.common import Ctx
 from billow.rest.deps import Payments
@@ -64,7 +64,9 @@ async def process_notification(request: Request, ctx: Ctx, payments: Payments, p
     if plugin is None:
         return error_response(404, f"Payment plugin {pluginName} is not registered", code=7028)
     raw = (await request.body()).decode("utf-8", "replace")
-    props = query_properties(pluginProperty)
+    # the request's headers reach the plugin too (a gateway signs its webhooks in one: Stripe-Signature)
+    props = query_properties(pluginProperty) + tuple(PluginProperty(f"http.header.{k.lower()}", v)
+                                                     for k, v in request.headers.items())
     pctx = await run_in_threadpool(plugin_context, payments, ctx, pluginName)
     answer = await run_in_threadpool(plugin.process_notification, raw, props, pctx)
     if answer.kb_payment_id:

@@ -1,0 +1,1 @@
+"""Billow's Stripe payment gateway: see `billow_stripe.plugin`."""
