@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from billow.account.internal import AccountInternalApi
 from billow.account.model import Account
+from billow.core import failpoints
 from billow.core.db import UnitOfWork
 from billow.core.limits import check_text
 from billow.core.money import round_money
@@ -326,6 +327,8 @@ class PaymentProcessor:
             return Outcome(TransactionStatus.UNKNOWN, http=500, failure=f"Internal payment error : {e}")
         if info is None:
             return Outcome(TransactionStatus.UNKNOWN, http=500, failure="Internal payment error : plugin returned null")
+        if info.status is PaymentPluginStatus.PROCESSED:
+            failpoints.hit("payment.after_gateway_success")  # crash tests: charged, nothing recorded yet
         return outcome_of(info)
 
     # -- 3. record ---------------------------------------------------------------------------------------

@@ -121,11 +121,12 @@ class Node:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, clock: datetime) -> Node:
+    def start(self, clock: datetime, *, env: dict[str, str] | None = None) -> Node:
         """Start the server with its test clock at `clock` (a new process's test clock would start at now, and
-        its bus would fire everything due by then before the clock could be set)."""
+        its bus would fire everything due by then before the clock could be set); `env` adds variables (a
+        failpoint)."""
         env = dict(os.environ, BILLOW_ADMIN_PASSWORD="password", PYTHONPATH=str(REPO),
-                   BILLOW_BILLING_PROCESSES=str(self.processes))
+                   BILLOW_BILLING_PROCESSES=str(self.processes), **(env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "billow.cli.main", "serve", "--test-mode", "--port", str(self.port),
              "--test-clock", clock.isoformat(), "--database-url", self.url, "--workers", "4",
