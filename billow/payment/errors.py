@@ -75,3 +75,11 @@ class PaymentOutcomeError(BillowError):
     def __init__(self, payment_id: str, message: str, status: int, code: int | None = None) -> None:
         super().__init__(message, code=code, class_name=PAYMENT_EXCEPTION, status=status)
         self.payment_id = payment_id
+
+
+class AccountBusy(PaymentError):
+    """Another payment call of the account holds its lease (Kill Bill's global lock could not be taken): 503, and an
+    automatic payment is tried again later."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(INTERNAL_ERROR, message, status=503)

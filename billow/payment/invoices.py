@@ -182,8 +182,7 @@ class InvoicePayments:
     def pay(self, ctx: CallContext, req: PayRequest) -> Payment | None:
         """Pays (part of) an invoice; None when an automatic payment had nothing to do. An API payment that
         did not succeed raises `PaymentOutcomeError` (402, 502, ...)."""
-        with self.db.transaction(ctx) as uow:
-            prep = self._prepare(uow, req)
+        prep = self.processor.prepare_with_lease(self.db, ctx, lambda uow: self._prepare(uow, req))
         if prep is None:
             return None
         outcome = self.processor.call_plugin(prep)
@@ -236,8 +235,7 @@ class InvoicePayments:
             raise PaymentError(7001, f"Refund on payment {payment_id} not allowed with amount {amount}")
         call = TransactionCall(payment.account_id, TransactionType.REFUND, amount=amount, payment_id=payment.id,
                                transaction_external_key=transaction_external_key, properties=tuple(properties))
-        with self.db.transaction(ctx) as uow:
-            prep = self.processor.prepare(uow, call)
+        prep = self.processor.prepare_with_lease(self.db, ctx, lambda uow: self.processor.prepare(uow, call))
         if adjustments:
             self.control.adjustments[prep.transaction.id] = RefundAdjustments(dict(adjustments))
         outcome = self.processor.call_plugin(prep)

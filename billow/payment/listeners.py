@@ -18,6 +18,7 @@ from billow.core.context import internal_context
 from billow.core.db import UnitOfWork
 from billow.core.errors import BillowError
 from billow.invoice.events import InvoiceCreationEvent
+from billow.payment.errors import AccountBusy
 from billow.payment.invoice_control import RETRY_QUEUE
 from billow.payment.invoices import InvoicePayments, PayRequest
 from billow.tag.events import TagDeletionEvent
@@ -51,6 +52,8 @@ def install(bus: Bus, invoices: InvoicePayments) -> None:
         try:
             invoices.pay(ctx, PayRequest(str(p["invoice_id"]), payment_external_key=p.get("payment_external_key"),
                                          api=False))
+        except AccountBusy:  # another payment of the account is at the gateway: the notification is retried
+            raise
         except BillowError as e:  # a business refusal (no plugin, bad method): retrying the row cannot help
             log.warning("automatic payment of invoice %s refused: %s", p["invoice_id"], e)
 
@@ -65,6 +68,8 @@ def install(bus: Bus, invoices: InvoicePayments) -> None:
         for invoice, _balance in unpaid:
             try:
                 invoices.pay(ctx, PayRequest(invoice.id, api=False))
+            except AccountBusy:
+                raise
             except BillowError as e:
                 log.warning("automatic payment of invoice %s refused: %s", invoice.id, e)
 

@@ -15,15 +15,22 @@ A crash between 2 and 3 leaves the transaction UNKNOWN: the janitor asks the plu
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from billow.account.internal import AccountInternalApi
 from billow.account.model import Account
 from billow.core import failpoints
-from billow.core.db import UnitOfWork
+from billow.core.clock import Clock, SystemClock
+from billow.core.context import CallContext
+from billow.core.db import Database, UnitOfWork
 from billow.core.limits import check_text
 from billow.core.money import round_money
 from billow.payment import states, store
@@ -35,6 +42,7 @@ from billow.payment.errors import (
     METHOD_DIFFERENT_ACCOUNT_ID,
     NO_SUCH_SUCCESS_PAYMENT,
     TRANSACTION_DIFFERENT_ACCOUNT_ID,
+    AccountBusy,
     PaymentError,
     invalid_operation,
     invalid_parameter,
@@ -63,6 +71,12 @@ from billow.tenant.internal import TenantInternalApi
 log = logging.getLogger(__name__)
 
 _ZERO = Decimal(0)
+T = TypeVar("T")
+# Kill Bill's org.killbill.payment.globalLock.retries (50) and its 100 ms sleep; a lease outlives the plugin
+# timeout by this margin, so that a call still running is never overtaken
+LEASE_TRIES = 50
+LEASE_WAIT_S = 0.1
+LEASE_MARGIN_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,7 @@ class Prepared:
     context: PluginContext | None
     config: PaymentConfig
     previous_success_state: str | None = None
+    lease: str | None = None  # the account's payment lease this call holds until its outcome is recorded
 
 
 @dataclass
@@ -126,8 +141,10 @@ def info_properties(method: PaymentMethod, payment: Payment) -> tuple[PluginProp
 
 class PaymentProcessor:
     def __init__(self, accounts: AccountInternalApi, tenants: TenantInternalApi, plugins: PaymentPluginRegistry,
-                 settings: Settings, *, threads: int = 10) -> None:
+                 settings: Settings, *, threads: int = 10, wall_clock: Clock | None = None) -> None:
         self.accounts = accounts
+        # leases expire by the wall clock: a test clock that jumps must not free one
+        self.wall_clock: Clock = wall_clock or SystemClock()
         self.tenants = tenants
         self.plugins = plugins
         self.settings = settings
@@ -170,10 +187,32 @@ class PaymentProcessor:
                 return store.payment(uow.conn, uow.tenant, payment_id=pick.payment_id)
         return None
 
+    def prepare_with_lease(self, db: Database, ctx: CallContext, make: Callable[[UnitOfWork], T]) -> T:
+        """`make` (which calls `prepare`) in its own unit of work, again while another call holds the account's
+        lease: Kill Bill's global lock, tried `LEASE_TRIES` times `LEASE_WAIT_S` apart
+        (`org.killbill.payment.globalLock.retries`, 50 x 100 ms)."""
+        for _ in range(LEASE_TRIES - 1):
+            try:
+                with db.transaction(ctx) as uow:
+                    return make(uow)
+            except AccountBusy:
+                time.sleep(LEASE_WAIT_S)
+        with db.transaction(ctx) as uow:
+            return make(uow)
+
     def prepare(self, uow: UnitOfWork, call: TransactionCall) -> Prepared:
         account = self.accounts.get(uow, call.account_id)
         uow.lock_account(account.record_id)
         config = self.config(uow)
+        lease = str(uuid.uuid4())
+        wall = self.wall_clock.utcnow()
+        if not store.take_lease(uow.conn, account.record_id, lease, wall,
+                                wall + timedelta(seconds=config.plugin_timeout + LEASE_MARGIN_S)):
+            raise AccountBusy(f"Failed to lock account {account.id}: another payment of the account is in progress")
+        prep = self._prepare(uow, call, account, config)
+        return dataclasses.replace(prep, lease=lease)
+
+    def _prepare(self, uow: UnitOfWork, call: TransactionCall, account: Account, config: PaymentConfig) -> Prepared:
         for name, key in (("paymentExternalKey", call.payment_external_key),
                           ("transactionExternalKey", call.transaction_external_key)):
             if key is not None:
@@ -335,6 +374,8 @@ class PaymentProcessor:
     def record(self, uow: UnitOfWork, prep: Prepared, outcome: Outcome, hook: OutcomeHook | None = None
                ) -> tuple[Payment, PaymentTransaction]:
         uow.lock_account(prep.account.record_id)
+        if prep.lease is not None:
+            store.drop_lease(uow.conn, prep.account.record_id, prep.lease)
         current = store.transaction(uow.conn, uow.tenant, prep.transaction.id)
         assert current is not None
         info = outcome.info

@@ -52,8 +52,7 @@ class PaymentService:
         tenant_id = ctx.tenant_id or ""
         if plugins:
             call = controls.prior(plugins, tenant_id, call, self.db.clock.utcnow())
-        with self.db.transaction(ctx) as uow:
-            prep = self.processor.prepare(uow, call)
+        prep = self.processor.prepare_with_lease(self.db, ctx, lambda uow: self.processor.prepare(uow, call))
         outcome = self.processor.call_plugin(prep)
         with self.db.transaction(ctx) as uow:
             payment, trx = self.processor.record(uow, prep, outcome, hook)

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Index, String, Text, func, select, true
+from sqlalchemy import Boolean, Column, Connection, Index, String, Table, Text, delete, func, select, true
+from sqlalchemy.dialects import postgresql, sqlite
 
-from billow.core.db.schema import audited_table
+from billow.core.db.schema import RecordId, audited_table, metadata
 from billow.core.db.sets import in_values
 from billow.core.db.types import Money, UTCDateTime
 from billow.payment.model import (
@@ -27,6 +28,16 @@ from billow.payment.model import (
 )
 
 KEY_LENGTH = 255
+
+# Kill Bill's global account locker for payments, across nodes and without a database transaction held during a
+# gateway call: a lease, taken in the unit of work that records a transaction before its call and dropped in the one
+# that records its outcome; a holder that died frees it when it expires.
+account_leases = Table(
+    "payment_account_leases", metadata,
+    Column("account_record_id", RecordId, primary_key=True, autoincrement=False),
+    Column("owner", String(36), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
 
 payment_methods = audited_table(
     "payment_methods", "PAYMENT_METHOD",
@@ -232,3 +243,21 @@ def attempts(conn: Connection, tenant: int, *, payment_external_key: str | None 
     if attempt_id is not None:
         q = q.where(ATT.c.id == attempt_id)
     return [to_attempt(r._mapping) for r in conn.execute(q.order_by(ATT.c.record_id))]
+
+
+def take_lease(conn: Connection, account_record_id: int, owner: str, now: datetime, until: datetime) -> bool:
+    """The account's payment lease for `owner` until `until`, unless another owner holds an unexpired one."""
+    t = account_leases
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(t).values(account_record_id=account_record_id, owner=owner, expires_at=until)
+    stmt = stmt.on_conflict_do_update(index_elements=[t.c.account_record_id],
+                                      set_={"owner": owner, "expires_at": until},
+                                      where=(t.c.expires_at < now) | (t.c.owner == owner))
+    conn.execute(stmt)
+    held = conn.execute(select(t.c.owner).where(t.c.account_record_id == account_record_id)).scalar_one_or_none()
+    return held == owner
+
+
+def drop_lease(conn: Connection, account_record_id: int, owner: str) -> None:
+    t = account_leases
+    conn.execute(delete(t).where(t.c.account_record_id == account_record_id, t.c.owner == owner))
