@@ -56,11 +56,18 @@ class PayRequest:
     api: bool = True
 
 
-def _automatic_skip(account: Account, invoice: Invoice, control_tags: frozenset[str]) -> bool:
-    """An automatic payment is not made: the parent pays a delegating child's invoices through its summary
-    invoice, and AUTO_PAY_OFF or MANUAL_PAY stop it (Kill Bill's invoice payment control `priorCall`)."""
-    return (account.is_payment_delegated_to_parent or invoice.parent is not None
-            or AUTO_PAY_OFF in control_tags or MANUAL_PAY in control_tags)
+_DELEGATED, _PAY_OFF = "delegated", "auto-pay-off"
+
+
+def _automatic_skip(account: Account, invoice: Invoice, control_tags: frozenset[str]) -> str | None:
+    """Why an automatic payment is not made, if it is not (Kill Bill's invoice payment control `priorCall`): the
+    parent pays a delegating child's invoices through its summary invoice; AUTO_PAY_OFF or MANUAL_PAY park it
+    until AUTO_PAY_OFF is removed."""
+    if account.is_payment_delegated_to_parent or invoice.parent is not None:
+        return _DELEGATED
+    if AUTO_PAY_OFF in control_tags or MANUAL_PAY in control_tags:
+        return _PAY_OFF
+    return None
 
 
 class InvoicePayments:
@@ -93,7 +100,12 @@ class InvoicePayments:
             if invoice_id not in found:
                 continue
             invoice, amount, arid = found[invoice_id]
-            if arid in accounts and amount > 0 and not _automatic_skip(accounts[arid], invoice, tags[arid]):
+            if arid not in accounts or amount <= 0:
+                continue
+            skip = _automatic_skip(accounts[arid], invoice, tags[arid])
+            if skip == _PAY_OFF:
+                store.park_auto_pay_off(uow.conn, uow.tenant, arid, invoice_id, uow.now)
+            elif skip is None:
                 candidates.append(invoice_id)
         rows = self.invoice_payments.rows_of_invoices(uow, candidates)
         out: list[InvoiceCreationEvent] = []
@@ -133,7 +145,10 @@ class InvoicePayments:
         if req.api and (account.is_payment_delegated_to_parent or invoice.parent is not None):
             # the parent pays the child's invoices through its summary invoice (Kill Bill's priorCall aborts)
             raise aborted(f"invoice {invoice.id} is paid through the parent account's invoice")
-        if not req.api and _automatic_skip(account, invoice, self.tags.control_tags(uow, [arid])[arid]):
+        skip = None if req.api else _automatic_skip(account, invoice, self.tags.control_tags(uow, [arid])[arid])
+        if skip is not None:
+            if skip == _PAY_OFF and balance > 0:  # paid when AUTO_PAY_OFF is removed (Kill Bill's auto_pay_off row)
+                store.park_auto_pay_off(uow.conn, uow.tenant, arid, invoice.id, uow.now)
             return None
         if self._in_flight(uow, self.invoice_payments.rows(uow, invoice_id=invoice.id)):
             if req.api:
@@ -257,6 +272,14 @@ class InvoicePayments:
     def with_control(self, ctx: CallContext, call: TransactionCall) -> tuple[Payment, PaymentTransaction]:
         """Any other transaction (chargeback, reversal, capture, ...) with the invoice control applied."""
         return self.payments.transact(ctx, call, self.control.on_outcome)
+
+    def parked_by_auto_pay_off(self, ctx: CallContext, account_id: str) -> list[str]:
+        """AUTO_PAY_OFF removed (Kill Bill's `process_AUTO_PAY_OFF_removal`): the invoices whose automatic payment
+        the tag parked, oldest first; their rows are removed (a payment parked again writes a new one)."""
+        with self.db.transaction(ctx) as uow:
+            account = self.accounts.get(uow, account_id)
+            uow.lock_account(account.record_id)
+            return store.unpark_auto_pay_off(uow.conn, uow.tenant, account.record_id)
 
     def cancel_scheduled(self, ctx: CallContext, *, transaction_id: str | None = None,
                          transaction_external_key: str | None = None) -> int:

@@ -62,16 +62,13 @@ def install(bus: Bus, invoices: InvoicePayments) -> None:
             return
         ctx = internal_context(notification.tenant_record_id, user_name="PaymentRequestProcessor",
                                user_token=notification.user_token)
-        with invoices.db.read(ctx) as uow:
-            account = invoices.accounts.get(uow, str(notification.payload["account_id"]))
-            unpaid = invoices.invoice_payments.unpaid(uow, account.record_id)
-        for invoice, _balance in unpaid:
+        for invoice_id in invoices.parked_by_auto_pay_off(ctx, str(notification.payload["account_id"])):
             try:
-                invoices.pay(ctx, PayRequest(invoice.id, api=False))
+                invoices.pay(ctx, PayRequest(invoice_id, api=False))
             except AccountBusy:
                 raise
             except BillowError as e:
-                log.warning("automatic payment of invoice %s refused: %s", invoice.id, e)
+                log.warning("automatic payment of invoice %s refused: %s", invoice_id, e)
 
     bus.subscribe_batch(on_invoices, InvoiceCreationEvent, name="payment-invoices")
     bus.subscribe(on_tag_removed, TagDeletionEvent, name="payment-tags")

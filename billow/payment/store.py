@@ -29,6 +29,18 @@ from billow.payment.model import (
 
 KEY_LENGTH = 255
 
+# Kill Bill's `invoice_payment_control_plugin_auto_pay_off`: the automatic payments AUTO_PAY_OFF (or MANUAL_PAY)
+# parked, made when AUTO_PAY_OFF is removed; one row per invoice
+auto_pay_off = Table(
+    "payment_auto_pay_off", metadata,
+    Column("record_id", RecordId, primary_key=True, autoincrement=True),
+    Column("tenant_record_id", RecordId, nullable=False),
+    Column("account_record_id", RecordId, nullable=False),
+    Column("invoice_id", String(36), nullable=False),
+    Column("created_date", UTCDateTime, nullable=False),
+    Index("ix_payment_auto_pay_off_account", "tenant_record_id", "account_record_id"),
+)
+
 # Kill Bill's global account locker for payments, across nodes and without a database transaction held during a
 # gateway call: a lease, taken in the unit of work that records a transaction before its call and dropped in the one
 # that records its outcome; a holder that died frees it when it expires.
@@ -261,3 +273,20 @@ def take_lease(conn: Connection, account_record_id: int, owner: str, now: dateti
 def drop_lease(conn: Connection, account_record_id: int, owner: str) -> None:
     t = account_leases
     conn.execute(delete(t).where(t.c.account_record_id == account_record_id, t.c.owner == owner))
+
+
+def park_auto_pay_off(conn: Connection, tenant: int, account_record_id: int, invoice_id: str, now: datetime) -> None:
+    t = auto_pay_off
+    if conn.execute(select(t.c.record_id).where(t.c.tenant_record_id == tenant, t.c.invoice_id == invoice_id)
+                    ).first() is None:
+        conn.execute(t.insert().values(tenant_record_id=tenant, account_record_id=account_record_id,
+                                       invoice_id=invoice_id, created_date=now))
+
+
+def unpark_auto_pay_off(conn: Connection, tenant: int, account_record_id: int) -> list[str]:
+    """The account's parked invoices, oldest first, removed."""
+    t = auto_pay_off
+    where = (t.c.tenant_record_id == tenant) & (t.c.account_record_id == account_record_id)
+    found = [r.invoice_id for r in conn.execute(select(t.c.invoice_id).where(where).order_by(t.c.record_id))]
+    conn.execute(delete(t).where(where))
+    return found

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from billow.core.objects import ObjectType
 from billow.invoice.model import InvoiceItemType
 from billow.invoice.service import ItemInput
 from billow.payment.errors import PaymentError
@@ -16,7 +17,7 @@ from billow.payment.model import TransactionStatus, TransactionType
 from billow.payment.plugin_api import PaymentPluginStatus
 from billow.payment.processor import TransactionCall
 from billow.payment.service import chargeback_reversal
-from billow.tag.model import AUTO_PAY_OFF, BUILT_IN_NAMES
+from billow.tag.model import AUTO_PAY_OFF, BUILT_IN_NAMES, MANUAL_PAY
 from tests.payment.conftest import PayWorld
 
 
@@ -80,13 +81,34 @@ def test_retries_stop_after_the_schedule(pw: PayWorld) -> None:
 def test_auto_pay_off_leaves_the_invoice_unpaid_until_removed(pw: PayWorld) -> None:
     pw.add_method()
     definition = BUILT_IN_NAMES[AUTO_PAY_OFF].id
-    from billow.core.objects import ObjectType
     pw.kb.tags.add_tags(pw.ctx, ObjectType.ACCOUNT, pw.account_id, [definition])
     inv = pw.charge("12.00")
     assert pw.balance(inv.id) == Decimal("12.00")
     assert pw.kb.payment.payments.of_account(pw.ctx, pw.account_id) == []
     pw.kb.tags.remove_tags(pw.ctx, ObjectType.ACCOUNT, pw.account_id, [definition])
     assert pw.balance(inv.id) == 0
+
+
+def test_removing_auto_pay_off_pays_only_the_payments_it_parked(pw: PayWorld) -> None:
+    """Kill Bill's `invoice_payment_control_plugin_auto_pay_off`: an invoice unpaid for another reason (no payment
+    method when it was made) is not paid when the tag goes; the ones AUTO_PAY_OFF or MANUAL_PAY parked are."""
+    unpaid = pw.charge("5.00")  # no default method yet: a failed attempt, nothing parked
+    pw.add_method()
+    pw.kb.tags.add_tags(pw.ctx, ObjectType.ACCOUNT, pw.account_id, [BUILT_IN_NAMES[MANUAL_PAY].id])
+    by_manual_pay = pw.charge("6.00")
+    pw.kb.tags.add_tags(pw.ctx, ObjectType.ACCOUNT, pw.account_id, [BUILT_IN_NAMES[AUTO_PAY_OFF].id])
+    by_auto_pay_off = pw.charge("7.00")
+    pw.kb.tags.remove_tags(pw.ctx, ObjectType.ACCOUNT, pw.account_id, [BUILT_IN_NAMES[MANUAL_PAY].id])
+    assert pw.balance(by_manual_pay.id) == Decimal("6.00")  # removing MANUAL_PAY pays nothing (Kill Bill)
+    pw.kb.tags.remove_tags(pw.ctx, ObjectType.ACCOUNT, pw.account_id, [BUILT_IN_NAMES[AUTO_PAY_OFF].id])
+    assert (pw.balance(unpaid.id), pw.balance(by_manual_pay.id), pw.balance(by_auto_pay_off.id)) == (
+        Decimal("5.00"), 0, 0)
+    # parked once each, and nothing is left parked
+    pw.kb.tags.add_tags(pw.ctx, ObjectType.ACCOUNT, pw.account_id, [BUILT_IN_NAMES[AUTO_PAY_OFF].id])
+    pw.kb.tags.remove_tags(pw.ctx, ObjectType.ACCOUNT, pw.account_id, [BUILT_IN_NAMES[AUTO_PAY_OFF].id])
+    assert pw.balance(unpaid.id) == Decimal("5.00")
+    payments = pw.kb.payment.payments.of_account(pw.ctx, pw.account_id)
+    assert sorted(t.processed_amount for p in payments for t in p.transactions) == [Decimal("6.00"), Decimal("7.00")]
 
 
 def test_no_default_method_records_a_failed_attempt(pw: PayWorld) -> None:
