@@ -135,6 +135,14 @@ class PaymentService:
         with self.db.read(ctx) as uow:
             return store.payments_page(uow.conn, uow.tenant, offset, limit, plugin_name)
 
+    def search(self, ctx: CallContext, key: str, offset: int, limit: int, plugin_name: str | None = None
+               ) -> tuple[list[Payment], int, int]:
+        """`searchPayments`: a page of the hits, how many hits, how many payments in all."""
+        with self.db.read(ctx) as uow:
+            hits, count = store.payments_page(uow.conn, uow.tenant, offset, limit, plugin_name, search_key=key)
+            _, total = store.payments_page(uow.conn, uow.tenant, 0, 0, plugin_name)
+        return hits, count, total
+
     def attempts(self, ctx: CallContext, payment: Payment) -> list[PaymentAttempt]:
         with self.db.read(ctx) as uow:
             return store.attempts(uow.conn, uow.tenant, payment_external_key=payment.external_key)

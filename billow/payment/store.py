@@ -215,9 +215,20 @@ def payments_of(conn: Connection, tenant: int, account_record_id: int) -> list[P
     return _with_transactions(conn, tenant, rows)
 
 
-def payments_page(conn: Connection, tenant: int, offset: int, limit: int, plugin_name: str | None = None
-                  ) -> tuple[list[Payment], int]:
+def payments_page(conn: Connection, tenant: int, offset: int, limit: int, plugin_name: str | None = None,
+                  search_key: str | None = None) -> tuple[list[Payment], int]:
+    """A page of the tenant's payments and how many there are; with `search_key`, those whose id, external key,
+    account, payment method or state is the key, or one of whose transactions has it as id, external key or
+    status (Kill Bill's payment search, and transactions by key)."""
     where = [PAY.c.tenant_record_id == tenant]
+    if search_key is not None:
+        by_transaction = select(TRX.c.payment_id).where(
+            TRX.c.tenant_record_id == tenant,
+            (TRX.c.id == search_key) | (TRX.c.transaction_external_key == search_key)
+            | (TRX.c.transaction_status == search_key))
+        where.append((PAY.c.id == search_key) | (PAY.c.external_key == search_key) | (PAY.c.account_id == search_key)
+                     | (PAY.c.payment_method_id == search_key) | (PAY.c.state_name == search_key)
+                     | PAY.c.id.in_(by_transaction))
     if plugin_name:
         where.append(PAY.c.payment_method_id.in_(select(PM.c.id).where(PM.c.tenant_record_id == tenant,
                                                                        PM.c.plugin_name == plugin_name)))

@@ -198,3 +198,27 @@ def test_with_plugin_info_settles_a_pending_transaction(kb: KB, billow: Billow) 
     assert kb.get(f"/1.0/kb/payments/{pid}").json()["transactions"][0]["status"] == "PENDING"
     got = kb.get(f"/1.0/kb/payments/{pid}", params={"withPluginInfo": "true"}).json()
     assert (got["transactions"][0]["status"], Decimal(str(got["purchasedAmount"]))) == ("SUCCESS", Decimal(4))
+
+
+def test_search_payments(kb: KB) -> None:
+    account, other = _account(kb), _account(kb)
+    _method(kb, account)
+    _method(kb, other)
+    ids = [id_from_location(_pay(kb, account, "PURCHASE", "1.00", paymentExternalKey=f"sk-{account[:8]}-{i}",
+                                 transactionExternalKey=f"tk-{account[:8]}-{i}")) for i in range(3)]
+    id_from_location(_pay(kb, other, "AUTHORIZE", "2.00"))
+
+    def search(key: str, **params: Any) -> tuple[list[str], Any]:
+        r = kb.get(f"/1.0/kb/payments/search/{key}", params=params)
+        assert r.status_code == 200, r.text
+        return [p["paymentId"] for p in r.json()], r.headers
+
+    assert search(account)[0] == ids  # by account
+    assert search(f"sk-{account[:8]}-1")[0] == [ids[1]]  # by payment external key
+    assert search(f"tk-{account[:8]}-2")[0] == [ids[2]]  # by transaction external key
+    assert search(ids[0])[0] == [ids[0]]
+    found, headers = search(account, offset=1, limit=1)
+    assert found == [ids[1]]
+    assert headers["X-Killbill-Pagination-TotalNbRecords"] == "3"  # hits
+    assert int(headers["X-Killbill-Pagination-MaxNbRecords"]) == 4  # the tenant's payments
+    assert search("nothing-like-this")[0] == []

@@ -109,13 +109,10 @@ def search_payments(ctx: Ctx, payments: Payments, audit: AuditLevel, searchKey: 
                     limit: int = 100, withPluginInfo: bool = False, withAttempts: bool = False,
                     pluginName: str | None = None, pluginProperty: list[str] | None = Query(None)) -> Response:
     check_paging(offset, limit)
-    found, total = payments.payments.page(ctx, 0, 1 << 31, pluginName)
-    hits = [p for p in found if searchKey in (p.id, p.external_key, p.account_id, p.payment_method_id)
-            or any(searchKey in (t.id, t.external_key, t.status.value) for t in p.transactions)]
-    page = hits[offset:offset + limit]
+    page, hits, total = payments.payments.search(ctx, searchKey, offset, limit, pluginName)
     return KBJSONResponse([_render(payments, ctx, p, audit, withAttempts, withPluginInfo) for p in page],
                           headers=paginated_headers(f"/1.0/kb/payments/search/{searchKey}", offset, limit,
-                                                    len(hits), total))
+                                                    hits, total))
 
 
 @router.get("/1.0/kb/payments", operation_id="getPaymentByExternalKey")
