@@ -176,19 +176,18 @@ class InvoicePayments:
             return None
         invoice, account, arid, amount = due
         key = req.transaction_external_key or str(uuid.uuid4())
-        attempt = uow.insert("payment_attempts", {
-            "account_record_id": arid, "account_id": account.id, "payment_method_id": req.payment_method_id,
-            "payment_external_key": req.payment_external_key or "", "transaction_external_key": key,
-            "transaction_type": TransactionType.PURCHASE.value, "state_name": "INIT", "amount": amount,
-            "currency": invoice.currency, "plugin_name": "__INVOICE_PAYMENT_CONTROL_PLUGIN__",
-            "invoice_id": invoice.id, "plugin_properties": store.dump_properties(req.properties)})
+        attempt_id = str(uuid.uuid4())  # the attempt row is written once the transaction exists, complete
         prep = self.processor.prepare(uow, TransactionCall(
             account.id, TransactionType.PURCHASE, amount=amount, currency=invoice.currency,
             payment_method_id=req.payment_method_id, payment_external_key=req.payment_external_key,
-            transaction_external_key=key, properties=req.properties, api=req.api, attempt_id=attempt["id"]))
-        uow.update("payment_attempts", attempt["record_id"], {
-            "payment_external_key": prep.payment.external_key, "transaction_id": prep.transaction.id,
-            "payment_method_id": prep.method.id})
+            transaction_external_key=key, properties=req.properties, api=req.api, attempt_id=attempt_id))
+        uow.insert("payment_attempts", {
+            "id": attempt_id, "account_record_id": arid, "account_id": account.id,
+            "payment_method_id": prep.method.id, "payment_external_key": prep.payment.external_key,
+            "transaction_external_key": key, "transaction_id": prep.transaction.id,
+            "transaction_type": TransactionType.PURCHASE.value, "state_name": "INIT", "amount": amount,
+            "currency": invoice.currency, "plugin_name": "__INVOICE_PAYMENT_CONTROL_PLUGIN__",
+            "invoice_id": invoice.id, "plugin_properties": store.dump_properties(req.properties)})
         self.invoice_payments.record(uow, account_record_id=arid, account_id=account.id, kind=ATTEMPT,
                                      invoice_id=invoice.id, payment_id=prep.payment.id, amount=amount,
                                      currency=invoice.currency, cookie=key, success=False, announce=False)

@@ -248,19 +248,21 @@ class PaymentProcessor:
         method = self._method(uow, account, call.payment_method_id if payment is None else payment.payment_method_id)
         currency, amount = self._amount(account, payment, call, config)
         if payment is None:
+            payment_id = str(uuid.uuid4())  # the external key defaults to the id: both known before the insert
             row = uow.insert("payments", {
-                "account_record_id": account.record_id, "account_id": account.id, "payment_method_id": method.id,
-                "external_key": "", "state_name": None, "last_success_state_name": None})
-            key = call.payment_external_key or row["id"]
-            row = uow.update("payments", row["record_id"], {"external_key": key})
+                "id": payment_id, "account_record_id": account.record_id, "account_id": account.id,
+                "payment_method_id": method.id, "external_key": call.payment_external_key or payment_id,
+                "state_name": None, "last_success_state_name": None})
             payment = store.to_payment(row)
+        trx_id = str(uuid.uuid4())
         trx_row = uow.insert("payment_transactions", {
-            "account_record_id": account.record_id, "attempt_id": call.attempt_id, "payment_id": payment.id,
-            "transaction_type": call.kind.value, "transaction_external_key": "",
+            "id": trx_id, "account_record_id": account.record_id, "attempt_id": call.attempt_id,
+            "payment_id": payment.id, "transaction_type": call.kind.value,
+            "transaction_external_key": call.transaction_external_key or trx_id,
             "transaction_status": TransactionStatus.UNKNOWN.value, "effective_date": uow.now, "amount": amount,
-            "currency": currency, "processed_amount": _ZERO, "processed_currency": currency})
-        trx_row = uow.update("payment_transactions", trx_row["record_id"],
-                             {"transaction_external_key": call.transaction_external_key or trx_row["id"]})
+            "currency": currency, "processed_amount": _ZERO, "processed_currency": currency,
+            "gateway_error_code": None, "gateway_error_msg": None, "first_payment_reference_id": None,
+            "second_payment_reference_id": None})
         prep = self._prepared(uow, call, account, payment, store.to_transaction(trx_row), method, config)
         if prep.plugin is not None:
             for hook in self.on_new_transaction:
