@@ -104,7 +104,7 @@ async function configure(action) {
     await assert.rejects(paymentApi.voidPayment({}, authId, 'compat'),
                          (e) => e.response.status === 400 && e.response.data.code === 7032);
   });
-  await check('the test plugin declines when configured (402), then pays the invoice once cleared', async () => {
+  await check('the test plugin declines when configured (402), and the retry 8 days later pays the invoice', async () => {
     assert.strictEqual((await accountApi.setDefaultPaymentMethod(accountId, testPm, 'compat')).status, 204);
     assert.strictEqual((await configure('ACTION_RETURN_PLUGIN_STATUS_ERROR')).status, 200);
     const charges = await invoiceApi.createExternalCharges([{ accountId, amount: 12, currency: 'USD' }], accountId,
@@ -121,9 +121,13 @@ async function configure(action) {
     await assert.rejects(invoiceApi.createInstantPayment({ accountId, purchasedAmount: 12 }, second, 'compat'),
                          (e) => e.response.status === 402 && /decline/.test(e.response.data.message));
     assert.strictEqual((await configure('ACTION_CLEAR')).status, 200);
-    const r = await invoiceApi.createInstantPayment({ accountId, purchasedAmount: 12 }, second, 'compat');
-    assert.strictEqual(r.status, 201);
+    // the automatic payment's retry (org.killbill.payment.retry.days: 8 days) pays it, on the same payment
+    const moved = await http.put(BASE + '/1.0/kb/test/clock', null,
+                                 { params: { days: 9, timeoutSec: 30 }, auth: basic, headers: tenantHeaders });
+    assert.strictEqual(moved.status, 200);
     assert.strictEqual((await invoiceApi.getInvoice(second)).data.balance, 0);
+    const retried = (await paymentApi.getPayment(declined[0].paymentId)).data;
+    assert.deepStrictEqual(retried.transactions.map((t) => t.status), ['PAYMENT_FAILURE', 'SUCCESS']);
   });
   console.log('compat: all checks passed');
 })();
