@@ -12,10 +12,10 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -29,6 +29,7 @@ from billow.core.context import CallContext
 # the session when it saw one.
 os.environ.setdefault("BILLOW_STRICT_CONNECTIONS", "1")
 
+T = TypeVar("T")
 PG_URL = os.environ.get("BILLOW_TEST_DATABASE_URL")
 # BILLOW_TEST_BACKENDS narrows the database backends (CI's PostgreSQL pass sets "postgresql").
 BACKENDS = [b for b in os.environ.get("BILLOW_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
@@ -139,6 +140,17 @@ def kb(server: ServerThread) -> Iterator[KB]:
     client = KB(server.base_url, key, secret)
     yield client
     client.http.close()
+
+
+def eventually(read: Callable[[], T], timeout: float = 120.0) -> T:
+    """What `read` returns once it is truthy (work the bus does after a request answered), or its last answer after
+    `timeout` seconds (the caller's assertion then fails with it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = read()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def id_from_location(response: httpx.Response) -> str:

@@ -4,16 +4,14 @@ transactions."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from tests.conftest import KB, id_from_location
+from tests.conftest import KB, eventually, id_from_location
 
 
 def _combo(kb: KB, **body: object) -> httpx.Response:
@@ -90,19 +88,11 @@ def _failing_invoice(kb: KB) -> tuple[str, str]:
         found = kb.get(f"/1.0/kb/accounts/{account}/payments").json()
         return found if found and found[0]["transactions"][0]["status"] != "UNKNOWN" else []
 
-    payments = _eventually(settled)
+    payments = eventually(settled)
     kb.post("/plugins/killbill-payment-test/configure", json={"CONFIGURE_ACTION": "ACTION_CLEAR"}).raise_for_status()
     assert [t["status"] for t in payments[0]["transactions"]] == ["PAYMENT_FAILURE"]
     return account, payments[0]["transactions"][0]["transactionId"]
 
-
-def _eventually(read: Callable[[], list[Any]], timeout: float = 120.0) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = read()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def _move(kb: KB, days: int) -> None:

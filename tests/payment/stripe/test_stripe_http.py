@@ -3,14 +3,12 @@ card added as a payment method, an invoice paid automatically through Stripe, a 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import stripe
 
-from tests.conftest import KB, id_from_location
+from tests.conftest import KB, eventually, id_from_location
 from tests.payment.stripe.conftest import config_text
 
 
@@ -31,20 +29,11 @@ def _account_with_card(kb: KB, number: str) -> str:
     return account
 
 
-def _eventually(read: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = read()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
-
-
 def _settled_payments(kb: KB, account: str) -> list[dict[str, Any]]:
     def read() -> list[dict[str, Any]]:
         found = kb.get(f"/1.0/kb/accounts/{account}/payments").json()
         return found if found and all(t["status"] != "UNKNOWN" for p in found for t in p["transactions"]) else []
-    result: list[dict[str, Any]] = _eventually(read)
+    result: list[dict[str, Any]] = eventually(read)
     return result
 
 
