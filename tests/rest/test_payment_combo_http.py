@@ -59,6 +59,16 @@ def test_combo_payment_refusals(kb: KB) -> None:
     r = _combo(kb, account={"accountId": account}, transaction={"transactionType": "PURCHASE", "amount": "1"})
     assert r.status_code == 404 and r.json()["code"] == 7021
     assert kb.get(f"/1.0/kb/accounts/{account}/payments").json() == []
+    # refusals come before anything is created: no new account for a call that cannot be made
+    key = f"never-{uuid.uuid4().hex[:8]}"
+    for bad in ({"transaction": {"transactionType": "PURCHASE", "amount": "1"}},  # a new account has no method
+                {"paymentMethod": {"pluginName": "no-such-plugin"},
+                 "transaction": {"transactionType": "PURCHASE", "amount": "1"}},
+                {"paymentMethod": {"pluginName": "killbill-payment-test"},
+                 "transaction": {"transactionType": "PURCHASE"}}):  # no amount
+        r = _combo(kb, account={"name": "Never", "currency": "USD", "externalKey": key}, **bad)
+        assert 400 <= r.status_code < 500, r.text
+        assert kb.get("/1.0/kb/accounts", params={"externalKey": key}).status_code == 404
 
 
 def test_combo_form_descriptor(kb: KB) -> None:

@@ -175,6 +175,7 @@ def test_a_combo_payment_needs_the_permissions_of_what_it_creates(server: Server
         assert r.status_code == 201, r.text
         r = payer.post("/1.0/kb/payments/combo", json={"account": {"name": "New", "currency": "USD",
                                                                    "externalKey": "combo-new"},
+                                                       "paymentMethod": {"pluginName": "__EXTERNAL_PAYMENT__"},
                                                        "transaction": purchase})
         assert r.status_code == 401 and r.json()["code"] == 40000
     assert kb.get("/1.0/kb/accounts", params={"externalKey": "combo-new"}).status_code == 404

@@ -15,7 +15,7 @@ from billow.account.model import Account
 from billow.account.service import AccountService
 from billow.core.context import CallContext
 from billow.core.errors import BillowError, InvalidInput
-from billow.payment.errors import no_such_method
+from billow.payment.errors import no_default_method, no_such_method, no_such_plugin
 from billow.payment.processor import TransactionCall
 from billow.rest.common import Ctx, no_content
 from billow.rest.deps import Accounts, Payments
@@ -58,8 +58,8 @@ class ComboHostedPaymentPageJson(BaseModel):
     paymentMethodPluginProperties: list[PluginPropertyJson] | None = None
 
 
-def _account(request: Request, accounts: AccountService, ctx: CallContext, body: AccountJson | None) -> Account:
-    """`getOrCreateAccount`: by id when given, else by external key when it exists, else a new account."""
+def _existing(accounts: AccountService, ctx: CallContext, body: AccountJson | None) -> Account | None:
+    """`getOrCreateAccount`'s look-up: by id when given (404 if unknown), else by external key when it exists."""
     if body is None:
         raise InvalidInput("account: needs to be set")
     if body.accountId:
@@ -70,6 +70,29 @@ def _account(request: Request, accounts: AccountService, ctx: CallContext, body:
         except BillowError as e:
             if e.status != 404:
                 raise
+    return None
+
+
+def _check(payments: Payments, ctx: CallContext, account: Account | None, body: PaymentMethodJson | None) -> None:
+    """What would refuse the call once the account exists, checked before anything is created: a refused combo
+    call changes nothing."""
+    if body is None or not body.pluginName:
+        if account is None or account.payment_method_id is None:
+            raise no_default_method(account.id if account is not None else "(a new account)")
+        return
+    if payments.processor.plugins.get(body.pluginName) is None:
+        raise no_such_plugin(body.pluginName)
+    if body.paymentMethodId and (account is None or not any(
+            m.id == body.paymentMethodId for m in payments.methods.of_account(ctx, account.id))):
+        raise no_such_method(body.paymentMethodId)
+
+
+def _account(request: Request, accounts: AccountService, ctx: CallContext, found: Account | None,
+             body: AccountJson | None) -> Account:
+    """`getOrCreateAccount`: the account found, else a new one."""
+    if found is not None:
+        return found
+    assert body is not None
     require(request, "account:create")
     return accounts.create(ctx, body.to_data())
 
@@ -107,7 +130,11 @@ def create_combo_payment(request: Request, ctx: Ctx, accounts: Accounts, payment
         raise InvalidInput("transaction: needs to be set")
     # Kill Bill's combo payment: AUTHORIZE, PURCHASE or CREDIT only
     kind = transaction_kind(body.transaction.transactionType, INITIAL_TYPES)
-    account = _account(request, accounts, ctx, body.account)
+    if body.transaction.amount is None or body.transaction.amount <= 0:
+        raise InvalidInput("transaction.amount: needs to be a positive amount")
+    found = _existing(accounts, ctx, body.account)
+    _check(payments, ctx, found, body.paymentMethod)
+    account = _account(request, accounts, ctx, found, body.account)
     method_id = _method(request, payments, ctx, account, body.paymentMethod, body.paymentMethodPluginProperties)
     trx = body.transaction
     call = TransactionCall(account.id, kind, amount=trx.amount, currency=trx.currency or account.currency,
@@ -124,7 +151,9 @@ def create_combo_payment(request: Request, ctx: Ctx, accounts: Accounts, payment
 def build_combo_form(request: Request, ctx: Ctx, accounts: Accounts, payments: Payments,
                      body: ComboHostedPaymentPageJson = Body(...), controlPluginName: list[str] | None = Query(None),
                      pluginProperty: list[str] | None = Query(None)) -> Response:
-    account = _account(request, accounts, ctx, body.account)
+    found = _existing(accounts, ctx, body.account)
+    _check(payments, ctx, found, body.paymentMethod)
+    account = _account(request, accounts, ctx, found, body.account)
     method_id = _method(request, payments, ctx, account, body.paymentMethod, body.paymentMethodPluginProperties)
     methods = payments.methods.of_account(ctx, account.id)
     wanted = method_id or account.payment_method_id
