@@ -111,6 +111,19 @@ class InvoicePaymentInternalApi:
             self._announce(uow, _to(row), account_id)
         return _to(row)
 
+    def record_failed_attempts(self, uow: UnitOfWork, attempts: Sequence[tuple[int, str, str, Decimal, str]]
+                               ) -> None:
+        """Failed ATTEMPT rows without a payment ((account record id, account id, invoice id, amount, currency)
+        each), written in one insert and announced (INVOICE_PAYMENT_ERROR): automatic payments of accounts without
+        a payment method, a billing run's worth at a time."""
+        rows = uow.insert_many("invoice_payments", [{
+            "account_record_id": arid, "invoice_payment_type": ATTEMPT, "invoice_id": invoice_id, "payment_id": None,
+            "payment_date": uow.now, "amount": amount, "currency": currency, "processed_currency": currency,
+            "payment_cookie_id": None, "linked_invoice_payment_id": None, "success": False}
+            for arid, _account_id, invoice_id, amount, currency in attempts])
+        for row, (_arid, account_id, *_rest) in zip(rows, attempts, strict=True):
+            self._announce(uow, _to(row), account_id)
+
     def complete(self, uow: UnitOfWork, row: InvoicePayment, *, account_id: str, success: bool,
                  amount: Decimal | None = None) -> InvoicePayment:
         """The outcome of an ATTEMPT written before the gateway call."""

@@ -109,19 +109,21 @@ class InvoicePayments:
                 candidates.append(invoice_id)
         rows = self.invoice_payments.rows_of_invoices(uow, candidates)
         out: list[InvoiceCreationEvent] = []
+        no_method: dict[str | None, list[tuple[int, str, str, Decimal, str]]] = {}  # by the event's user token
         for invoice_id in candidates:
             invoice, amount, arid = found[invoice_id]
             if self._in_flight(uow, rows[invoice_id]):
                 continue
             account = accounts[arid]
             if account.payment_method_id is None:
-                # written with the event's own user token, as a handler of this one event would
-                uow.ctx = internal_context(tenant_record_id=uow.tenant, user_token=by_id[invoice_id].user_token)
-                self.invoice_payments.record(uow, account_record_id=arid, account_id=account.id, kind=ATTEMPT,
-                                             invoice_id=invoice.id, payment_id=None, amount=amount,
-                                             currency=invoice.currency, cookie=None, success=False)
+                no_method.setdefault(by_id[invoice_id].user_token, []).append(
+                    (arid, account.id, invoice.id, amount, invoice.currency))
                 continue
             out.append(by_id[invoice_id])
+        for token, attempts in no_method.items():
+            # written with the events' own user token, as a handler of each event would
+            uow.ctx = internal_context(tenant_record_id=uow.tenant, user_token=token)
+            self.invoice_payments.record_failed_attempts(uow, attempts)
         return out
 
     @staticmethod

@@ -7,8 +7,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
+from billow.core.bus.tables import bus_events_history
 from billow.core.objects import ObjectType
+from billow.invoice.events import InvoicePaymentErrorEvent
 from billow.invoice.model import InvoiceItemType
 from billow.invoice.service import ItemInput
 from billow.payment.errors import PaymentError
@@ -116,6 +119,12 @@ def test_no_default_method_records_a_failed_attempt(pw: PayWorld) -> None:
     assert pw.balance(inv.id) == Decimal("7.00")
     rows = pw.kb.payment.invoices.of_invoice(pw.ctx, inv.id)
     assert [(r.type, r.success, r.payment_id) for r in rows] == [("ATTEMPT", False, None)]
+    # and announced, as Kill Bill's invoice payment control does: INVOICE_PAYMENT_ERROR for the invoice
+    with pw.kb.db.read_connection() as conn:
+        announced = conn.execute(select(bus_events_history.c.class_name).where(
+            bus_events_history.c.search_key1 == pw.w.account.record_id,
+            bus_events_history.c.event_json.contains(inv.id))).scalars().all()
+    assert InvoicePaymentErrorEvent.class_name() in announced
 
 
 def test_refund_with_item_adjustment(pw: PayWorld) -> None:
