@@ -35,11 +35,17 @@ class InvoiceInternalApi:
         self.run = run
 
     def get(self, uow: UnitOfWork, invoice_id: str) -> Invoice:
+        return self._with_account(uow, invoice_id, lock=False)[0]
+
+    def _with_account(self, uow: UnitOfWork, invoice_id: str, *, lock: bool) -> tuple[Invoice, int]:
+        """An invoice with its items and payments, and its account's record id (under the account lock)."""
         row = store.invoice_record(uow.conn, uow.tenant, invoice_id=invoice_id)
         if row is None:
             raise invoice_not_found(invoice_id)
         arid = row["account_record_id"]
-        return next(inv for inv in self.run.invoices_of(uow, [arid])[arid] if inv.id == row["id"])
+        if lock:
+            uow.lock_account(arid)
+        return next(inv for inv in self.run.invoices_of(uow, [arid])[arid] if inv.id == row["id"]), arid
 
     def invoices(self, uow: UnitOfWork, account: Account) -> list[Invoice]:
         """The account's invoices with their items (WRITTEN_OFF ones marked; for a child account, with their
@@ -87,12 +93,7 @@ class InvoiceInternalApi:
     def locked_invoice(self, uow: UnitOfWork, invoice_id: str) -> tuple[Invoice, int]:
         """An invoice with its items and payments and its account's record id, under the account lock: what paying
         it needs, without the account's billing state (subscriptions, blocking states) that `locked` reads."""
-        row = store.invoice_record(uow.conn, uow.tenant, invoice_id=invoice_id)
-        if row is None:
-            raise invoice_not_found(invoice_id)
-        arid = row["account_record_id"]
-        uow.lock_account(arid)
-        return next(inv for inv in self.run.invoices_of(uow, [arid])[arid] if inv.id == row["id"]), arid
+        return self._with_account(uow, invoice_id, lock=True)
 
     def commit(self, uow: UnitOfWork, invoice_id: str) -> bool:
         """`commitInvoice`: DRAFT → COMMITTED; CTDs set, credit applied, INVOICE_CREATION published. False when

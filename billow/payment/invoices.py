@@ -166,9 +166,8 @@ class InvoicePayments:
         if amount <= 0:
             raise invalid_parameter("amount", f"{amount} should be strictly positive")
         if req.payment_method_id is None and account.payment_method_id is None and not req.api:
-            self.invoice_payments.record(uow, account_record_id=arid, account_id=account.id, kind=ATTEMPT,
-                                         invoice_id=invoice.id, payment_id=None, amount=amount,
-                                         currency=invoice.currency, cookie=None, success=False)
+            self.invoice_payments.record_failed_attempts(uow, [(arid, account.id, invoice.id, amount,
+                                                                invoice.currency)])
             return None
         return invoice, account, arid, amount
 

@@ -57,6 +57,13 @@ class PaymentMethodJson(BaseModel):
     pluginInfo: dict[str, Any] | None = None
 
 
+def method_plugin_info(body: PaymentMethodJson) -> tuple[PluginProperty, ...]:
+    """The properties of a PaymentMethodJson's `pluginInfo` (entries that are not objects are ignored)."""
+    info = body.pluginInfo or {}
+    return body_properties([PluginPropertyJson.model_validate(p) for p in info.get("properties") or []
+                            if isinstance(p, dict)])
+
+
 def query_properties(values: Sequence[str] | None) -> tuple[PluginProperty, ...]:
     """`pluginProperty=key=value` query parameters (Kill Bill's `extractPluginProperties`)."""
     out = []

@@ -26,6 +26,7 @@ from billow.rest.payment_json import (
     PaymentTransactionJson,
     PluginPropertyJson,
     body_properties,
+    method_plugin_info,
     query_properties,
 )
 from billow.rest.permissions import require
@@ -113,9 +114,7 @@ def _method(request: Request, payments: Payments, ctx: CallContext, account: Acc
         if found is not None:
             return found.id
     require(request, "payment_method:create")
-    info = body.pluginInfo or {}
-    plugin_info = body_properties([PluginPropertyJson.model_validate(p) for p in info.get("properties") or []
-                                   if isinstance(p, dict)])
+    plugin_info = method_plugin_info(body)
     method = payments.methods.add(ctx, account.id, body.pluginName, external_key=body.externalKey,
                                   is_default=not existing, plugin_info=plugin_info,
                                   properties=body_properties(properties))

@@ -12,9 +12,8 @@ from billow.rest.deps import Accounts, Payments
 from billow.rest.jsonio import KBJSONResponse
 from billow.rest.payment_json import (
     PaymentMethodJson,
-    PluginPropertyJson,
-    body_properties,
     method_json,
+    method_plugin_info,
     query_properties,
 )
 
@@ -40,9 +39,7 @@ def create_method(request: Request, ctx: Ctx, payments: Payments, accountId: str
                   body: PaymentMethodJson = Body(...), isDefault: bool = False, payAllUnpaidInvoices: bool = False,
                   controlPluginName: list[str] | None = Query(None),
                   pluginProperty: list[str] | None = Query(None)) -> Response:
-    info = body.pluginInfo or {}
-    props = body_properties([PluginPropertyJson.model_validate(p) for p in info.get("properties") or []
-                             if isinstance(p, dict)])
+    props = method_plugin_info(body)
     method = payments.methods.add(ctx, accountId, body.pluginName, external_key=body.externalKey,
                                   is_default=isDefault or bool(body.isDefault), plugin_info=props,
                                   properties=query_properties(pluginProperty))
