@@ -26,7 +26,7 @@ import dataclasses
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -43,7 +43,7 @@ from billow.core.context import internal_context
 from billow.core.db import Database, UnitOfWork
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import BlockingState, Subscription
-from billow.invoice import store, store_parent
+from billow.invoice import store, store_lookup, store_parent
 from billow.invoice.billing_pool import BillingPool, WorkerFactory
 from billow.invoice.config import generator_config
 from billow.invoice.control_tags import ControlTags, no_control_tags, with_written_off
@@ -355,6 +355,18 @@ class BillingRun:
                                                                                                ids))
         tags = self.control_tags(uow, ids)
         return {rid: with_written_off(found, tags) for rid, found in invoices.items()}
+
+    def invoices_by_ids(self, uow: UnitOfWork, owners: Mapping[str, int]) -> dict[int, list[Invoice]]:
+        """Some invoices ({invoice id: account record id}) as `invoices_of` reads them (items, payments, parents,
+        WRITTEN_OFF), without their accounts' other invoices: paying a pack of new invoices."""
+        found = store_lookup.invoices_by_ids(uow.conn, uow.tenant, list(owners))
+        grouped: dict[int, list[Invoice]] = {}
+        for invoice_id, arid in owners.items():
+            if invoice_id in found:
+                grouped.setdefault(arid, []).append(found[invoice_id])
+        invoices = store_parent.with_parents(uow.conn, uow.tenant, grouped)
+        tags = self.control_tags(uow, list(grouped))
+        return {rid: with_written_off(group, tags) for rid, group in invoices.items()}
 
     def load_usage(self, uow: UnitOfWork, runs: Sequence[tuple[AccountState, Sequence[BillingEvent], date]],
                    config: GeneratorConfig, *, dry_run: bool = False) -> None:

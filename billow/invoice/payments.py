@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from billow.core.db import UnitOfWork
+from billow.core.db.sets import in_values
 from billow.core.money import round_money
 from billow.invoice import store
 from billow.invoice.credit import balance, credit_items
@@ -70,12 +71,10 @@ class InvoicePaymentInternalApi:
         """Many invoices at once (the accounts' locks are the caller's): {id: (invoice, balance, account record
         id)}; unknown ids are left out."""
         owners = store.account_record_ids_of_invoices(uow.conn, uow.tenant, invoice_ids)
-        wanted = set(invoice_ids)
         out: dict[str, tuple[Invoice, Decimal, int]] = {}
-        for arid, invoices in self.invoices.run.invoices_of(uow, sorted(set(owners.values()))).items():
+        for arid, invoices in self.invoices.run.invoices_by_ids(uow, owners).items():
             for inv in invoices:
-                if inv.id in wanted:
-                    out[inv.id] = (inv, balance(inv), arid)
+                out[inv.id] = (inv, balance(inv), arid)
         return out
 
     def rows_of_invoices(self, uow: UnitOfWork, invoice_ids: Sequence[str]) -> dict[str, list[InvoicePayment]]:
@@ -108,8 +107,33 @@ class InvoicePaymentInternalApi:
             "processed_currency": currency, "payment_cookie_id": cookie, "linked_invoice_payment_id": linked_id,
             "success": success})
         if announce:
-            self._announce(uow, _to(row), account_id)
+            self.announce(uow, _to(row), account_id)
         return _to(row)
+
+    def record_attempts(self, uow: UnitOfWork, attempts: Sequence[tuple[int, str, str, Decimal, str, str]]
+                        ) -> list[InvoicePayment]:
+        """ATTEMPT rows written before their gateway calls ((account record id, invoice id, payment id, amount,
+        currency, cookie) each), in one insert, not announced: `record(..., success=False, announce=False)` for
+        many payments at once."""
+        rows = uow.insert_many("invoice_payments", [{
+            "account_record_id": arid, "invoice_payment_type": ATTEMPT, "invoice_id": invoice_id,
+            "payment_id": payment_id, "payment_date": uow.now, "amount": amount, "currency": currency,
+            "processed_currency": currency, "payment_cookie_id": cookie, "linked_invoice_payment_id": None,
+            "success": False} for arid, invoice_id, payment_id, amount, currency, cookie in attempts])
+        return [_to(r) for r in rows]
+
+    def complete_successes(self, uow: UnitOfWork, done: Sequence[tuple[InvoicePayment, Decimal]]
+                           ) -> list[InvoicePayment]:
+        """`complete(row, success=True, amount=...)` for many ATTEMPT rows at once ((row, amount paid) each), in a
+        few statements; the completed rows, in order, for the caller to `announce` (INVOICE_PAYMENT_SUCCESS)."""
+        if not done:
+            return []
+        wanted = IP.select().with_only_columns(IP.c.id, IP.c.record_id).where(
+            IP.c.tenant_record_id == uow.tenant, in_values(uow.conn, IP.c.id, {r.id for r, _ in done}))
+        record_ids = {row[0]: row[1] for row in uow.conn.execute(wanted)}
+        uow.update_many("invoice_payments", {record_ids[r.id]: {"success": True, "payment_date": uow.now,
+                                                                "amount": amount} for r, amount in done})
+        return [dataclasses.replace(r, success=True, payment_date=uow.now, amount=amount) for r, amount in done]
 
     def record_failed_attempts(self, uow: UnitOfWork, attempts: Sequence[tuple[int, str, str, Decimal, str]]
                                ) -> None:
@@ -122,7 +146,7 @@ class InvoicePaymentInternalApi:
             "payment_cookie_id": None, "linked_invoice_payment_id": None, "success": False}
             for arid, _account_id, invoice_id, amount, currency in attempts])
         for row, (_arid, account_id, *_rest) in zip(rows, attempts, strict=True):
-            self._announce(uow, _to(row), account_id)
+            self.announce(uow, _to(row), account_id)
 
     def complete(self, uow: UnitOfWork, row: InvoicePayment, *, account_id: str, success: bool,
                  amount: Decimal | None = None) -> InvoicePayment:
@@ -133,10 +157,11 @@ class InvoicePaymentInternalApi:
         if amount is not None:
             values["amount"] = amount
         done = _to(uow.update("invoice_payments", record_id, values))
-        self._announce(uow, done, account_id)
+        self.announce(uow, done, account_id)
         return done
 
-    def _announce(self, uow: UnitOfWork, row: InvoicePayment, account_id: str) -> None:
+    def announce(self, uow: UnitOfWork, row: InvoicePayment, account_id: str) -> None:
+        """INVOICE_PAYMENT_SUCCESS or INVOICE_PAYMENT_ERROR for a row."""
         cls = InvoicePaymentSuccessEvent if row.success else InvoicePaymentErrorEvent
         uow.post(cls(tenant_record_id=uow.tenant, account_record_id=row.account_record_id, account_id=account_id,
                      object_id=row.invoice_id, user_token=uow.ctx.user_token, payment_id=row.payment_id,
@@ -147,7 +172,7 @@ class InvoicePaymentInternalApi:
         record_id = uow.conn.execute(IP.select().with_only_columns(IP.c.record_id).where(IP.c.id == row.id)
                                      ).scalar_one()
         uow.update("invoice_payments", record_id, {"success": False})
-        self._announce(uow, dataclasses.replace(row, success=False), account_id)
+        self.announce(uow, dataclasses.replace(row, success=False), account_id)
 
     def adjust_items(self, uow: UnitOfWork, invoice_id: str, amounts: Mapping[str, Decimal | None]) -> Decimal:
         """ITEM_ADJ items for a refund with adjustments (`createRefund` with `isInvoiceAdjusted`): each item by

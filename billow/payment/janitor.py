@@ -9,6 +9,8 @@ called outside any transaction; the settlement is recorded under the account loc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from billow.core.bus.bus import Bus, Notification
 from billow.core.bus.event import BusEvent
 from billow.core.context import CallContext, internal_context
@@ -31,15 +33,26 @@ class Janitor:
 
     def install(self) -> None:
         self.bus.subscribe(self.on_payment_event, PaymentEventBase, name="payment-janitor")
-        self.bus.register_queue(JANITOR_QUEUE, self.on_notification, transactional=False)
-        self.processor.on_new_transaction.append(self.guard)
+        self.bus.register_queue(JANITOR_QUEUE, self.on_notification, transactional=False,
+                                batch_handler=self.settled)
+        self.processor.on_new_transactions.append(self.guard)
 
-    def guard(self, uow: UnitOfWork, prep: Prepared) -> None:
-        """A new transaction is recorded UNKNOWN before its gateway call: its first check is scheduled in that same
-        unit of work, so that a process dying between the gateway's answer and the recording of the outcome leaves
-        a transaction the janitor settles (Kill Bill's janitor finds such transactions by their state). When the
-        outcome is recorded in time, the check finds the transaction settled and does nothing."""
-        self.schedule(uow, prep.transaction.id, False, 1, prep.account.record_id, guard=True)
+    def guard(self, uow: UnitOfWork, preps: Sequence[Prepared]) -> None:
+        """New transactions are recorded UNKNOWN before their gateway calls: their first checks are scheduled in
+        that same unit of work, so that a process dying between the gateway's answer and the recording of the
+        outcome leaves transactions the janitor settles (Kill Bill's janitor finds such transactions by their
+        state). When an outcome is recorded in time, the check finds the transaction settled and does nothing."""
+        if not preps:
+            return
+        delay = preps[0].config.janitor_delay(False, 1)  # the tenant's, read in the same unit of work
+        if delay is None:
+            return
+        # one check for all of them (a pack of automatic payments writes one row, not one per payment); it
+        # belongs to their account when they have one
+        accounts = {p.account.record_id for p in preps}
+        self.bus.schedule(uow, JANITOR_QUEUE, {"transaction_ids": [p.transaction.id for p in preps], "attempt": 1,
+                                               "guard": True}, uow.now + delay,
+                          account_record_id=accounts.pop() if len(accounts) == 1 else None)
 
     def on_payment_event(self, uow: UnitOfWork, event: BusEvent) -> None:
         # an UNKNOWN outcome has its first check already (`guard`)
@@ -60,8 +73,24 @@ class Janitor:
         if notification.tenant_record_id is None:
             return
         ctx = internal_context(notification.tenant_record_id, user_name="PaymentJanitor")
-        self.check(ctx, str(notification.payload["transaction_id"]), int(notification.payload.get("attempt", 1)),
-                   guard=bool(notification.payload.get("guard")))
+        for transaction_id in _transaction_ids(notification):
+            self.check(ctx, transaction_id, int(notification.payload.get("attempt", 1)),
+                       guard=bool(notification.payload.get("guard")))
+
+    def settled(self, notifications: list[Notification]) -> list[Notification]:
+        """A pack of checks read at once: those whose transactions are all gone or settled have nothing to do (as
+        `check` finds one by one: most are guards of payments recorded in time); the others are handed back."""
+        by_tenant: dict[int, list[Notification]] = {}
+        left: list[Notification] = []
+        for n in notifications:
+            (left if n.tenant_record_id is None else by_tenant.setdefault(n.tenant_record_id, [])).append(n)
+        for tenant, found in by_tenant.items():
+            with self.db.read(internal_context(tenant, user_name="PaymentJanitor")) as uow:
+                statuses = store.transaction_statuses(uow.conn, uow.tenant,
+                                                      [t for n in found for t in _transaction_ids(n)])
+            left += [n for n in found if any(statuses.get(t) in (TransactionStatus.PENDING, TransactionStatus.UNKNOWN)
+                                             for t in _transaction_ids(n))]
+        return left
 
     def refresh_payment(self, ctx: CallContext, payment_id: str) -> None:
         """The on-the-fly janitor (a gateway notification, a refresh): every in-flight transaction of a payment
@@ -116,3 +145,9 @@ class Janitor:
                             self.processor.config(uow))
             self.processor.record(uow, prep, Outcome(new, info=info), self.control.on_outcome)
         return new
+
+
+def _transaction_ids(notification: Notification) -> list[str]:
+    """The transactions a check is about: a guard names all those of its pack, a later check one."""
+    many = notification.payload.get("transaction_ids")
+    return [str(t) for t in many] if many else [str(notification.payload["transaction_id"])]

@@ -19,6 +19,7 @@ from billow.core.db import UnitOfWork
 from billow.core.errors import BillowError
 from billow.invoice.events import InvoiceCreationEvent
 from billow.payment.errors import AccountBusy
+from billow.payment.invoice_batch import InvoicePaymentBatch
 from billow.payment.invoice_control import RETRY_QUEUE
 from billow.payment.invoices import InvoicePayments, PayRequest
 from billow.tag.events import TagDeletionEvent
@@ -32,10 +33,13 @@ AUTO_PAY_QUEUE = "payment-auto-pay-on"
 
 def install(bus: Bus, invoices: InvoicePayments) -> None:
     def on_invoices(uow: UnitOfWork, events: list[BusEvent]) -> None:
+        by_token: dict[str | None, list[BusEvent]] = {}
         for e in invoices.payable(uow, [e for e in events if isinstance(e, InvoiceCreationEvent)]):
-            uow.ctx = internal_context(tenant_record_id=uow.tenant, user_token=e.user_token)
-            bus.schedule(uow, INVOICE_QUEUE, {"invoice_id": e.object_id}, uow.now,
-                         account_record_id=e.account_record_id)
+            by_token.setdefault(e.user_token, []).append(e)
+        for token, payable in by_token.items():  # each notification carries its event's user token
+            uow.ctx = internal_context(tenant_record_id=uow.tenant, user_token=token)
+            bus.schedule_many(uow, INVOICE_QUEUE, [({"invoice_id": e.object_id}, uow.now, e.account_record_id)
+                                                   for e in payable])
 
     def on_tag_removed(uow: UnitOfWork, event: BusEvent) -> None:
         if (isinstance(event, TagDeletionEvent) and event.tag_definition_name == AUTO_PAY_OFF
@@ -72,6 +76,7 @@ def install(bus: Bus, invoices: InvoicePayments) -> None:
 
     bus.subscribe_batch(on_invoices, InvoiceCreationEvent, name="payment-invoices")
     bus.subscribe(on_tag_removed, TagDeletionEvent, name="payment-tags")
-    bus.register_queue(INVOICE_QUEUE, pay, transactional=False)
+    # a worker's pack of new invoices is paid at once (a retry, with its payment key, goes through `pay`)
+    bus.register_queue(INVOICE_QUEUE, pay, transactional=False, batch_handler=InvoicePaymentBatch(invoices).pay)
     bus.register_queue(RETRY_QUEUE, pay, transactional=False)
     bus.register_queue(AUTO_PAY_QUEUE, pay_account, transactional=False)

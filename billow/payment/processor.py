@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -149,8 +150,8 @@ class PaymentProcessor:
         self.plugins = plugins
         self.settings = settings
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="payment-plugin")
-        # called in the unit of work that records a new transaction before its gateway call (the janitor's guard)
-        self.on_new_transaction: list[Callable[[UnitOfWork, Prepared], None]] = []
+        # called in the unit of work that records new transactions before their gateway calls (the janitor's guard)
+        self.on_new_transactions: list[Callable[[UnitOfWork, Sequence[Prepared]], None]] = []
 
     def config(self, uow: UnitOfWork) -> PaymentConfig:
         return PaymentConfig.of(self.settings(uow))
@@ -265,8 +266,8 @@ class PaymentProcessor:
             "second_payment_reference_id": None})
         prep = self._prepared(uow, call, account, payment, store.to_transaction(trx_row), method, config)
         if prep.plugin is not None:
-            for hook in self.on_new_transaction:
-                hook(uow, prep)
+            for hook in self.on_new_transactions:
+                hook(uow, [prep])
         return prep
 
     def _prepared(self, uow: UnitOfWork, call: TransactionCall, account: Account, payment: Payment,
@@ -345,18 +346,50 @@ class PaymentProcessor:
 
     # -- 2. the gateway ------------------------------------------------------------------------------------
     def call_plugin(self, prep: Prepared) -> Outcome:
-        call = prep.call
-        if call.force_status is not None:
-            return Outcome(call.force_status)
-        if call.kind is TransactionType.CHARGEBACK:
+        return self.call_plugins([prep])[0]
+
+    def call_plugins(self, preps: Sequence[Prepared]) -> list[Outcome]:
+        """The gateway calls of several prepared transactions, made at once in the plugin threads; each has the
+        tenant's timeout from the moment its call starts."""
+        started: dict[int, float] = {}
+
+        def run(i: int, prep: Prepared) -> PaymentTransactionInfo | None:
+            started[i] = time.monotonic()
+            assert prep.plugin is not None and prep.context is not None
+            req = TransactionRequest(prep.account.id, prep.payment.id, prep.transaction.id, prep.method.id,
+                                     prep.transaction.amount, prep.transaction.currency, prep.call.properties,
+                                     prep.method.plugin_info, reference_ids(prep.payment))
+            return call_transaction(prep.plugin, prep.call.kind, req, prep.context)
+
+        futures = {i: self.pool.submit(run, i, p) for i, p in enumerate(preps) if self._immediate(p) is None}
+        out: list[Outcome] = []
+        for i, prep in enumerate(preps):
+            now = self._immediate(prep)
+            out.append(now if now is not None else self._outcome(prep, futures[i], functools.partial(started.get, i)))
+        return out
+
+    @staticmethod
+    def _immediate(prep: Prepared) -> Outcome | None:
+        """The outcome of a call that needs no gateway (forced status, chargeback)."""
+        if prep.call.force_status is not None:
+            return Outcome(prep.call.force_status)
+        if prep.call.kind is TransactionType.CHARGEBACK:
             return Outcome(TransactionStatus.SUCCESS)
-        assert prep.plugin is not None and prep.context is not None
-        req = TransactionRequest(prep.account.id, prep.payment.id, prep.transaction.id, prep.method.id,
-                                 prep.transaction.amount, prep.transaction.currency, call.properties,
-                                 prep.method.plugin_info, reference_ids(prep.payment))
-        future = self.pool.submit(call_transaction, prep.plugin, call.kind, req, prep.context)
+        return None
+
+    def _outcome(self, prep: Prepared, future: concurrent.futures.Future[PaymentTransactionInfo | None],
+                 started: Callable[[], float | None]) -> Outcome:
+        assert prep.context is not None
+        timeout = prep.context.timeout_seconds
         try:
-            info = future.result(timeout=prep.context.timeout_seconds)
+            while True:  # a call waiting for a plugin thread has not used any of its time yet
+                start = started()
+                if start is None and not future.done():
+                    concurrent.futures.wait([future], timeout=0.05)
+                    continue
+                left = timeout if start is None else start + timeout - time.monotonic()
+                info = future.result(timeout=max(0.0, left))
+                break
         except concurrent.futures.TimeoutError:
             return Outcome(TransactionStatus.UNKNOWN, http=504, failure=f"Plugin timeout for account "
                            f"{prep.account.id}: {prep.method.plugin_name}")

@@ -171,6 +171,15 @@ def method(conn: Connection, tenant: int, *, method_id: str | None = None, exter
     return to_method(row._mapping) if row is not None else None
 
 
+def methods_by_ids(conn: Connection, tenant: int, method_ids: Sequence[str]) -> dict[str, PaymentMethod]:
+    """Many payment methods at once (retired ones too, as `method(active_only=False)`), by id."""
+    if not method_ids:
+        return {}
+    rows = conn.execute(select(PM).where(PM.c.tenant_record_id == tenant, in_values(conn, PM.c.id, set(method_ids)))
+                        .order_by(PM.c.record_id))
+    return {m.id: m for m in (to_method(r._mapping) for r in rows)}
+
+
 def methods_of(conn: Connection, tenant: int, account_record_id: int, *, include_deleted: bool = False
                ) -> list[PaymentMethod]:
     q = select(PM).where(PM.c.tenant_record_id == tenant, PM.c.account_record_id == account_record_id)
@@ -242,6 +251,15 @@ def transaction(conn: Connection, tenant: int, transaction_id: str) -> PaymentTr
     return to_transaction(row._mapping) if row is not None else None
 
 
+def transaction_statuses(conn: Connection, tenant: int, transaction_ids: Sequence[str]) -> dict[str, TransactionStatus]:
+    """The statuses of many transactions at once, by id (unknown ids are left out)."""
+    if not transaction_ids:
+        return {}
+    rows = conn.execute(select(TRX.c.id, TRX.c.transaction_status).where(
+        TRX.c.tenant_record_id == tenant, in_values(conn, TRX.c.id, set(transaction_ids))))
+    return {r.id: TransactionStatus(r.transaction_status) for r in rows}
+
+
 def transactions_by_key(conn: Connection, tenant: int, key: str) -> list[tuple[PaymentTransaction, int]]:
     """Transactions with this external key, with their account record ids."""
     rows = conn.execute(select(TRX).where(TRX.c.tenant_record_id == tenant, TRX.c.transaction_external_key == key)
@@ -279,6 +297,30 @@ def take_lease(conn: Connection, account_record_id: int, owner: str, now: dateti
     conn.execute(stmt)
     held = conn.execute(select(t.c.owner).where(t.c.account_record_id == account_record_id)).scalar_one_or_none()
     return held == owner
+
+
+def take_leases(conn: Connection, account_record_ids: Sequence[int], owner: str, now: datetime, until: datetime
+                ) -> set[int]:
+    """`take_lease` for many accounts at once (one owner): the account record ids whose lease `owner` now holds."""
+    if not account_record_ids:
+        return set()
+    t = account_leases
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(t).values([{"account_record_id": a, "owner": owner, "expires_at": until}
+                                     for a in sorted(set(account_record_ids))])
+    stmt = stmt.on_conflict_do_update(index_elements=[t.c.account_record_id],
+                                      set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
+                                      where=(t.c.expires_at < now) | (t.c.owner == owner))
+    conn.execute(stmt)
+    return {r[0] for r in conn.execute(select(t.c.account_record_id).where(
+        in_values(conn, t.c.account_record_id, set(account_record_ids)), t.c.owner == owner))}
+
+
+def drop_leases(conn: Connection, account_record_ids: Sequence[int], owner: str) -> None:
+    t = account_leases
+    if account_record_ids:
+        conn.execute(delete(t).where(in_values(conn, t.c.account_record_id, set(account_record_ids)),
+                                     t.c.owner == owner))
 
 
 def drop_lease(conn: Connection, account_record_id: int, owner: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -91,6 +91,9 @@ class NotificationQueue:
     name: str
     handler: Callable[..., Any]
     transactional: bool = True
+    # `batch_handler(notifications) -> leftovers`: several due notifications of a non-transactional queue at once
+    # (a pack of a worker); the notifications it hands back run one by one through `handler`
+    batch_handler: Callable[[list[Notification]], list[Notification]] | None = None
 
     def schedule(self, uow: UnitOfWork, payload: Mapping[str, Any], effective_date: datetime, *,
                  account_record_id: int | None = None, tenant_record_id: int | None = None,
@@ -149,15 +152,20 @@ class Bus:
     def handlers_for(self, event: BusEvent) -> list[Subscription]:
         return [s for s in self.subscriptions if s.matches(event)]
 
-    def register_queue(self, name: str, handler: Callable[..., Any], *, transactional: bool = True
+    def register_queue(self, name: str, handler: Callable[..., Any], *, transactional: bool = True,
+                       batch_handler: Callable[[list[Notification]], list[Notification]] | None = None
                        ) -> NotificationQueue:
         """One handler per queue: `handler(uow, notification)`, or `handler(notification)` when
-        not transactional (Kill Bill NotificationQueueService.createNotificationQueue)."""
+        not transactional (Kill Bill NotificationQueueService.createNotificationQueue). A non-transactional
+        queue may add `batch_handler(notifications)`, given the queue's rows of a worker's pack at once: it
+        returns those it left for `handler`; if it raises, every row runs through `handler`."""
+        if batch_handler is not None and transactional:
+            raise ValueError("a batch handler is for a non-transactional queue")
         if name in self.queues:
             raise ValueError(f"notification queue {name} already exists")
         if len(name) > 64:
             raise ValueError("queue name longer than 64 characters")
-        q = NotificationQueue(self, name, handler, transactional)
+        q = NotificationQueue(self, name, handler, transactional, batch_handler)
         self.queues[name] = q
         return q
 
@@ -171,18 +179,29 @@ class Bus:
                  future_user_token: str | None = None) -> None:
         """Record a notification in the caller's transaction (Kill Bill
         `recordFutureNotificationFromTransaction`); it fires once `effective_date` is past."""
+        self.schedule_many(uow, queue_name, [(payload, effective_date, account_record_id)],
+                           tenant_record_id=tenant_record_id, future_user_token=future_user_token)
+
+    def schedule_many(self, uow: UnitOfWork, queue_name: str,
+                      notifications: Sequence[tuple[Mapping[str, Any], datetime, int | None]], *,
+                      tenant_record_id: int | None = None, future_user_token: str | None = None) -> None:
+        """`schedule` for many notifications of one queue ((payload, effective date, account record id) each),
+        in one insert."""
         if len(queue_name) > 64:
             raise ValueError("queue name longer than 64 characters")
+        if not notifications:
+            return
         tenant = tenant_record_id if tenant_record_id is not None else uow.ctx.tenant_record_id
-        effective = utc(effective_date)
-        store.insert_entries(uow.conn, store.NOTIFICATIONS, [{
+        effective = [utc(when) for _, when, _ in notifications]
+        rows: list[dict[str, Any]] = [{
             "class_name": NOTIFICATION_CLASS, "event_json": json.dumps(dict(payload), separators=(",", ":")),
             "user_token": uow.ctx.user_token, "created_date": uow.now, "creating_owner": self.node_name,
             "processing_owner": None, "processing_available_date": None, "processing_state": AVAILABLE,
             "error_count": 0, "search_key1": account_record_id, "search_key2": tenant,
-            "queue_name": queue_name, "effective_date": effective, "future_user_token": future_user_token,
-        }])
-        if effective <= uow.now:
+            "queue_name": queue_name, "effective_date": when, "future_user_token": future_user_token,
+        } for (payload, _, account_record_id), when in zip(notifications, effective, strict=True)]
+        store.insert_entries(uow.conn, store.NOTIFICATIONS, rows)
+        if min(effective) <= uow.now:
             self.outbox.notify(uow)
         uow.after_commit(self.wake)
 

@@ -32,7 +32,7 @@ from billow.core.bus.tables import FAILED, PROCESSED
 from billow.core.context import internal_context
 
 if TYPE_CHECKING:
-    from billow.core.bus.bus import Bus, Notification, Subscription
+    from billow.core.bus.bus import Bus, Notification, NotificationQueue, Subscription
     from billow.core.db.uow import UnitOfWork
 
 log = logging.getLogger("billow.bus")
@@ -207,24 +207,39 @@ class Dispatcher:
         pack never changes what a single group would have done. A handler that raised is not run
         again for the same attempt: its row gets its retry, the rows before it in its group run
         again, the rows after it wait."""
-        if len(groups) > 1 and not self._stop.is_set():
-            entries = [e for g in groups for e in g]
-            if all(self._batchable(e) for e in entries):
-                failure = self._run_batch(entries)
-                if failure is None:
-                    return
-                k, exc = failure
-                if not isinstance(exc, (_Commit, _LostClaim)):
-                    bad = entries[k]
-                    for group in groups:
-                        at = next((i for i, e in enumerate(group) if e is bad), None)
-                        if at is None:
-                            self.run_group(group)
-                            continue
-                        done = self._after_failure(group, at, exc)
-                        if done < len(group):
-                            self._release(group[done + 1:])
-                    return
+        batches: dict[str, list[Entry]] = {}
+        rest: list[list[Entry]] = []
+        for g in groups:  # account groups of one batch queue's rows go to its batch handler together
+            queue = self._batch_queue(g)
+            if queue is None:
+                rest.append(g)
+            else:
+                batches.setdefault(queue.name, []).extend(g)
+        for name, batch in batches.items():
+            if self._stop.is_set():
+                self._release(batch)
+            elif len(batch) > 1:
+                self._run_notification_batch(self.bus.queues[name], batch)
+            else:
+                self.run_group(batch)
+        groups = rest
+        entries = [e for g in groups for e in g]
+        if len(groups) > 1 and not self._stop.is_set() and all(self._batchable(e) for e in entries):
+            failure = self._run_batch(entries)
+            if failure is None:
+                return
+            k, exc = failure
+            if not isinstance(exc, (_Commit, _LostClaim)):
+                bad = entries[k]
+                for group in groups:
+                    at = next((i for i, e in enumerate(group) if e is bad), None)
+                    if at is None:
+                        self.run_group(group)
+                        continue
+                    done = self._after_failure(group, at, exc)
+                    if done < len(group):
+                        self._release(group[done + 1:])
+                return
         for group in groups:
             self.run_group(group)
 
@@ -281,6 +296,49 @@ class Dispatcher:
             self._on_error(entry, internal_context(tenant_record_id=entry.search_key2,
                                                    user_token=entry.user_token), exc)
         return k
+
+    def _batch_queue(self, entries: list[Entry]) -> NotificationQueue | None:
+        """The queue of these rows when they are all notifications of one queue with a batch handler."""
+        if not entries or entries[0].table != store.NOTIFICATIONS:
+            return None
+        name = entries[0].queue_name or ""
+        queue = self.bus.queues.get(name)
+        if queue is None or queue.batch_handler is None:
+            return None
+        if any(e.table != store.NOTIFICATIONS or e.queue_name != name for e in entries):
+            return None
+        return queue
+
+    def _run_notification_batch(self, queue: NotificationQueue, entries: list[Entry]) -> None:
+        """Rows of a non-transactional queue given to its batch handler at once (outside any transaction, as
+        `_run_non_transactional` does for one); those it handed back, or all if it raised, run one by one after."""
+        assert queue.batch_handler is not None
+        with self.db.read_connection() as conn:
+            owned = store.still_owned_many(conn, entries, self.owner)
+        mine = [e for e in entries if e.record_id in owned]
+        if len(mine) < len(entries):
+            log.warning("%d claims on %s lost (reaped?); skipping", len(entries) - len(mine), queue.name)
+        try:
+            left = {n.record_id for n in queue.batch_handler([self._notification(e) for e in mine])}
+        except Exception:
+            log.warning("the batch handler of %s failed; running its rows one by one", queue.name, exc_info=True)
+            left = {e.record_id for e in mine}
+        done = [e for e in mine if e.record_id not in left]
+        if done:
+            try:
+                with self.db.transaction(internal_context()) as uow:
+                    uow.lock_accounts({e.search_key1 for e in done if e.search_key1 is not None})
+                    taken = store.take_many(uow.conn, done, self.owner)
+                    store.archive_many(uow.conn, [e for e in done if e.record_id in taken], PROCESSED, self.owner,
+                                       self._wall())
+            except Exception:  # the rows stay claimed: the reaper hands them out again, and their handler
+                log.exception("could not complete %d rows of %s", len(done), queue.name)  # finds nothing to do
+        rest = [e for e in mine if e.record_id in left]
+        for i, entry in enumerate(rest):
+            if self._stop.is_set():
+                self._release(rest[i:])
+                return
+            self.run_one(entry)
 
     def _batchable(self, entry: Entry) -> bool:
         if entry.table == store.BUS:

@@ -274,6 +274,16 @@ def still_owned(conn: Connection, entry: Entry, owner: str) -> bool:
     return row is not None
 
 
+def still_owned_many(conn: Connection, entries: Sequence[Entry], owner: str) -> set[int]:
+    """`still_owned` for rows of one table: the record ids still claimed by `owner`."""
+    if not entries:
+        return set()
+    t = TABLES[entries[0].table]
+    return {r[0] for r in conn.execute(select(t.c.record_id).where(
+        in_values(conn, t.c.record_id, [e.record_id for e in entries]), t.c.processing_owner == owner,
+        t.c.processing_state == IN_PROCESSING))}
+
+
 def archive(conn: Connection, entry: Entry, state: str, owner: str | None, wall: datetime,
             error_count: int | None = None) -> None:
     """Insert the history copy of a row (PROCESSED, FAILED or REAPED)."""

@@ -377,3 +377,46 @@ def test_batch_subscription_gets_a_pack_at_once_and_single_events_after_a_failur
     with db.read_connection() as conn:
         assert sorted(conn.execute(select(effects.c.seq)).scalars().all()) == [1, 2, 3, 11, 12]
     assert count(db, bus_events_history, bus_events_history.c.processing_state == FAILED) == 1
+
+
+def test_batch_queue_gets_a_pack_at_once_and_runs_what_it_hands_back_one_by_one(db_url: str, make_db: Any,
+                                                                                  make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db, max_failure_retry=2, retry_delays=ZERO)
+    singles: list[int] = []
+    batches: list[list[int]] = []
+    broken = {"on": False}
+
+    def one(n: Any) -> None:
+        singles.append(n.payload["seq"])
+
+    def many(ns: list[Any]) -> list[Any]:
+        batches.append(sorted(n.payload["seq"] for n in ns))
+        if broken["on"]:
+            raise ValueError("batch handler bug")
+        return [n for n in ns if n.payload["seq"] % 2 == 0]  # the even ones are left to `one`
+
+    bus.register_queue("svc:batched", one, transactional=False, batch_handler=many)
+    bus.register_queue("svc:other", lambda n: singles.append(-n.payload["seq"]), transactional=False)
+    with db.transaction(internal_context(1)) as uow:
+        bus.schedule_many(uow, "svc:batched", [({"seq": s}, uow.now, 100 + s) for s in range(1, 6)])
+        bus.schedule(uow, "svc:other", {"seq": 9}, uow.now, account_record_id=200)
+    d = Dispatcher(bus)
+    groups = d.claim(10)  # a worker's claim: six accounts' groups, two queues in one pack
+    assert sum(len(g) for g in groups) == 6
+    d.run_pack(groups)
+    assert batches == [[1, 2, 3, 4, 5]]  # the batch queue's rows at once, the other queue's row on its own
+    assert sorted(singles) == [-9, 2, 4]
+    assert count(db, notifications) == 0
+    assert count(db, notifications_history, notifications_history.c.processing_state == PROCESSED) == 6
+
+    # a batch handler that raises: every row runs through the single handler
+    broken["on"] = True
+    batches.clear()
+    singles.clear()
+    with db.transaction(internal_context(1)) as uow:
+        bus.schedule_many(uow, "svc:batched", [({"seq": s}, uow.now, 100 + s) for s in (11, 12, 13)])
+    d.run_pack(d.claim(10))
+    assert batches == [[11, 12, 13]] and sorted(singles) == [11, 12, 13]
+    assert count(db, notifications) == 0
+    assert count(db, notifications_history, notifications_history.c.processing_state == PROCESSED) == 9
