@@ -359,7 +359,7 @@ class BillingRun:
     def invoices_by_ids(self, uow: UnitOfWork, owners: Mapping[str, int]) -> dict[int, list[Invoice]]:
         """Some invoices ({invoice id: account record id}) as `invoices_of` reads them (items, payments, parents,
         WRITTEN_OFF), without their accounts' other invoices: paying a pack of new invoices."""
-        found = store_lookup.invoices_by_ids(uow.conn, uow.tenant, list(owners))
+        found = store_lookup.invoices_by_ids(uow.conn, uow.tenant, list(owners), owners)
         grouped: dict[int, list[Invoice]] = {}
         for invoice_id, arid in owners.items():
             if invoice_id in found:

@@ -70,7 +70,11 @@ class InvoicePaymentInternalApi:
     def many(self, uow: UnitOfWork, invoice_ids: Sequence[str]) -> dict[str, tuple[Invoice, Decimal, int]]:
         """Many invoices at once (the accounts' locks are the caller's): {id: (invoice, balance, account record
         id)}; unknown ids are left out."""
-        owners = store.account_record_ids_of_invoices(uow.conn, uow.tenant, invoice_ids)
+        return self.of_accounts(uow, store.account_record_ids_of_invoices(uow.conn, uow.tenant, invoice_ids))
+
+    def of_accounts(self, uow: UnitOfWork, owners: Mapping[str, int]) -> dict[str, tuple[Invoice, Decimal, int]]:
+        """`many` when the caller knows each invoice's account record id ({invoice id: account record id}): an
+        invoice is found only in the account given for it."""
         out: dict[str, tuple[Invoice, Decimal, int]] = {}
         for arid, invoices in self.invoices.run.invoices_by_ids(uow, owners).items():
             for inv in invoices:

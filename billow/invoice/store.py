@@ -197,7 +197,7 @@ def account_record_ids_of_invoices(conn: Connection, tenant: int, invoice_ids: S
     if not invoice_ids:
         return {}
     return {r.id: r.account_record_id for r in conn.execute(select(INV.c.id, INV.c.account_record_id).where(
-        INV.c.tenant_record_id == tenant, INV.c.id.in_(list(invoice_ids))))}
+        INV.c.tenant_record_id == tenant, in_values(conn, INV.c.id, list(invoice_ids))))}
 
 
 def record_ids_of(conn: Connection, tenant: int, invoice_ids: Sequence[str]) -> tuple[dict[int, str], dict[int, str]]:

@@ -67,11 +67,15 @@ def load(conn: Connection, tenant: int, rows: Sequence[Any]) -> list[Invoice]:
             for inv in (_to_invoice(r._mapping, items.get(r.id, ())) for r in rows)]
 
 
-def invoices_by_ids(conn: Connection, tenant: int, invoice_ids: Sequence[str]) -> dict[str, Invoice]:
+def invoices_by_ids(conn: Connection, tenant: int, invoice_ids: Sequence[str],
+                    owners: Mapping[str, int] | None = None) -> dict[str, Invoice]:
+    """Invoices by id; with `owners` ({invoice id: account record id}) only those of the account given."""
     if not invoice_ids:
         return {}
     rows = conn.execute(select(INV).where(INV.c.tenant_record_id == tenant,
                                           in_values(conn, INV.c.id, list(invoice_ids)))).all()
+    if owners is not None:
+        rows = [r for r in rows if owners.get(r.id) == r.account_record_id]
     return {inv.id: inv for inv in load(conn, tenant, rows)}
 
 

@@ -117,7 +117,8 @@ class InvoicePaymentBatch:
         ip = self.invoices.invoice_payments
         arids = sorted({n.account_record_id for n in notifications if n.account_record_id is not None})
         uow.lock_accounts(arids)
-        found = ip.many(uow, [str(n.payload["invoice_id"]) for n in notifications])
+        found = ip.of_accounts(uow, {str(n.payload["invoice_id"]): n.account_record_id for n in notifications
+                                     if n.account_record_id is not None})
         accounts = self.invoices.accounts.by_record_ids(uow, arids)
         tags = self.invoices.tags.control_tags(uow, arids)
         rows = ip.rows_of_invoices(uow, list(found))

@@ -326,9 +326,8 @@ class Dispatcher:
         done = [e for e in mine if e.record_id not in left]
         if done:
             try:
-                with self.db.transaction(internal_context()) as uow:
-                    uow.lock_accounts({e.search_key1 for e in done if e.search_key1 is not None})
-                    taken = store.take_many(uow.conn, done, self.owner)
+                with self.db.transaction(internal_context()) as uow:  # no account lock: the handler's work is
+                    taken = store.take_many(uow.conn, done, self.owner)    # done, only our claims are removed
                     store.archive_many(uow.conn, [e for e in done if e.record_id in taken], PROCESSED, self.owner,
                                        self._wall())
             except Exception:  # the rows stay claimed: the reaper hands them out again, and their handler
