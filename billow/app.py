@@ -48,6 +48,10 @@ from billow.operations.caches import CacheAdmin
 from billow.operations.close_account import AccountClosing
 from billow.operations.export import AccountExport
 from billow.operations.nodes import ROTATION_CHECK, NodeOperations, NodeRotation
+from billow.overdue import listeners as overdue_listeners
+from billow.overdue.applicator import OverdueApplicator
+from billow.overdue.configs import OverdueConfigs
+from billow.overdue.service import OverdueService
 from billow.payment.stack import PaymentExport, PaymentStack
 from billow.push.service import PushNotificationService
 from billow.security.service import SecurityService
@@ -129,6 +133,12 @@ class Billow:
         # payment: gateways found through entry points (billow.payment_plugins); pays invoices on INVOICE_CREATION
         self.payment = PaymentStack(self.db, self.bus, accounts, tenants, invoices, tags, properties_of(tenants))
 
+        # overdue: accounts evaluated on invoice, payment and tag events and at their states' intervals
+        overdue_configs = OverdueConfigs(tenants)
+        overdue = OverdueApplicator(self.bus, overdue_configs, accounts, entitlements, invoices, tags)
+        self.overdue = OverdueService(self.db, overdue_configs, overdue, accounts)
+        overdue_listeners.install(self.bus, overdue, accounts)
+
         # tags and custom fields hang on objects of the services above them: the owners of those objects
         owners = {**object_owners(accounts, entitlements, invoices), **{
             kind: owner_resolver(kind, lookup) for kind, lookup in (
@@ -142,7 +152,8 @@ class Billow:
         # operations that span services (billow.operations)
         self.export = AccountExport(self.db, accounts, entitlements, invoices, PaymentExport())
         self.closing = AccountClosing(self.db, self.bus, accounts, entitlements, invoices, tags)
-        self.caches = CacheAdmin(by_tenant={"tenant-catalog": catalogs.forget})
+        self.caches = CacheAdmin(by_tenant={"tenant-catalog": catalogs.forget,
+                                            "tenant-overdue-config": overdue_configs.forget})
         self.rotation = NodeRotation()
         self.nodes = NodeOperations(self.db, self.rotation)
         if start_workers:

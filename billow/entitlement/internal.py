@@ -107,6 +107,10 @@ class EntitlementInternalApi:
         catalog = self.catalog(uow) if needed else (self.catalogs.catalog(uow) or Catalog.of([]))
         return AccountEntitlements(account, catalog, subs, blocking, bundles)
 
+    def blocking_states(self, uow: UnitOfWork, account: Account) -> list[BlockingState]:
+        """The account's active blocking states (every type and service), by effective date."""
+        return store.blocking_states_of_account(uow.conn, uow.tenant, account.record_id)
+
     def locked(self, uow: UnitOfWork, account: Account, *, catalog_required: bool = True) -> AccountEntitlements:
         """Take the account lock, then load (the opening of every write)."""
         uow.lock_account(account.record_id)

@@ -28,6 +28,7 @@ from billow.rest.routes import (
     invoice_payments,
     invoice_templates,
     invoices,
+    overdue,
     payment_combo,
     payment_methods,
     payments,
@@ -76,7 +77,7 @@ def create_app(billow: Billow, *, max_body_bytes: int | None = None) -> FastAPI:
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
                                   invoice_templates, invoice_lookups, invoices, export, tags, custom_fields,
                                   usages, security, payment_methods, payment_combo, payments, invoice_payments,
-                                  plugins)]
+                                  plugins, overdue)]
     for router in routers:
         app.include_router(router, dependencies=[Depends(authorize)])
     # each route's permission, looked up once here (a write route without one stops the start: a bug)

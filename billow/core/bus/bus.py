@@ -218,6 +218,10 @@ class Bus:
         return store.remove_future_of_account(uow.conn, uow.tenant, account_record_id, uow.now,
                                               self.wall_clock.utcnow())
 
+    def future_dates(self, uow: UnitOfWork, queue_name: str, account_record_id: int) -> list[datetime]:
+        """When the account's notifications of one queue due after the unit of work's instant fire."""
+        return [utc(d) for d in store.future_dates(uow.conn, uow.tenant, account_record_id, queue_name, uow.now)]
+
     def remove_future(self, uow: UnitOfWork, queue_name: str, account_record_id: int,
                       match: Callable[[dict[str, Any]], bool]) -> int:
         """Remove the account's notifications of one queue due after the unit of work's instant whose payload

@@ -433,6 +433,15 @@ def remove_future_of_account(conn: Connection, tenant_record_id: int, account_re
     return len(rows)
 
 
+def future_dates(conn: Connection, tenant_record_id: int, account_record_id: int, queue_name: str,
+                 after: datetime) -> list[datetime]:
+    """The effective dates of an account's unclaimed notifications of one queue due after an instant."""
+    t = notifications
+    return [r[0] for r in conn.execute(select(t.c.effective_date).where(
+        t.c.search_key1 == account_record_id, t.c.search_key2 == tenant_record_id, t.c.queue_name == queue_name,
+        t.c.effective_date > after, t.c.processing_state == AVAILABLE, t.c.processing_owner.is_(None)))]
+
+
 def remove_future_matching(conn: Connection, tenant_record_id: int, account_record_id: int, queue_name: str,
                            after: datetime, wall: datetime, match: Callable[[dict[str, Any]], bool]) -> int:
     """Remove an account's unclaimed notifications of one queue, due after an instant, whose payload `match`es
