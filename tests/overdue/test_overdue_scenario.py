@@ -89,8 +89,9 @@ def test_failed_payments_walk_the_account_through_its_states_and_payment_clears_
     # clear with an unpaid invoice: checked again at the initial interval (10 days)
     with pw.kb.db.read_connection() as conn:
         checks = [r.effective_date for r in conn.execute(select(notifications).where(
-            notifications.c.queue_name == "overdue-check-queue", notifications.c.search_key1 == pw.w.account.record_id))]
-    assert [c.date() if hasattr(c, "date") else c for c in checks] == [date(2024, 1, 25)]
+            notifications.c.queue_name == "overdue-check-queue",
+            notifications.c.search_key1 == pw.w.account.record_id))]
+    assert [c.date() for c in checks] == [date(2024, 1, 25)]
 
     _at(pw, date(2024, 2, 13))
     assert _state(pw) == CLEAR_STATE_NAME  # 29 days since the unpaid invoice of 2024-01-15
