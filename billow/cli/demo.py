@@ -20,7 +20,31 @@ DEMO_ACCOUNTS = [
                 currency="EUR", time_zone="Europe/Paris", locale="fr_FR", country="FR"),
     AccountData(external_key="demo-smith", name="Smith & Sons Ltd", email="accounts@smith.example", currency="GBP",
                 time_zone="Europe/London", locale="en_GB", country="GB", bill_cycle_day_local=15),
+    # no payment method: its invoice stays unpaid and the demo's overdue configuration blocks it
+    AccountData(external_key="demo-late", name="Late Payer Inc", email="ap@late.example", currency="USD",
+                time_zone="America/Chicago", locale="en_US", country="US"),
 ]
+UNPAID = "demo-late"
+
+# The demo tenant's dunning: one unpaid invoice blocks changes, two or $1,000 unpaid block the service
+DEMO_OVERDUE = """<overdueConfig>
+  <accountOverdueStates>
+    <state name="SUSPENDED">
+      <condition><totalUnpaidInvoiceBalanceEqualsOrExceeds>1000</totalUnpaidInvoiceBalanceEqualsOrExceeds></condition>
+      <externalMessage>Service suspended: please pay your invoices</externalMessage>
+      <blockChanges>true</blockChanges>
+      <disableEntitlementAndChangesBlocked>true</disableEntitlementAndChangesBlocked>
+      <autoReevaluationInterval><unit>DAYS</unit><number>1</number></autoReevaluationInterval>
+    </state>
+    <state name="PAST_DUE">
+      <condition><numberOfUnpaidInvoicesEqualsOrExceeds>1</numberOfUnpaidInvoicesEqualsOrExceeds></condition>
+      <externalMessage>Your account is past due</externalMessage>
+      <blockChanges>true</blockChanges>
+      <autoReevaluationInterval><unit>DAYS</unit><number>1</number></autoReevaluationInterval>
+    </state>
+  </accountOverdueStates>
+</overdueConfig>
+"""
 
 
 def run_demo(billow: Billow, console: Console) -> None:
@@ -44,11 +68,26 @@ def run_demo(billow: Billow, console: Console) -> None:
         table.add_row(a.id, a.external_key, a.name or "", a.currency or "", a.time_zone, str(a.bill_cycle_day_local))
     console.print(table)
     for a in accounts:  # each pays with Kill Bill's test gateway: invoices are paid as they are made
-        if a.payment_method_id is None:
+        if a.payment_method_id is None and a.external_key != UNPAID:
             billow.payment.methods.add(tctx, a.id, "killbill-payment-test", is_default=True)
+    if billow.overdue.config(tctx).evaluates is False:
+        billow.overdue.upload_xml(tctx, DEMO_OVERDUE)
     _subscriptions(billow, tctx, accounts, console)
     _payments(billow, tctx, accounts, console)
+    _overdue(billow, tctx, accounts, console)
     _invoice_files(billow, tctx, accounts, console)
+
+
+def _overdue(billow: Billow, ctx: CallContext, accounts: list[Account], console: Console) -> None:
+    billow.run_until_idle(30)
+    table = Table(title="Demo overdue states")
+    for col in ("account", "state", "message", "changes blocked", "service blocked"):
+        table.add_column(col)
+    for account in accounts:
+        state = billow.overdue.account_state(ctx, account.id)
+        table.add_row(account.external_key, "clear" if state.is_clear else state.name, state.external_message,
+                      "yes" if state.blocks_changes else "no", "yes" if state.disable_entitlement else "no")
+    console.print(table)
 
 
 def _payments(billow: Billow, ctx: CallContext, accounts: list[Account], console: Console) -> None:
@@ -73,6 +112,7 @@ DEMO_PLANS = {
     "demo-acme": [["starter-monthly", "prioritysupport-monthly"]],
     "demo-dupont": [["professional-annual"]],
     "demo-smith": [["professional-monthly-promo"], ["onboarding-fixedterm"]],
+    "demo-late": [["onboarding-fixedterm"]],
 }
 
 

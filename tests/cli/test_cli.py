@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -28,12 +29,19 @@ def test_cli_db_upgrade_and_demo(tmp_path: Path) -> None:
     kb = Billow(url)
     tenant = kb.tenants.get_by_api_key("demo")
     ctx = CallContext().for_tenant(tenant.record_id, tenant.id)
-    assert kb.accounts.list(ctx).total == 3
-    # every invoice with something to pay was paid with the test gateway, once (the second demo paid nothing more)
+    assert kb.accounts.list(ctx).total == 4
+    # every invoice with something to pay was paid with the test gateway, once (the second demo paid nothing more),
+    # but those of the account without a payment method, which is past due
     for account in kb.accounts.list(ctx).items:
+        if account.external_key == "demo-late":
+            assert kb.overdue.account_state(ctx, account.id).name == "PAST_DUE"
+            assert [balance(inv) for inv in kb.invoices.of_account(ctx, account.id)] == [Decimal("600.00")]
+            continue
+        assert kb.overdue.account_state(ctx, account.id).is_clear
         invoices = kb.invoices.of_account(ctx, account.id)
         payments = kb.payment.payments.of_account(ctx, account.id)
         assert all(balance(inv) == 0 for inv in invoices)
         assert len(payments) == sum(1 for inv in invoices if inv.paid_amount > 0)
     assert "Demo invoices and their payments" in r.output
+    assert "Demo overdue states" in r.output and "PAST_DUE" in r.output and "Your account is past due" in r.output
     kb.close()

@@ -23,12 +23,11 @@ from tests.compat.test_official_client import _node_modules
 
 pytestmark = pytest.mark.compat
 
-# the tags of the services Billow does not have yet (payments, overdue) and of usage, whose contract differs
-EXCLUDED_TAGS = frozenset({
-                           "Overdue", "Usage"})
+# the tag of usage, whose contract differs
+EXCLUDED_TAGS = frozenset({"Usage"})
 
-# operations of those same missing services that kbswagger files under another tag
-PAYMENT_AND_OVERDUE_ELSEWHERE = frozenset({"getOverdueAccount"})
+# operations of excluded services that kbswagger files under another tag (none left)
+PAYMENT_AND_OVERDUE_ELSEWHERE: frozenset[str] = frozenset()
 
 # Operations being built on a branch that has not landed yet (empty: every one outside the excluded tags is served).
 PENDING: frozenset[str] = frozenset()
