@@ -13,6 +13,7 @@ from billow.account.internal import AccountInternalApi
 from billow.account.model import Account
 from billow.core.bus.bus import Bus, Notification
 from billow.core.bus.event import BusEvent
+from billow.core.context import internal_context
 from billow.core.db import UnitOfWork
 from billow.invoice.events import (
     InvoiceAdjustmentEvent,
@@ -36,10 +37,25 @@ def install(bus: Bus, applicator: OverdueApplicator, accounts: AccountInternalAp
         return out
 
     def on_invoice(uow: UnitOfWork, event: BusEvent) -> None:
-        if not applicator.configs.config(uow).evaluates:  # Kill Bill skips a tenant whose states never apply
-            return
-        for account in accounts_of(uow, event):
-            applicator.refresh(uow, account)
+        on_invoices(uow, [event])
+
+    def on_invoices(uow: UnitOfWork, events: list[BusEvent]) -> None:
+        """A pack's invoice events: the configuration read once per tenant (Kill Bill skips a tenant whose states
+        never apply, which costs a billing run nothing more), each account evaluated once, after its events."""
+        by_tenant: dict[int, list[BusEvent]] = {}
+        for e in events:
+            by_tenant.setdefault(e.tenant_record_id, []).append(e)
+        for tenant, found in by_tenant.items():
+            uow.ctx = internal_context(tenant, user_token=found[-1].user_token)
+            if not applicator.configs.config(uow).evaluates:
+                continue
+            done: set[int] = set()
+            for event in found:
+                for account in accounts_of(uow, event):
+                    if account.record_id not in done:
+                        done.add(account.record_id)
+                        uow.ctx = internal_context(tenant, user_token=event.user_token)
+                        applicator.refresh(uow, account)
 
     def on_tag(uow: UnitOfWork, event: BusEvent) -> None:
         if not isinstance(event, (TagCreationEvent, TagDeletionEvent)) or event.account_record_id is None:
@@ -58,7 +74,7 @@ def install(bus: Bus, applicator: OverdueApplicator, accounts: AccountInternalAp
         if notification.account_record_id is not None and applicator.configs.config(uow).evaluates:
             applicator.refresh(uow, accounts.by_record_id(uow, notification.account_record_id))
 
-    bus.subscribe(on_invoice, InvoiceCreationEvent, InvoiceAdjustmentEvent, InvoicePaymentSuccessEvent,
-                  InvoicePaymentErrorEvent, name="overdue-invoices")
+    bus.subscribe_batch(on_invoices, InvoiceCreationEvent, InvoiceAdjustmentEvent, InvoicePaymentSuccessEvent,
+                        InvoicePaymentErrorEvent, name="overdue-invoices")
     bus.subscribe(on_tag, TagCreationEvent, TagDeletionEvent, name="overdue-tags")
     bus.register_queue(CHECK_QUEUE, on_check)
