@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -81,9 +81,11 @@ class InvoicePaymentInternalApi:
                 out[inv.id] = (inv, balance(inv), arid)
         return out
 
-    def rows_of_invoices(self, uow: UnitOfWork, invoice_ids: Sequence[str]) -> dict[str, list[InvoicePayment]]:
+    def rows_of_invoices(self, uow: UnitOfWork, invoice_ids: Sequence[str],
+                         account_record_ids: Collection[int] | None = None) -> dict[str, list[InvoicePayment]]:
+        """The rows of these invoices (of these accounts, when known: a read bounded by the accounts' rows)."""
         out: dict[str, list[InvoicePayment]] = {i: [] for i in invoice_ids}
-        for m in rows_of_invoices(uow.conn, uow.tenant, invoice_ids):
+        for m in rows_of_invoices(uow.conn, uow.tenant, invoice_ids, account_record_ids):
             out[m["invoice_id"]].append(_to(m))
         return out
 

@@ -58,11 +58,13 @@ def load(conn: Connection, tenant: int, rows: Sequence[Any]) -> list[Invoice]:
     if not rows:
         return []
     ids = [r.id for r in rows]
+    accounts = {r.account_record_id for r in rows}  # the accounts' index bounds the reads (see `paid_amounts`)
     items: dict[str, list[InvoiceItem]] = {}
-    for r in conn.execute(select(IT).where(IT.c.tenant_record_id == tenant, in_values(conn, IT.c.invoice_id, ids))
+    for r in conn.execute(select(IT).where(IT.c.tenant_record_id == tenant, in_values(conn, IT.c.invoice_id, ids),
+                                           in_values(conn, IT.c.account_record_id, list(accounts)))
                           .order_by(IT.c.record_id)):
         items.setdefault(r.invoice_id, []).append(to_item(dict(r._mapping)))
-    paid = paid_amounts(conn, tenant, ids)
+    paid = paid_amounts(conn, tenant, ids, accounts)
     return [dataclasses.replace(inv, paid_amount=paid[inv.id]) if inv.id in paid else inv
             for inv in (_to_invoice(r._mapping, items.get(r.id, ())) for r in rows)]
 
@@ -72,8 +74,10 @@ def invoices_by_ids(conn: Connection, tenant: int, invoice_ids: Sequence[str],
     """Invoices by id; with `owners` ({invoice id: account record id}) only those of the account given."""
     if not invoice_ids:
         return {}
-    rows = conn.execute(select(INV).where(INV.c.tenant_record_id == tenant,
-                                          in_values(conn, INV.c.id, list(invoice_ids)))).all()
+    q = select(INV).where(INV.c.tenant_record_id == tenant, in_values(conn, INV.c.id, list(invoice_ids)))
+    if owners is not None:
+        q = q.where(in_values(conn, INV.c.account_record_id, list(set(owners.values()))))
+    rows = conn.execute(q).all()
     if owners is not None:
         rows = [r for r in rows if owners.get(r.id) == r.account_record_id]
     return {inv.id: inv for inv in load(conn, tenant, rows)}

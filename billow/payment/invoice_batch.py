@@ -121,7 +121,7 @@ class InvoicePaymentBatch:
                                      if n.account_record_id is not None})
         accounts = self.invoices.accounts.by_record_ids(uow, arids)
         tags = self.invoices.tags.control_tags(uow, arids)
-        rows = ip.rows_of_invoices(uow, list(found))
+        rows = ip.rows_of_invoices(uow, list(found), arids)
         methods = store.methods_by_ids(uow.conn, uow.tenant, [a.payment_method_id for a in accounts.values()
                                                               if a.payment_method_id is not None])
         out: list[_Due] = []

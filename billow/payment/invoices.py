@@ -89,9 +89,10 @@ class InvoicePayments:
         pack, so that an account without a payment method, with AUTO_PAY_OFF or with nothing to pay costs no
         notification; the failed attempt of a missing method is recorded here, as the invoice payment control
         does (`priorCall`). The notification's handler decides again (`_due`) under the account lock."""
-        by_id = {e.object_id: e for e in events if e.object_id}
+        by_id = {e.object_id: e for e in events if e.object_id and e.account_record_id is not None}
         invoice_ids = list(by_id)
-        found = self.invoice_payments.many(uow, invoice_ids)
+        found = self.invoice_payments.of_accounts(uow, {i: e.account_record_id for i, e in by_id.items()
+                                                        if e.account_record_id is not None})
         arids = sorted({arid for _, _, arid in found.values()})
         accounts = self.accounts.by_record_ids(uow, arids)
         tags = self.tags.control_tags(uow, arids)
@@ -107,7 +108,7 @@ class InvoicePayments:
                 store.park_auto_pay_off(uow.conn, uow.tenant, arid, invoice_id, uow.now)
             elif skip is None:
                 candidates.append(invoice_id)
-        rows = self.invoice_payments.rows_of_invoices(uow, candidates)
+        rows = self.invoice_payments.rows_of_invoices(uow, candidates, arids)
         out: list[InvoiceCreationEvent] = []
         no_method: dict[str | None, list[tuple[int, str, str, Decimal, str]]] = {}  # by the event's user token
         for invoice_id in candidates:

@@ -142,8 +142,9 @@ class Bus:
                         name: str | None = None) -> None:
         """Like `subscribe`, but `handler(uow, events)` gets every matching event of the rows a worker runs in
         one transaction (several accounts' events, in row order), after their other handlers: a handler that
-        reads per event can then read once per pack. If it raises, the rows are run again one by one, and it
-        gets a list of one event."""
+        reads per event can then read once per pack. A pack of several tenants' rows calls it once per tenant,
+        with `uow` in that tenant's context. If it raises, the rows are run again one by one, and it gets a list
+        of one event."""
         classes = tuple(e for e in events if isinstance(e, type))
         types = frozenset(e for e in events if isinstance(e, str))
         self.subscriptions.append(Subscription(handler, classes, types, name or _name(handler),

@@ -374,8 +374,15 @@ class Dispatcher:
                     uow.flush_events()  # with this row's user token
                 pos[0] = len(batch)  # a failure from here on is not one row's: the rows run again one by one
                 for sub, events in batched.values():
-                    sub.handler(uow, events)
-                uow.flush_events()
+                    # a pack may hold several tenants' rows: a batch handler sees one tenant's events at a time,
+                    # in that tenant's context (its reads and writes are scoped by `uow.tenant`)
+                    by_tenant: dict[int, list[BusEvent]] = {}
+                    for event in events:
+                        by_tenant.setdefault(event.tenant_record_id, []).append(event)
+                    for tenant, found in by_tenant.items():
+                        uow.ctx = internal_context(tenant_record_id=tenant, user_token=found[-1].user_token)
+                        sub.handler(uow, found)
+                        uow.flush_events()
                 store.archive_many(uow.conn, batch, PROCESSED, self.owner, self._wall())
             return None
         except Exception as exc:

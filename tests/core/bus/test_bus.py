@@ -420,3 +420,19 @@ def test_batch_queue_gets_a_pack_at_once_and_runs_what_it_hands_back_one_by_one(
     assert batches == [[11, 12, 13]] and sorted(singles) == [11, 12, 13]
     assert count(db, notifications) == 0
     assert count(db, notifications_history, notifications_history.c.processing_state == PROCESSED) == 9
+
+
+def test_batch_subscription_sees_one_tenant_at_a_time(db_url: str, make_db: Any, make_bus: Any) -> None:
+    db = make_db(db_url)
+    bus = make_bus(db)
+    calls: list[tuple[int, list[int], list[int]]] = []
+
+    def pack(uow: Any, events: list[Ping]) -> None:
+        calls.append((uow.tenant, sorted(e.tenant_record_id for e in events), sorted(e.seq for e in events)))
+
+    bus.subscribe_batch(pack, Ping)
+    post(db, 1, 10, 1)
+    post(db, 2, 20, 2)
+    post(db, 1, 11, 3)
+    assert bus.run_until_idle(timeout_s=30)  # the inline drain runs the three rows as one pack
+    assert sorted(calls) == [(1, [1, 1], [1, 3]), (2, [2], [2])]
