@@ -177,3 +177,34 @@ def test_kill_bills_server_profile_states_in_order(pw: PayWorld) -> None:
     # OD1 at 30 days is first seen when the next invoice (2024-02-15) re-evaluates; then every 5 days
     assert seen == [(date(2024, 1, 16), CLEAR_STATE_NAME), (date(2024, 2, 15), "OD1"), (date(2024, 2, 25), "OD2"),
                     (date(2024, 3, 6), "OD3")]
+
+
+CANCELLING = """<overdueConfig><accountOverdueStates>
+  <state name="CANCELLED">
+    <condition><numberOfUnpaidInvoicesEqualsOrExceeds>1</numberOfUnpaidInvoicesEqualsOrExceeds></condition>
+    <externalMessage>Cancelled for non-payment</externalMessage>
+    <blockChanges>true</blockChanges>
+    <subscriptionCancellationPolicy>END_OF_TERM</subscriptionCancellationPolicy>
+  </state>
+</accountOverdueStates></overdueConfig>"""
+
+
+def test_a_state_that_cancels_subscriptions_and_a_duplicate_event_that_changes_nothing(pw: PayWorld) -> None:
+    pw.kb.overdue.upload_xml(pw.ctx, CANCELLING)
+    pw.add_method()
+    pw.configure("ACTION_RETURN_PLUGIN_STATUS_ERROR", METHODS="purchasePayment")
+    sub = pw.w.create("silver-monthly")
+    assert _state(pw) == "CANCELLED"  # the declined payment leaves one unpaid invoice
+    view = pw.w.view(sub)  # entitlement ends now, billing at the end of the term paid for (still owed)
+    assert view.state.value == "CANCELLED"
+    assert view.billing_end is not None and view.billing_end.date() == date(2024, 2, 15)
+    before = (_overdue_states(pw), pw.w.published(pw.account_id).count("OverdueChangeEvent"))
+    # the same event again (at-least-once delivery, another node): nothing more written
+    from billow.invoice.events import InvoicePaymentErrorEvent
+
+    with pw.kb.db.transaction(pw.ctx) as uow:
+        uow.post(InvoicePaymentErrorEvent(tenant_record_id=uow.tenant, account_record_id=pw.w.account.record_id,
+                                          account_id=pw.account_id, object_id=None))
+    assert _state(pw) == "CANCELLED"
+    assert (_overdue_states(pw), pw.w.published(pw.account_id).count("OverdueChangeEvent")) == before
+    assert before[1] == 1
