@@ -13,16 +13,10 @@ from enum import StrEnum
 
 from dateutil.relativedelta import relativedelta
 
+from billow.catalog.model import TimeUnit  # Kill Bill's overdue durations use catalog.api.TimeUnit too
+
 OVERDUE_SERVICE = "overdue-service"
 CLEAR_STATE_NAME = "__KILLBILL__CLEAR__OVERDUE_STATE__"
-
-
-class TimeUnit(StrEnum):
-    DAYS = "DAYS"
-    WEEKS = "WEEKS"
-    MONTHS = "MONTHS"
-    YEARS = "YEARS"
-    UNLIMITED = "UNLIMITED"
 
 
 class CancellationPolicy(StrEnum):
