@@ -32,6 +32,8 @@ from billow.core.db import Database, UnitOfWork
 from billow.core.objects import ObjectOwner, ObjectType, OwnerResolvers, owner_resolver
 from billow.custom_field.internal import CustomFieldInternalApi
 from billow.custom_field.service import CustomFieldService
+from billow.email import listeners as email_listeners
+from billow.email.service import EmailService
 from billow.entitlement import listeners as entitlement_listeners
 from billow.entitlement.announce import Announcer
 from billow.entitlement.internal import EntitlementInternalApi
@@ -70,6 +72,7 @@ def _load_tables() -> None:
     # Importing the stores registers their tables in the shared metadata.
     import billow.account.store  # noqa: F401
     import billow.custom_field.store  # noqa: F401
+    import billow.email.store  # noqa: F401
     import billow.entitlement.store  # noqa: F401
     import billow.invoice.store  # noqa: F401
     import billow.invoice.store_parent  # noqa: F401
@@ -139,6 +142,10 @@ class Billow:
         self.overdue = OverdueService(self.db, overdue_configs, overdue, accounts)
         overdue_listeners.install(self.bus, overdue, accounts)
 
+        # emails: what invoice, payment and overdue events ask for, sent from the notification queue
+        self.emails = EmailService(self.db, self.bus, tenants, accounts, invoices, self.presentation)
+        email_listeners.install(self.bus, self.emails, accounts, overdue_configs)
+
         # tags and custom fields hang on objects of the services above them: the owners of those objects
         owners = {**object_owners(accounts, entitlements, invoices), **{
             kind: owner_resolver(kind, lookup) for kind, lookup in (
@@ -153,7 +160,8 @@ class Billow:
         self.export = AccountExport(self.db, accounts, entitlements, invoices, PaymentExport())
         self.closing = AccountClosing(self.db, self.bus, accounts, entitlements, invoices, tags)
         self.caches = CacheAdmin(by_tenant={"tenant-catalog": catalogs.forget,
-                                            "tenant-overdue-config": overdue_configs.forget})
+                                            "tenant-overdue-config": overdue_configs.forget,
+                                            "tenant-kv": self.emails.forget})
         self.rotation = NodeRotation()
         self.nodes = NodeOperations(self.db, self.rotation)
         if start_workers:

@@ -30,6 +30,10 @@ class AccountInternalApi:
         """Many accounts at once (the billing run's batches); missing ones are left out."""
         return store.by_record_ids(uow.conn, uow.tenant, record_ids)
 
+    def emails(self, uow: UnitOfWork, account: Account) -> list[str]:
+        """The account's additional emails in use (Kill Bill's `getEmailByAccountId`), oldest first."""
+        return [e.email for e in store.active_emails(uow.conn, uow.tenant, account.id)]
+
     def set_bill_cycle_day(self, uow: UnitOfWork, account: Account, bill_cycle_day_local: int) -> Account:
         """Set the BCD of an account that has none yet (Kill Bill's account BCD auto-set when the first
         ACCOUNT-aligned subscription is invoiced). Like Kill Bill, this first setting announces nothing:

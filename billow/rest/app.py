@@ -23,6 +23,7 @@ from billow.rest.routes import (
     bundles,
     catalog,
     custom_fields,
+    emails,
     export,
     invoice_lookups,
     invoice_payments,
@@ -77,7 +78,7 @@ def create_app(billow: Billow, *, max_body_bytes: int | None = None) -> FastAPI:
     routers = [m.router for m in (tenants, accounts, subscriptions, bundles, test_clock, catalog, admin,
                                   invoice_templates, invoice_lookups, invoices, export, tags, custom_fields,
                                   usages, security, payment_methods, payment_combo, payments, invoice_payments,
-                                  plugins, overdue)]
+                                  plugins, overdue, emails)]
     for router in routers:
         app.include_router(router, dependencies=[Depends(authorize)])
     # each route's permission, looked up once here (a write route without one stops the start: a bug)

@@ -259,6 +259,11 @@ def _item(it: InvoiceItem, reader: Reader, names: CatalogNames) -> dict[str, Any
     }
 
 
+def account_data(a: Account) -> dict[str, Any]:
+    """``account`` as Kill Bill's templates see it (the `Account` getters)."""
+    return _account(a)
+
+
 def _account(a: Account) -> dict[str, Any]:
     return {
         "id": a.id, "externalKey": a.external_key, "name": a.name, "firstNameLength": a.first_name_length,

@@ -10,11 +10,13 @@ Kill Bill: ``jaxrs/.../resources/InvoiceResource.java`` (uploadTemplateResource 
 from __future__ import annotations
 
 from billow.account.internal import AccountInternalApi
+from billow.account.model import Account
 from billow.catalog.internal import CatalogInternalApi
 from billow.core.context import CallContext
 from billow.core.db import Database, UnitOfWork
 from billow.core.errors import InvalidInput
 from billow.invoice.internal import InvoiceInternalApi
+from billow.invoice.model import Invoice
 from billow.invoice.presentation import mustache
 from billow.invoice.presentation.bundles import (
     CATALOG_TRANSLATION,
@@ -70,12 +72,16 @@ class InvoicePresenter:
             parse_locale(locale)  # 400 on a malformed locale
         with self.db.read(ctx) as uow:
             invoice = self.invoices.get(uow, invoice_id)
-            account = self.accounts.get(uow, invoice.account_id)
-            reader = reader_for(account, locale)
-            manual_pay = MANUAL_PAY in self.tags.control_tags(uow, [account.record_id])[account.record_id]
-            tenant = self.tenant_templates(uow, str(reader.java), manual_pay=manual_pay)
-            catalog = self.catalogs.catalog(uow)
-        return render_html(invoice, account, locale=str(reader.java), tenant=tenant, catalog=catalog, pdf=pdf)
+            return self.html_in(uow, invoice, self.accounts.get(uow, invoice.account_id), locale=locale, pdf=pdf)
+
+    def html_in(self, uow: UnitOfWork, invoice: Invoice, account: Account, *, locale: str | None = None,
+                pdf: bool = False) -> str:
+        """`html` in the caller's unit of work, for an invoice it has read."""
+        reader = reader_for(account, locale)
+        manual_pay = MANUAL_PAY in self.tags.control_tags(uow, [account.record_id])[account.record_id]
+        tenant = self.tenant_templates(uow, str(reader.java), manual_pay=manual_pay)
+        return render_html(invoice, account, locale=str(reader.java), tenant=tenant, catalog=self.catalogs.catalog(uow),
+                           pdf=pdf)
 
     def pdf(self, ctx: CallContext, invoice_id: str, *, locale: str | None = None) -> bytes:
         return html_to_pdf(self.html(ctx, invoice_id, locale=locale, pdf=True))

@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from billow.core.errors import InvalidInput
+from billow.email.model import PLUGIN_NAME as EMAIL_PLUGIN
+from billow.email.render import check_upload as check_email_upload
+from billow.email.settings import parse_settings
+from billow.payment.plugin_api import PluginConfig
 from billow.push import model as push_model
 from billow.push.model import PUSH_NOTIFICATION_CB
 from billow.rest.common import Ctx, created, no_content
@@ -104,6 +108,9 @@ async def _upload(request: Request, ctx: Ctx, tenants: Tenants, key: str, locati
     value = (await request.body()).decode("utf-8", errors="replace")
     if not value.strip():
         raise InvalidInput("body: needs to be set")
+    if key == PLUGIN_CONFIG_ + EMAIL_PLUGIN:  # the email settings are checked before they are kept
+        parse_settings(PluginConfig.parse(EMAIL_PLUGIN, value).values)
+    check_email_upload(key, value)
     await run_in_threadpool(tenants.add_value, ctx, key, value, replace=replace)
     return created(request, location)
 
