@@ -72,9 +72,11 @@ def run_demo(billow: Billow, console: Console) -> None:
             billow.payment.methods.add(tctx, a.id, "killbill-payment-test", is_default=True)
     if billow.overdue.config(tctx).evaluates is False:
         billow.overdue.upload_xml(tctx, DEMO_OVERDUE)
+    _email_settings(billow, tctx)
     _subscriptions(billow, tctx, accounts, console)
     _payments(billow, tctx, accounts, console)
     _overdue(billow, tctx, accounts, console)
+    _emails(billow, tctx, accounts, console)
     _invoice_files(billow, tctx, accounts, console)
 
 
@@ -88,6 +90,35 @@ def _overdue(billow: Billow, ctx: CallContext, accounts: list[Account], console:
         table.add_row(account.external_key, "clear" if state.is_clear else state.name, state.external_message,
                       "yes" if state.blocks_changes else "no", "yes" if state.disable_entitlement else "no")
     console.print(table)
+
+
+def _email_settings(billow: Billow, ctx: CallContext) -> None:
+    """The demo tenant emails its customers when their overdue state changes, as files (no SMTP server needed)."""
+    from billow.cli.invoice import demo_output_dir
+    from billow.email.model import PLUGIN_NAME
+
+    key = f"PLUGIN_CONFIG_{PLUGIN_NAME}"
+    if billow.tenants.get_values(ctx, key).values:
+        return
+    prefix = "org.killbill.billing.plugin.email-notifications."
+    billow.tenants.add_value(ctx, key, "\n".join([
+        f"{prefix}defaultEvents=OVERDUE_CHANGE", f"{prefix}smtp.defaultSender=billing@demo.example",
+        f"{prefix}file.directory={demo_output_dir(billow) / 'emails'}"]), replace=True)
+
+
+def _emails(billow: Billow, ctx: CallContext, accounts: list[Account], console: Console) -> None:
+    from billow.cli.invoice import demo_output_dir
+
+    billow.run_until_idle(30)
+    folder = demo_output_dir(billow) / "emails"
+    for account in accounts:
+        if account.external_key != UNPAID:
+            continue
+        for email, _ in billow.emails.of_account(ctx, account.id):
+            where = folder / f"{email.id}.eml"
+            console.print(f"Email to {email.recipients} ({email.event_type} {email.details.get('state', '')}): "
+                          f"\"{email.subject}\", {email.status.value}" + (f", written to {where}" if where.exists()
+                                                                          else ""))
 
 
 def _payments(billow: Billow, ctx: CallContext, accounts: list[Account], console: Console) -> None:

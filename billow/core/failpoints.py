@@ -5,6 +5,8 @@
 of real `billow serve` processes only. The names in use:
 
 - `payment.after_gateway_success`: the gateway answered PROCESSED and nothing of it is recorded yet.
+- `email.before_data`: an email is recorded SENDING and its message not yet handed to the SMTP server.
+- `email.after_data`: the SMTP server accepted an email's message and the email is not yet recorded SENT.
 """
 
 from __future__ import annotations

@@ -116,12 +116,13 @@ def parse_settings(values: Mapping[str, str]) -> EmailSettings:
     user = (values.get(PREFIX + "smtp.userName") or "").strip() or None
     if use_auth and user is None:
         raise InvalidInput(f"{PREFIX}smtp.userName: needed with smtp.useAuthentication")
+    port = _int(values, "smtp.port", 465 if use_ssl else 25, 1, 65535)  # checked even without a host
+    timeout = float(_int(values, "smtp.timeout", 30, 1, 600))
     smtp = None
     if host is not None:
-        smtp = SmtpSettings(host=host, port=_int(values, "smtp.port", 465 if use_ssl else 25, 1, 65535),
-                            use_authentication=use_auth, user_name=user,
+        smtp = SmtpSettings(host=host, port=port, use_authentication=use_auth, user_name=user,
                             password=values.get(PREFIX + "smtp.password"), use_ssl=use_ssl,
-                            use_starttls=use_starttls, timeout_s=float(_int(values, "smtp.timeout", 30, 1, 600)))
+                            use_starttls=use_starttls, timeout_s=timeout)
     sender = (values.get(PREFIX + "smtp.defaultSender") or "").strip() or None
     if sender is not None and ("@" not in sender or any(c in sender for c in "\r\n")):
         raise InvalidInput(f"{PREFIX}smtp.defaultSender: '{sender}' is not an email address")

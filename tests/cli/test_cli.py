@@ -44,4 +44,13 @@ def test_cli_db_upgrade_and_demo(tmp_path: Path) -> None:
         assert len(payments) == sum(1 for inv in invoices if inv.paid_amount > 0)
     assert "Demo invoices and their payments" in r.output
     assert "Demo overdue states" in r.output and "PAST_DUE" in r.output and "Your account is past due" in r.output
+    # the past-due account's email, written to a file
+    late = kb.accounts.get_by_key(ctx, "demo-late")
+    [(email, _)] = kb.emails.of_account(ctx, late.id)
+    assert (email.status.value, email.recipients, email.subject) == ("SENT", "ap@late.example",
+                                                                      "Your Account Is Past Due")
+    written = tmp_path / "billow-invoices" / "emails" / f"{email.id}.eml"
+    assert f"written to {written}" in r.output.replace("\n", "")
+    text = written.read_text()
+    assert "Subject: Your Account Is Past Due" in text and "Your account is past due" in text
     kb.close()

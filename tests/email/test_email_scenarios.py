@@ -5,6 +5,7 @@ schedule, a refusal, a tenant's own template and labels, and a tenant without SM
 from __future__ import annotations
 
 import io
+import json
 import logging
 from datetime import timedelta
 from decimal import Decimal
@@ -208,3 +209,22 @@ def test_the_retry_delay_is_counted_from_the_failure(mw: MailWorld) -> None:
     mw.w.advance(minutes=1)
     [email] = mw.emails()
     assert email.status is EmailStatus.SENT and email.sent_date == failed_at + timedelta(minutes=30)
+
+
+def test_the_upcoming_invoice_email_comes_the_tenants_notice_time_before(mw: MailWorld) -> None:
+    """`dryRunNotificationSchedule=2d`: INVOICE_NOTIFICATION two days before the next billing date asks for the
+    upcoming-invoice email, with that date and the amount the run will invoice."""
+    mw.kb.tenants.upload_config(mw.ctx, json.dumps({"org.killbill.invoice.dryRunNotificationSchedule": "2d"}))
+    mw.configure_email(mw_port(mw), events="INVOICE_NOTIFICATION")
+    mw.w.create("silver-monthly")  # 2024-01-15, next billing date 2024-02-15
+    assert mw.emails() == []
+    while mw.w.clock.utcnow().date().isoformat() < "2024-02-14":
+        mw.w.advance(days=1)
+    [email] = mw.emails()
+    assert (email.template, email.details) == (Template.UPCOMING_INVOICE, {
+        "targetDate": "2024-02-15", "amountOwed": "20.00", "currency": "USD"})
+    [message] = mw.messages
+    assert message["Subject"] == "Votre prochaine facture"
+    body = _body(message)
+    assert "Date: 15 févr. 2024" in body and "Montant prévu: 20,00\u00a0$US" in body
+    assert list(message.iter_attachments()) == []  # no invoice exists yet
