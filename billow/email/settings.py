@@ -5,7 +5,8 @@ Kill Bill's keys (`EmailNotificationConfiguration`), prefix `org.killbill.billin
 `defaultEvents` (comma-separated event types), `smtp.host`, `smtp.port` (25), `smtp.useAuthentication`,
 `smtp.userName`, `smtp.password`, `smtp.useSSL` (TLS from the first byte), `smtp.defaultSender` (From),
 `smtp.sendHTMLEmail`. Billow's own, same prefix: `smtp.useStartTLS` (upgrade a plain connection; refused by a
-server that cannot is a failure, never a silent fall-back), `smtp.timeout` (seconds, 30), `retries` (the delays
+server that cannot is a failure, never a silent fall-back), `smtp.timeout` (seconds, 30), `smtp.caFile` (a PEM file of
+the CA that signed a private relay's certificate; the system's CAs otherwise), `retries` (the delays
 of the retries after a temporary failure, `5m,15m,1h,6h,24h`), `attachInvoice` (the invoice as PDF, true), and
 `file.directory` (write each message as an `.eml` file instead of SMTP: for a demo or a development machine).
 
@@ -38,6 +39,7 @@ class SmtpSettings:
     use_ssl: bool = False
     use_starttls: bool = False
     timeout_s: float = 30.0
+    ca_file: str | None = None  # a private CA's certificates (PEM) the server's certificate is checked against
 
     def __repr__(self) -> str:  # never the password in a log line
         return f"SmtpSettings(host={self.host!r}, port={self.port}, ssl={self.use_ssl}, starttls={self.use_starttls})"
@@ -122,7 +124,8 @@ def parse_settings(values: Mapping[str, str]) -> EmailSettings:
     if host is not None:
         smtp = SmtpSettings(host=host, port=port, use_authentication=use_auth, user_name=user,
                             password=values.get(PREFIX + "smtp.password"), use_ssl=use_ssl,
-                            use_starttls=use_starttls, timeout_s=timeout)
+                            use_starttls=use_starttls, timeout_s=timeout,
+                            ca_file=(values.get(PREFIX + "smtp.caFile") or "").strip() or None)
     sender = (values.get(PREFIX + "smtp.defaultSender") or "").strip() or None
     if sender is not None and ("@" not in sender or any(c in sender for c in "\r\n")):
         raise InvalidInput(f"{PREFIX}smtp.defaultSender: '{sender}' is not an email address")

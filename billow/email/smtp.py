@@ -63,8 +63,7 @@ class SmtpTransport:
         s = self.settings
         try:
             if s.use_ssl:
-                session: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s,
-                                                         context=ssl.create_default_context())
+                session: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s, context=self._tls())
             else:
                 session = smtplib.SMTP(s.host, s.port, timeout=s.timeout_s)
             self._session = session
@@ -72,7 +71,7 @@ class SmtpTransport:
             if s.use_starttls:
                 if not session.has_extn("starttls"):
                     raise PermanentFailure(f"{s.host} does not offer STARTTLS")
-                session.starttls(context=ssl.create_default_context())
+                session.starttls(context=self._tls())
                 session.ehlo()
             if s.use_authentication:
                 session.login(s.user_name or "", s.password or "")
@@ -93,6 +92,10 @@ class SmtpTransport:
             self.close()
             raise TemporaryFailure(f"{s.host}:{s.port}: {exc.__class__.__name__}: {exc}"[:300]) from None
         self._message = message.as_bytes(policy=SMTP_POLICY)
+
+    def _tls(self) -> ssl.SSLContext:
+        """Certificates and host names checked, always (the system's CAs, or the tenant's `smtp.caFile`)."""
+        return ssl.create_default_context(cafile=self.settings.ca_file)
 
     def deliver(self) -> None:
         session = self._session

@@ -3,7 +3,10 @@ the SMTP transport's failures sorted into retry, give up and unknown; DATA's dot
 
 from __future__ import annotations
 
+import dataclasses
 import socket
+import ssl
+import subprocess
 import threading
 from datetime import timedelta
 from email.message import EmailMessage
@@ -143,3 +146,56 @@ def test_dot_stuffing_round_trips(lines: list[str]) -> None:
     body = stuffed[:-3]
     assert all(not line.startswith(b".") or line.startswith(b"..") for line in body.split(b"\r\n"))
     assert _unstuff(stuffed) == text
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command, as a private relay's would be)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+def test_starttls_and_authentication_against_a_server_that_requires_both(tls_files: tuple[str, str]) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from tests.email.conftest import Inbox
+
+    cert, key = tls_files
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def authenticate(server: object, session: object, envelope: object, mechanism: str, data: object) -> AuthResult:
+        if isinstance(data, LoginPassword) and (bytes(data.login), bytes(data.password)) == (b"billing", b"s3cret"):
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False, message="535 5.7.8 Authentication credentials invalid")
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+                            auth_required=True, authenticator=authenticate,
+                            auth_exclude_mechanism=["LOGIN"])  # PLAIN only: one refusal per try
+    controller.start()
+    try:
+        good = SmtpSettings("127.0.0.1", port, use_starttls=True, use_authentication=True, user_name="billing",
+                            password="s3cret", timeout_s=5, ca_file=cert)
+        t = SmtpTransport(good)
+        t.open(_message(), "a@example.com", ["tls.auth@example.com"])
+        t.deliver()
+        t.close()
+        assert len(inbox.messages["tls.auth@example.com"]) == 1
+        with pytest.raises(PermanentFailure, match="535"):  # a wrong password: refused for good
+            SmtpTransport(dataclasses.replace(good, password="wrong")).open(_message(), "a@example.com",
+                                                                          ["tls.auth@example.com"])
+        with pytest.raises(TemporaryFailure, match="CERTIFICATE_VERIFY_FAILED"):  # an unknown CA: never trusted
+            SmtpTransport(dataclasses.replace(good, ca_file=None)).open(_message(), "a@example.com",
+                                                                       ["tls.auth@example.com"])
+        with pytest.raises(PermanentFailure, match="530"):  # no STARTTLS: the server refuses to go on
+            SmtpTransport(dataclasses.replace(good, use_starttls=False, use_authentication=False)).open(
+                _message(), "a@example.com", ["tls.auth@example.com"])
+    finally:
+        controller.stop()
+    assert len(inbox.messages["tls.auth@example.com"]) == 1
