@@ -21,7 +21,7 @@ from billow.invoice.service import ItemInput
 from billow.payment import store
 from billow.payment.invoice_batch import InvoicePaymentBatch
 from billow.payment.invoices import PayRequest
-from billow.payment.listeners import INVOICE_QUEUE
+from billow.payment.listeners import INVOICE_QUEUE, INVOICES
 from billow.payment.model import TransactionStatus
 from tests.payment.conftest import TEST_PLUGIN, PayWorld
 
@@ -161,3 +161,38 @@ def test_what_the_pack_cannot_pay_is_handed_back_or_skipped_as_one_by_one_would(
     # the duplicate finds the invoice paid: nothing more
     assert pay([paid_twice]) == []
     assert len(pw.kb.payment.payments.of_account(pw.ctx, a1.id)) == 1
+
+
+def _row_of(pw: PayWorld, invoices: list[tuple[Account, str]], record_id: int = 1) -> Notification:
+    """The `payment-invoice` row a bus pack of several new invoices schedules."""
+    first = _notification(pw, invoices[0][0], invoices[0][1], "t", record_id)
+    return Notification(**{**first.__dict__, "account_record_id": None,
+                            "payload": {INVOICES: [[i, a.record_id] for a, i in invoices]}})
+
+
+def test_a_row_of_several_invoices_is_paid_whole_even_two_of_one_account(pw: PayWorld) -> None:
+    (a1, i1), (a2, i2) = _unpaid(pw, 2, method=False)
+    again = pw.kb.invoices.add_items(pw.ctx, a1.id, [ItemInput(amount=Decimal("5.00"), currency="USD")],
+                                     InvoiceItemType.EXTERNAL_CHARGE, requested=None, auto_commit=True)[0].invoice_id
+    assert pw.kb.run_until_idle(30)
+    for a in (a1, a2):
+        pw.kb.payment.methods.add(pw.ctx, a.id, TEST_PLUGIN, is_default=True)
+    assert pw.kb.run_until_idle(30)
+    queue = pw.kb.bus.queue(INVOICE_QUEUE)
+    assert queue.batch_handler is not None
+    # nothing is handed back to the bus: the second invoice of a1 is paid by the single path after the pack
+    assert queue.batch_handler([_row_of(pw, [(a1, i1), (a2, i2), (a1, again)])]) == []
+    assert [pw.balance(i) for i in (i1, i2, again)] == [0, 0, 0]
+    assert len(pw.kb.payment.payments.of_account(pw.ctx, a1.id)) == 2
+    # the row run again (a crash before it was archived) pays nothing twice
+    assert queue.batch_handler([_row_of(pw, [(a1, i1), (a2, i2), (a1, again)])]) == []
+    assert len(pw.kb.payment.payments.of_account(pw.ctx, a1.id)) == 2
+    assert len(pw.kb.payment.payments.of_account(pw.ctx, a2.id)) == 1
+
+
+def test_a_row_of_several_invoices_run_one_by_one_when_the_batch_fails(pw: PayWorld) -> None:
+    paid = _unpaid(pw, 3)
+    queue = pw.kb.bus.queue(INVOICE_QUEUE)
+    queue.handler(_row_of(pw, paid))  # what the dispatcher does when the batch handler raised
+    assert [pw.balance(i) for _, i in paid] == [0, 0, 0]
+    assert all(len(pw.kb.payment.payments.of_account(pw.ctx, a.id)) == 1 for a, _ in paid)
