@@ -7,7 +7,6 @@ at once). Kill Bill's `CatalogInternalApi` with its `CatalogCache`.
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
 from billow.catalog.errors import CATALOG_EXCEPTION, ErrorCode
@@ -16,6 +15,7 @@ from billow.catalog.xml import load_version_xml
 from billow.core.db import UnitOfWork
 from billow.core.errors import BillowError
 from billow.tenant.internal import TenantInternalApi
+from billow.tenant.parsed import ParsedTenantValues
 
 CATALOG_KEY = "CATALOG"
 
@@ -25,24 +25,18 @@ def no_catalog_for(when: datetime) -> BillowError:
                        code=ErrorCode.CAT_NO_CATALOG_FOR_GIVEN_DATE.code, class_name=CATALOG_EXCEPTION, status=400)
 
 
+def _parse_catalog(uow: UnitOfWork, documents: list[str]) -> Catalog | None:
+    return Catalog.of([load_version_xml(doc, validate=False) for doc in documents]) if documents else None
+
+
 class CatalogInternalApi:
     def __init__(self, tenants: TenantInternalApi) -> None:
         self.tenants = tenants
-        self._cache: dict[int, tuple[tuple[int, int], Catalog | None]] = {}
-        self._lock = threading.Lock()
+        self._catalogs = ParsedTenantValues(tenants, CATALOG_KEY, _parse_catalog)
 
     def catalog(self, uow: UnitOfWork) -> Catalog | None:
         """The tenant's catalog (None when nothing was uploaded), parsed once per stored change."""
-        fingerprint = self.tenants.values_fingerprint(uow, CATALOG_KEY)
-        with self._lock:
-            cached = self._cache.get(uow.tenant)
-        if cached is not None and cached[0] == fingerprint:
-            return cached[1]
-        documents = self.tenants.values(uow, CATALOG_KEY)
-        catalog = Catalog.of([load_version_xml(doc, validate=False) for doc in documents]) if documents else None
-        with self._lock:
-            self._cache[uow.tenant] = (fingerprint, catalog)
-        return catalog
+        return self._catalogs.get(uow)
 
     def version_at(self, uow: UnitOfWork, when: datetime) -> CatalogVersion:
         catalog = self.catalog(uow)
@@ -52,8 +46,4 @@ class CatalogInternalApi:
 
     def forget(self, tenant_record_id: int | None = None) -> None:
         """Drop cached catalogs (of one tenant, or all): Kill Bill's cache invalidation."""
-        with self._lock:
-            if tenant_record_id is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(tenant_record_id, None)
+        self._catalogs.forget(tenant_record_id)

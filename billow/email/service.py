@@ -40,6 +40,7 @@ from billow.invoice.presentation.service import InvoicePresenter
 from billow.invoice.presentation.view import Reader, day, money, reader_for
 from billow.payment.plugin_api import PluginConfig
 from billow.tenant.internal import TenantInternalApi
+from billow.tenant.parsed import ParsedTenantValues
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class EmailService:
         self.accounts = accounts
         self.invoices = invoices
         self.presenter = presenter
-        self._cache: dict[int, tuple[tuple[int, int], EmailSettings]] = {}
+        self._settings = ParsedTenantValues(tenants, CONFIG_KEY, self._parse)
         self._said: set[tuple[int, str]] = set()  # (tenant, what): said once in the log
         self._lock = threading.Lock()
         # how a message leaves: the tenant's SMTP server, or files (tests and embedders may replace it)
@@ -84,28 +85,20 @@ class EmailService:
     # -- settings ------------------------------------------------------------------------------
     def settings(self, uow: UnitOfWork) -> EmailSettings:
         """The tenant's settings, parsed once per stored change (one indexed query on the caller's connection)."""
-        fingerprint = self.tenants.values_fingerprint(uow, CONFIG_KEY)
-        with self._lock:
-            cached = self._cache.get(uow.tenant)
-        if cached is not None and cached[0] == fingerprint:
-            return cached[1]
-        raw = self.tenants.first_value(uow, CONFIG_KEY)
+        return self._settings.get(uow)
+
+    def _parse(self, uow: UnitOfWork, values: list[str]) -> EmailSettings:
+        if not values:
+            return NO_SETTINGS
         try:
-            settings = parse_settings(PluginConfig.parse(PLUGIN_NAME, raw).values) if raw else NO_SETTINGS
+            return parse_settings(PluginConfig.parse(PLUGIN_NAME, values[0]).values)
         except ValueError as exc:  # stored before it was checked at upload: nothing is sent, said once
             self._say_once(uow.tenant, "bad", "tenant %s: the email settings are not valid (%s): no email is sent",
                            uow.tenant, exc)
-            settings = NO_SETTINGS
-        with self._lock:
-            self._cache[uow.tenant] = (fingerprint, settings)
-        return settings
+            return NO_SETTINGS
 
     def forget(self, tenant_record_id: int | None = None) -> None:
-        with self._lock:
-            if tenant_record_id is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(tenant_record_id, None)
+        self._settings.forget(tenant_record_id)
 
     def _say_once(self, tenant: int, what: str, message: str, *args: Any) -> None:
         with self._lock:

@@ -54,7 +54,7 @@ def test_the_catalog_cache_is_forgotten_for_the_tenant(billow: Billow, tenant_ct
     catalog = (Path(__file__).parents[1] / "entitlement" / "data" / "entitlement.xml").read_text()
     billow.catalogs.upload(tenant_ctx, catalog)
     billow.catalogs.catalog(tenant_ctx)
-    cached = billow.catalogs.internal._cache
+    cached = billow.catalogs.internal._catalogs._cache
     assert tenant_ctx.tenant in cached
     billow.caches.invalidate_tenant(tenant_ctx)
     assert tenant_ctx.tenant not in cached
