@@ -25,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -137,9 +138,12 @@ def main() -> int:
     args = p.parse_args()
     port = free_port()
     env = dict(os.environ, BILLOW_ADMIN_PASSWORD="password", PYTHONPATH=str(REPO))
+    # the server's log goes to a file: a pipe nobody reads fills up and blocks the server's next log line
+    log_path = Path(tempfile.gettempdir()) / f"billow-api-load-{port}.log"
+    log_file = log_path.open("w")
     server = subprocess.Popen([sys.executable, "-m", "billow.cli.main", "serve", "--port", str(port),
-                               "--database-url", args.url, *args.serve_arg], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               "--database-url", args.url, "--no-access-log", *args.serve_arg], cwd=REPO, env=env,
+                              stdout=log_file, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -184,6 +188,8 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             print("SIGTERM: the server did not stop within 120 s; killed")
             server.kill()
+        log_file.close()
+        print(f"server log: {log_path}")
     return 0
 
 

@@ -51,15 +51,29 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
           properties: Annotated[str | None, typer.Option(
               "--properties", envvar="BILLOW_PROPERTIES",
               help="Kill Bill properties file (org.killbill.*=value): the server's values, under each tenant's own")]
-          = None) -> None:
+          = None,
+          processes: Annotated[int, typer.Option(
+              envvar="BILLOW_PROCESSES", help="HTTP worker processes on this node (PostgreSQL): one per core")] = 1,
+          max_concurrent_requests: Annotated[int | None, typer.Option(
+              envvar="BILLOW_MAX_CONCURRENT_REQUESTS",
+              help="requests served at once per process (default: the database pool's size)")] = None,
+          request_queue_size: Annotated[int | None, typer.Option(
+              envvar="BILLOW_REQUEST_QUEUE_SIZE", help="requests waiting for a slot, beyond: 503 (default 200)")]
+          = None,
+          request_queue_timeout: Annotated[float | None, typer.Option(
+              envvar="BILLOW_REQUEST_QUEUE_TIMEOUT", help="seconds a request waits for a slot, then 503 (default 1)")]
+          = None,
+          graceful_timeout: Annotated[float, typer.Option(
+              help="on SIGTERM, seconds the requests in flight get before the bus stops")] = 10.0) -> None:
     """Serve Kill Bill's REST API (default port 8080, as Kill Bill)."""
-    import uvicorn
-
     from billow.app import Billow
     from billow.core.clock import TestClock
+    from billow.core.db.engine import DEFAULT_POOL_SIZE
+    from billow.core.errors import InvalidInput
     from billow.core.logs import configure
     from billow.invoice.billing_pool import default_processes
-    from billow.rest.app import create_app
+    from billow.rest.admission import AdmissionLimits
+    from billow.rest.server import WorkerSettings, serve_many, serve_one
     from billow.security.service import DEFAULT_PASSWORD
 
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -75,9 +89,27 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
             start = datetime.fromisoformat(test_clock.replace("Z", "+00:00"))
         except ValueError:
             raise typer.BadParameter(f"'{test_clock}' is not an ISO 8601 instant", param_hint="--test-clock") from None
+    if processes < 1:
+        raise typer.BadParameter(f"{processes} is not a number of processes (1 or more)", param_hint="--processes")
+    if processes > 1 and test_mode:
+        raise typer.BadParameter("the test clock lives in one process: --test-mode needs --processes 1",
+                                 param_hint="--processes")
+    if not 0 < graceful_timeout <= 300:
+        raise typer.BadParameter(f"{graceful_timeout} is not between 0 and 300 seconds",
+                                 param_hint="--graceful-timeout")
+    try:
+        limits = AdmissionLimits.from_environment(DEFAULT_POOL_SIZE, concurrency=max_concurrent_requests,
+                                                  queue_size=request_queue_size, queue_timeout=request_queue_timeout)
+    except InvalidInput as e:
+        raise typer.BadParameter(e.message) from None
     server_properties = load_properties(properties)
+    # a worker process runs the billing runs of its own bus: the cores are shared among the HTTP processes
+    billing = max(1, default_processes(server=True) // processes)
     billow = Billow(database_url, TestClock(start) if test_mode else None, worker_threads=workers,
-                    billing_processes=default_processes(server=True), properties=server_properties)
+                    billing_processes=billing, properties=server_properties)
+    if processes > 1 and billow.db.is_sqlite:
+        billow.close()
+        raise typer.BadParameter("several processes share a PostgreSQL database, not SQLite", param_hint="--processes")
     billow.security.ensure_default_admin(password=admin_password or DEFAULT_PASSWORD)
     if billow.security.uses_default_password():
         log.warning("the default admin/password user is in use: set BILLOW_ADMIN_PASSWORD or change it")
@@ -85,14 +117,18 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
         from billow.cli.demo import run_demo
 
         run_demo(billow, console())
-    billow.start()
-    log.info("Billow serving on http://%s:%d (database %s%s)", host, port, _safe_url(billow.db.url),
-             ", test mode" if test_mode else "")
-    try:
-        uvicorn.run(create_app(billow, max_body_bytes=max_body_size), host=host, port=port, log_config=None,
-                    access_log=False)
-    finally:
-        billow.close()
+    log.info("Billow serving on http://%s:%d (database %s%s%s)", host, port, _safe_url(billow.db.url),
+             ", test mode" if test_mode else "", f", {processes} processes" if processes > 1 else "")
+    if processes == 1:
+        serve_one(billow, host=host, port=port, max_body_bytes=max_body_size, admission=limits,
+                  graceful_timeout=graceful_timeout)
+        return
+    settings = WorkerSettings(database_url=billow.db.url, bus_workers=workers, billing_processes=billing,
+                              max_body_bytes=max_body_size, concurrency=max_concurrent_requests,
+                              queue_size=request_queue_size, queue_timeout=request_queue_timeout,
+                              log_level=log_level, access_log=access_log)
+    billow.close()  # each worker process builds its own
+    serve_many(settings, host=host, port=port, processes=processes, graceful_timeout=graceful_timeout)
 
 
 def load_properties(path: str | None) -> dict[str, str]:

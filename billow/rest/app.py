@@ -9,11 +9,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from billow.app import Billow
 from billow.core.version import __version__
 from billow.rest import edge, errors, openapi
+from billow.rest.admission import Admission, AdmissionLimits
 from billow.rest.context import make_middleware
 from billow.rest.jsonio import KBJSONResponse
 from billow.rest.permissions import authorize, permission_for
@@ -46,8 +48,10 @@ from billow.rest.routes import (
 access_log = logging.getLogger("billow.access")
 
 
-def create_app(billow: Billow, *, max_body_bytes: int | None = None) -> FastAPI:
-    """The API over `billow`; `max_body_bytes` caps request bodies (default BILLOW_MAX_BODY_BYTES or 10 MiB)."""
+def create_app(billow: Billow, *, max_body_bytes: int | None = None,
+               admission: AdmissionLimits | None = None) -> FastAPI:
+    """The API over `billow`; `max_body_bytes` caps request bodies (default BILLOW_MAX_BODY_BYTES or 10 MiB),
+    `admission` bounds the requests served at once and waiting (default: billow.rest.admission's settings)."""
     app = FastAPI(title="Billow", version=__version__, default_response_class=KBJSONResponse,
                   description="Kill Bill-compatible billing API (/1.0/kb)")
     app.state.billow = billow
@@ -104,6 +108,11 @@ def create_app(billow: Billow, *, max_body_bytes: int | None = None) -> FastAPI:
 
     openapi.install(app)
     edge.install(app, max_body_bytes)  # last: it wraps the middleware above
+    refused = Counter("billow_http_requests_refused_total", "Requests refused with 503 by back-pressure",
+                      registry=registry)
+    limits = admission or AdmissionLimits.from_environment(billow.db.pool_size)
+    # just inside the outer error barrier: a refused request costs no authentication, no thread, no connection
+    app.user_middleware.insert(1, Middleware(Admission, limits=limits, on_refusal=refused.inc))
     return app
 
 

@@ -93,9 +93,14 @@ def _strict_default() -> bool:
     return os.environ.get("BILLOW_STRICT_CONNECTIONS", "") not in ("", "0", "false")
 
 
+# connections kept per process (as many again may be opened under load): also the HTTP requests served at once
+DEFAULT_POOL_SIZE = 10
+
+
 class Database:
     def __init__(self, url: str | None = None, clock: Clock | None = None, *, outbox: EventWriter | None = None,
-                 pool_size: int = 10, echo: bool = False, strict_connections: bool | None = None) -> None:
+                 pool_size: int = DEFAULT_POOL_SIZE, echo: bool = False,
+                 strict_connections: bool | None = None) -> None:
         self.url = normalize_url(url or DEFAULT_URL)
         self.clock: Clock = clock or SystemClock()
         self.is_sqlite = self.url.startswith("sqlite")
