@@ -11,12 +11,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billow.app import Billow
+from billow.core.db.engine import DEFAULT_POOL_SIZE
 from billow.core.version import __version__
 from billow.rest import edge, errors, openapi
 from billow.rest.admission import Admission, AdmissionLimits
-from billow.rest.context import make_middleware
+from billow.rest.context import authenticate
 from billow.rest.jsonio import KBJSONResponse
 from billow.rest.permissions import authorize, permission_for
 from billow.rest.routes import (
@@ -64,18 +66,8 @@ def create_app(billow: Billow, *, max_body_bytes: int | None = None,
                         registry=registry)
     app.state.metrics_registry = registry
 
-    auth = make_middleware(billow)
-
-    @app.middleware("http")
-    async def _metrics_and_auth(request: Request, call_next):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        response = await auth(request, call_next)
-        template = _route_template(app, request)
-        elapsed = time.perf_counter() - start
-        requests.labels(request.method, template, str(response.status_code)).inc()
-        latency.labels(request.method, template).observe(elapsed)
-        access_log.info("%s %s -> %s in %.1f ms", request.method, template, response.status_code, elapsed * 1000)
-        return response
+    app.user_middleware.append(Middleware(MetricsAndAuth, billow=billow, api=app, requests=requests,
+                                          latency=latency))
 
     # invoice_templates and invoice_lookups before invoices, so that /invoices/template, /invoices/pagination,
     # ... are not taken for an invoice id
@@ -110,10 +102,47 @@ def create_app(billow: Billow, *, max_body_bytes: int | None = None,
     edge.install(app, max_body_bytes)  # last: it wraps the middleware above
     refused = Counter("billow_http_requests_refused_total", "Requests refused with 503 by back-pressure",
                       registry=registry)
-    limits = admission or AdmissionLimits.from_environment(billow.db.pool_size)
+    limits = admission or AdmissionLimits.from_environment(DEFAULT_POOL_SIZE)
     # just inside the outer error barrier: a refused request costs no authentication, no thread, no connection
     app.user_middleware.insert(1, Middleware(Admission, limits=limits, on_refusal=refused.inc))
     return app
+
+
+class MetricsAndAuth:
+    """Authentication and the call context (billow.rest.context), then a metric and an access-log line per
+    request (a plain ASGI layer: Starlette's BaseHTTPMiddleware costs a task group and streams per request)."""
+
+    def __init__(self, app: ASGIApp, billow: Billow, api: FastAPI, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.billow = billow
+        self.api = api
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def tracked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        request = Request(scope, receive)
+        refusal = await authenticate(self.billow, request)
+        if refusal is not None:
+            await refusal(scope, receive, tracked)
+        else:
+            await self.app(scope, receive, tracked)
+        template = _route_template(self.api, request)
+        elapsed = time.perf_counter() - start
+        self.requests.labels(request.method, template, str(status)).inc()
+        self.latency.labels(request.method, template).observe(elapsed)
+        access_log.info("%s %s -> %s in %.1f ms", request.method, template, status, elapsed * 1000)
 
 
 def _route_template(app: FastAPI, request: Request) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -73,45 +72,42 @@ def _user_token(request: Request) -> str:
     return str(uuid.uuid4())
 
 
-def make_middleware(billow: Billow) -> Callable[[Request, Callable[[Request], Awaitable[Response]]],
-                                                 Awaitable[Response]]:
+async def authenticate(billow: Billow, request: Request) -> Response | None:
+    """Authenticate the request and put its call context in `request.state` (`ctx`, `principal`); the answer
+    to send instead when it is refused. Paths outside the API (health, metrics, docs) need nothing."""
     from starlette.concurrency import run_in_threadpool
 
-    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        path = request.url.path
-        token = _user_token(request)
-        current_user_token.set(token)
-        # plugin servlets (/plugins/{name}/...) authenticate and take the tenant headers as Kill Bill's do
-        if not path.startswith(API_PREFIX) and not path.startswith("/plugins/"):
-            return await call_next(request)
-        creds = _basic_credentials(request.headers.get("Authorization"))
-        source = request.client.host if request.client else ""
-        if creds is None or not await run_in_threadpool(billow.security.authenticate, creds[0], creds[1], source):
+    path = request.url.path
+    token = _user_token(request)
+    current_user_token.set(token)
+    # plugin servlets (/plugins/{name}/...) authenticate and take the tenant headers as Kill Bill's do
+    if not path.startswith(API_PREFIX) and not path.startswith("/plugins/"):
+        return None
+    creds = _basic_credentials(request.headers.get("Authorization"))
+    source = request.client.host if request.client else ""
+    if creds is None or not await run_in_threadpool(billow.security.authenticate, creds[0], creds[1], source):
+        return unauthorized()
+    request.state.principal = creds[0]
+    encoded = request.headers.get("X-Killbill-Encoding", "").lower() == "base64"
+    ctx = CallContext(
+        user_name=_decode(request.headers.get("X-Killbill-CreatedBy"), encoded) or creds[0],
+        reason_code=_decode(request.headers.get("X-Killbill-Reason"), encoded),
+        comments=_decode(request.headers.get("X-Killbill-Comment"), encoded),
+        user_token=token,
+    )
+    if _needs_tenant(path, request.method):
+        api_key = request.headers.get("X-Killbill-ApiKey")
+        api_secret = request.headers.get("X-Killbill-ApiSecret")
+        if not api_key or not api_secret:
+            return unauthorized("Make sure to set the X-Killbill-ApiKey and X-Killbill-ApiSecret headers")
+        tenant = await run_in_threadpool(billow.tenants.authenticate, api_key, api_secret)
+        if tenant is None:
             return unauthorized()
-        request.state.principal = creds[0]
-        encoded = request.headers.get("X-Killbill-Encoding", "").lower() == "base64"
-        ctx = CallContext(
-            user_name=_decode(request.headers.get("X-Killbill-CreatedBy"), encoded) or creds[0],
-            reason_code=_decode(request.headers.get("X-Killbill-Reason"), encoded),
-            comments=_decode(request.headers.get("X-Killbill-Comment"), encoded),
-            user_token=token,
-        )
-        if _needs_tenant(path, request.method):
-            api_key = request.headers.get("X-Killbill-ApiKey")
-            api_secret = request.headers.get("X-Killbill-ApiSecret")
-            if not api_key or not api_secret:
-                return unauthorized("Make sure to set the X-Killbill-ApiKey and X-Killbill-ApiSecret headers")
-            tenant = await run_in_threadpool(billow.tenants.authenticate, api_key, api_secret)
-            if tenant is None:
-                return unauthorized()
-            ctx = ctx.for_tenant(tenant.record_id, tenant.id)
-        if _needs_created_by(path, request.method) and not request.headers.get("X-Killbill-CreatedBy"):
-            return error_response(400, "Header X-Killbill-CreatedBy needs to be set")
-        request.state.ctx = ctx
-        response = await call_next(request)
-        return response
-
-    return middleware
+        ctx = ctx.for_tenant(tenant.record_id, tenant.id)
+    if _needs_created_by(path, request.method) and not request.headers.get("X-Killbill-CreatedBy"):
+        return error_response(400, "Header X-Killbill-CreatedBy needs to be set")
+    request.state.ctx = ctx
+    return None
 
 
 def call_context(request: Request) -> CallContext:

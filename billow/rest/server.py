@@ -138,6 +138,7 @@ class _Supervisor(Multiprocess):
 def worker_app() -> FastAPI:
     """The app of one worker process of `serve_many` (uvicorn calls it in the child, `factory=True`)."""
     from billow.app import Billow
+    from billow.core.db.engine import DEFAULT_POOL_SIZE
     from billow.core.logs import configure
     from billow.rest.admission import AdmissionLimits
     from billow.rest.app import create_app
@@ -148,7 +149,7 @@ def worker_app() -> FastAPI:
     path = os.environ.get("BILLOW_PROPERTIES")
     billow = Billow(s.database_url, worker_threads=s.bus_workers, billing_processes=s.billing_processes,
                     properties=read_properties_file(path) if path else {}, migrate=False)
-    limits = AdmissionLimits.from_environment(billow.db.pool_size, concurrency=s.concurrency,
+    limits = AdmissionLimits.from_environment(DEFAULT_POOL_SIZE, concurrency=s.concurrency,
                                               queue_size=s.queue_size, queue_timeout=s.queue_timeout)
     app = create_app(billow, max_body_bytes=s.max_body_bytes, admission=limits)
 

@@ -5,9 +5,9 @@ user with the `root` role (`*`, every permission) is created unless configured
 otherwise, as Kill Bill's shipped `shiro.ini` has it; the server warns while
 that default password is still in use.
 
-Users and roles are global, not per tenant, as in Kill Bill. A user's permissions are cached per process for a
-few seconds (`permission_ttl`), and dropped at once on this node when a role or a user changes: another node
-sees a change within that time, as Kill Bill's Shiro caches behave per node.
+Users and roles are global, not per tenant, as in Kill Bill. A user's permissions and stored password hash are
+cached per process for a few seconds (`permission_ttl`), and dropped at once on this node when a role or a user
+changes: another node sees a change within that time, as Kill Bill's Shiro caches behave per node.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -48,6 +49,7 @@ class SecurityService:
         self._monotonic = monotonic
         self._verified = VerifiedCache()
         self._permissions: dict[str, tuple[float, frozenset[str]]] = {}
+        self._users: dict[str, tuple[float, Mapping[str, Any]]] = {}
         self._lock = threading.Lock()
 
     # --- authentication -------------------------------------------------------------------------------------
@@ -70,14 +72,31 @@ class SecurityService:
             return False
         if self.throttle.blocked(username, source):
             return False
-        with self.db.read() as uow:
-            user = store.user_by_name(uow.conn, username)
+        user = self._user(username)
         ok = user is not None and self._verified.check(username, password, user["password"])
         if ok:
             self.throttle.succeeded(username, source)
         else:
             self.throttle.failed(username, source)
         return ok
+
+    def _user(self, username: str) -> Mapping[str, Any] | None:
+        """The user's row, remembered as long as its permissions are (`permission_ttl`): a request does not read
+        it again, and a change on this node drops it at once."""
+        now = self._monotonic()
+        cached = self._users.get(username)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        with self.db.read() as uow:
+            user = store.user_by_name(uow.conn, username)
+        with self._lock:
+            if user is None:
+                self._users.pop(username, None)
+            else:
+                if len(self._users) >= 10_000:
+                    self._users.clear()
+                self._users[username] = (now + self.permission_ttl, user)
+        return user
 
     def uses_default_password(self) -> bool:
         with self.db.read() as uow:
@@ -111,6 +130,7 @@ class SecurityService:
     def _forget(self) -> None:
         with self._lock:
             self._permissions.clear()
+            self._users.clear()
 
     # --- users ----------------------------------------------------------------------------------------------
 

@@ -26,6 +26,9 @@ TENANT_ALREADY_EXISTS = 20000
 TENANT_DOES_NOT_EXIST_FOR_ID = 20001
 TENANT_DOES_NOT_EXIST_FOR_KEY = 20002
 TENANT_DOES_NOT_EXIST_FOR_API_KEY = 20003
+# Tenants are never changed nor deleted once created (as in Kill Bill, whose `tenant` cache keeps them by API key):
+# a process remembers the rows it found, and forgets them all past this many
+MAX_REMEMBERED_TENANTS = 10_000
 
 
 def _to_tenant(row: dict[str, Any]) -> Tenant:
@@ -38,6 +41,7 @@ class TenantService:
         self.db = db
         self.internal = internal
         self._verified = VerifiedCache()
+        self._tenant_rows: dict[str, dict[str, Any]] = {}
 
     def create(self, ctx: CallContext, api_key: str | None, api_secret: str | None,
                external_key: str | None = None) -> Tenant:
@@ -81,9 +85,16 @@ class TenantService:
         """The tenant whose credentials these are, or None (also for a key no tenant could have)."""
         if text_problem(api_key) is not None:
             return None
-        with self.db.read() as uow:
-            row = store.tenant_by_api_key(uow.conn, api_key)
-        if row is None or not self._verified.check(api_key, api_secret, row["api_secret"]):
+        row = self._tenant_rows.get(api_key)
+        if row is None:
+            with self.db.read() as uow:
+                row = store.tenant_by_api_key(uow.conn, api_key)
+            if row is None:
+                return None  # not remembered: the tenant may be created, on any node, at any time
+            if len(self._tenant_rows) >= MAX_REMEMBERED_TENANTS:
+                self._tenant_rows.clear()
+            self._tenant_rows[api_key] = row
+        if not self._verified.check(api_key, api_secret, row["api_secret"]):
             return None
         return _to_tenant(row)
 
