@@ -25,3 +25,39 @@ def test_configured_admin_password_is_not_the_default(tmp_path: Path) -> None:
     assert not kb.security.uses_default_password()
     assert kb.security.authenticate("admin", "correct horse")
     kb.close()
+
+
+def test_another_node_sees_a_password_change_within_the_ttl(tmp_path: Path) -> None:
+    """Each process remembers a user's stored hash for `permission_ttl` seconds (no read per request): a change
+    made on another node is seen once that time has passed, and at once on the node that made it."""
+    from billow.core.context import CallContext
+    from billow.security.service import SecurityService
+
+    kb = Billow(database_url=f"sqlite:///{tmp_path / 'nodes.db'}")
+    kb.security.ensure_default_admin()
+    now = [100.0]
+    other_node = SecurityService(kb.db, permission_ttl=5.0, monotonic=lambda: now[0])
+    assert other_node.authenticate("admin", "password")
+    kb.security.update_password(CallContext(user_name="tests"), "admin", "changed")
+    assert kb.security.authenticate("admin", "changed") and not kb.security.authenticate("admin", "password")
+    now[0] += 4.9
+    assert other_node.authenticate("admin", "password")  # still within its TTL
+    now[0] += 0.2
+    assert not other_node.authenticate("admin", "password")
+    assert other_node.authenticate("admin", "changed")
+    kb.close()
+
+
+def test_tenants_are_remembered_by_api_key_but_unknown_keys_are_not(tmp_path: Path) -> None:
+    """A key that matches no tenant yet is read again next time: the tenant may be created on another node."""
+    from billow.core.context import CallContext
+    from billow.tenant.service import TenantService
+
+    kb = Billow(database_url=f"sqlite:///{tmp_path / 'tenants.db'}")
+    other_node = TenantService(kb.db, kb.tenants.internal)
+    assert other_node.authenticate("later", "s") is None
+    created = kb.tenants.create(CallContext(user_name="tests"), "later", "s")
+    found = other_node.authenticate("later", "s")
+    assert found is not None and found.id == created.id
+    assert other_node.authenticate("later", "wrong") is None  # the secret is still checked
+    kb.close()
