@@ -71,6 +71,10 @@ Settings = Callable[[UnitOfWork], TenantSettings]
 log = logging.getLogger("billow.invoice")
 
 TRIGGER_QUEUE = "invoice-service:next-billing-date-queue"
+# Billow's: a run bigger than one batch asks the other nodes to bill with it (one notification per live node,
+# carrying the run's instant); each runs the same claim loop, so every account is billed once, and a helper
+# that dies mid-run is redelivered by the bus to a live node, which takes the dead node's claims over
+HELPER_QUEUE = "invoice-service:billing-run-helper-queue"
 # upcoming-invoice notices (`dryRunNotificationSchedule`): a dry run some time before a next billing date
 DRY_RUN_NOTICE_QUEUE = "invoice-service:dry-run-notification-queue"
 VACUUM_AFTER_ACCOUNTS = 500
@@ -425,13 +429,44 @@ class BillingRun:
             self.bus.schedule(uow, TRIGGER_QUEUE, {"fireAt": when.isoformat()}, when, tenant_record_id=uow.tenant)
 
     def on_trigger(self, tenant: int) -> RunReport:
-        """A next-billing-date notification came due: bill every account of the tenant due by now."""
+        """A next-billing-date notification came due: bill every account of the tenant due by now, with the help
+        of the other live nodes when there is more than one batch to bill."""
         with self.db.transaction(internal_context(tenant)) as uow:
             now = uow.now
             # this run bills every account due by now: the other wake-ups due by now have nothing left to do
             store.forget_triggers_due(uow.conn, tenant, now)
             self.bus.remove_due(uow, TRIGGER_QUEUE, tenant, now)
-        return self.run_due(tenant=tenant, now=now)
+            helpers = self.enlist_helpers(uow, tenant, now)
+        report = self.run_due(tenant=tenant, now=now)
+        if helpers:
+            with self.db.transaction(internal_context(tenant)) as uow:
+                # nothing is left to bill by `now`: the helpers no node took would find nothing
+                self.bus.remove_due(uow, HELPER_QUEUE, tenant, now)
+        return self._logged(report, tenant, helpers=helpers)
+
+    def enlist_helpers(self, uow: UnitOfWork, tenant: int, now: datetime) -> int:
+        """Ask the other live nodes to bill with this run (in its transaction): one helper notification per
+        node, fewer when the run has fewer batches. Returns how many were asked."""
+        others = len(self.bus.live_nodes(uow.conn) - {self.bus.node_name})
+        if others == 0 or self.db.is_sqlite:
+            return 0
+        batches = -(-store.count_due(uow.conn, tenant, now) // self.batch_size)
+        helpers = min(others, batches - 1)
+        if helpers > 0:
+            self.bus.schedule_many(uow, HELPER_QUEUE, [({"now": now.isoformat()}, uow.now, None)] * helpers,
+                                   tenant_record_id=tenant)
+        return max(helpers, 0)
+
+    def on_helper(self, tenant: int, now: datetime) -> RunReport:
+        """Another node's run asked this node to bill with it: the same claim loop, at that run's instant."""
+        return self._logged(self.run_due(tenant=tenant, now=now), tenant, helping=True)
+
+    def _logged(self, report: RunReport, tenant: int, *, helpers: int = 0, helping: bool = False) -> RunReport:
+        if report.accounts:
+            log.info("billing run of tenant %d on %s%s: %d accounts, %d invoices%s", tenant, self.bus.node_name,
+                     " (helping)" if helping else "", report.accounts, report.invoices,
+                     f", {helpers} other nodes asked to help" if helpers else "")
+        return report
 
     # -- worker processes -------------------------------------------------------------------------
     def billing_pool(self) -> BillingPool | None:

@@ -17,7 +17,7 @@ from billow.core.bus.bus import Bus, Notification
 from billow.core.bus.event import BusEvent
 from billow.core.db import UnitOfWork
 from billow.entitlement import events as ent
-from billow.invoice.billing_run import TRIGGER_QUEUE, BillingRun
+from billow.invoice.billing_run import HELPER_QUEUE, TRIGGER_QUEUE, BillingRun
 from billow.invoice.internal import InvoiceInternalApi
 from billow.tag.events import TagDeletionEvent
 from billow.tag.model import AUTO_INVOICING_OFF
@@ -59,3 +59,9 @@ def install(invoices: InvoiceInternalApi, run: BillingRun, accounts: AccountInte
             run.on_trigger(notification.tenant_record_id)
 
     bus.register_queue(TRIGGER_QUEUE, on_trigger, transactional=False)
+
+    def on_helper(notification: Notification) -> None:
+        if notification.tenant_record_id is not None:
+            run.on_helper(notification.tenant_record_id, datetime.fromisoformat(notification.payload["now"]))
+
+    bus.register_queue(HELPER_QUEUE, on_helper, transactional=False, others_only=True)

@@ -277,6 +277,10 @@ def claimed_owners(conn: Connection, tenant: int | None, now: datetime) -> set[s
     return {r[0] for r in conn.execute(q.distinct())}
 
 
+# how many times a claim looks again for free accounts when another run took those it found first
+MAX_CLAIM_ATTEMPTS = 20
+
+
 def claim_due(conn: Connection, tenant: int | None, now: datetime, owner: str, wall: datetime,
               stale_before: datetime, limit: int, dead_owners: Collection[str] = ()
               ) -> dict[int, list[tuple[str, date]]]:
@@ -293,26 +297,32 @@ def claim_due(conn: Connection, tenant: int | None, now: datetime, owner: str, w
         free = free | SC.c.owner.in_(sorted(dead_owners))
     accounts_q = (select(SC.c.account_record_id).where(*cond, free).group_by(SC.c.account_record_id)
                   .order_by(SC.c.account_record_id).limit(limit))
-    accounts = [r[0] for r in conn.execute(accounts_q)]
-    if not accounts:
-        return {}
-    # Lock the rows in one order before claiming them: two runs claiming at once (two next-billing-date
-    # notifications of a tenant on two bus workers) then wait for each other instead of deadlocking, and
-    # the second finds the first one's rows taken (PostgreSQL re-checks the condition of a locked row).
-    rows = (select(SC.c.record_id).where(*cond, free, in_values(conn, SC.c.account_record_id, accounts))
-            .order_by(SC.c.record_id))
-    if conn.dialect.name == "postgresql":
-        rows = rows.with_for_update()
-    ids = [r[0] for r in conn.execute(rows)]
-    if not ids:
-        return {}
-    stmt = (update(SC).where(in_values(conn, SC.c.record_id, ids), *cond, free)
-            .values(owner=owner, claimed_at=wall)
-            .returning(SC.c.account_record_id, SC.c.subscription_id, SC.c.target_date))
-    out: dict[int, list[tuple[str, date]]] = {}
-    for r in conn.execute(stmt):
-        out.setdefault(r.account_record_id, []).append((r.subscription_id, r.target_date))
-    return out
+    # Two runs (two nodes helping each other) pick the same first free accounts; the second one's rows are gone
+    # when it gets their locks. It looks again: an empty claim must mean that nothing free is left.
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        accounts = [r[0] for r in conn.execute(accounts_q)]
+        if not accounts:
+            return {}
+        # Lock the rows in one order before claiming them: two runs claiming at once (two next-billing-date
+        # notifications of a tenant on two bus workers, or nodes helping) then wait for each other instead of
+        # deadlocking, and the second finds the first one's rows taken (PostgreSQL re-checks the condition of a
+        # locked row).
+        rows = (select(SC.c.record_id).where(*cond, free, in_values(conn, SC.c.account_record_id, accounts))
+                .order_by(SC.c.record_id))
+        if conn.dialect.name == "postgresql":
+            rows = rows.with_for_update()
+        ids = [r[0] for r in conn.execute(rows)]
+        if not ids:
+            continue
+        stmt = (update(SC).where(in_values(conn, SC.c.record_id, ids), *cond, free)
+                .values(owner=owner, claimed_at=wall)
+                .returning(SC.c.account_record_id, SC.c.subscription_id, SC.c.target_date))
+        out: dict[int, list[tuple[str, date]]] = {}
+        for r in conn.execute(stmt):
+            out.setdefault(r.account_record_id, []).append((r.subscription_id, r.target_date))
+        if out:
+            return out
+    return {}
 
 
 def claimed_rows(conn: Connection, account_record_ids: Sequence[int], owner: str

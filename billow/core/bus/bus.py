@@ -94,6 +94,8 @@ class NotificationQueue:
     # `batch_handler(notifications) -> leftovers`: several due notifications of a non-transactional queue at once
     # (a pack of a worker); the notifications it hands back run one by one through `handler`
     batch_handler: Callable[[list[Notification]], list[Notification]] | None = None
+    # delivered to the other nodes than the one that scheduled the notification (Bus.register_queue)
+    others_only: bool = False
 
     def schedule(self, uow: UnitOfWork, payload: Mapping[str, Any], effective_date: datetime, *,
                  account_record_id: int | None = None, tenant_record_id: int | None = None,
@@ -154,19 +156,21 @@ class Bus:
         return [s for s in self.subscriptions if s.matches(event)]
 
     def register_queue(self, name: str, handler: Callable[..., Any], *, transactional: bool = True,
-                       batch_handler: Callable[[list[Notification]], list[Notification]] | None = None
-                       ) -> NotificationQueue:
+                       batch_handler: Callable[[list[Notification]], list[Notification]] | None = None,
+                       others_only: bool = False) -> NotificationQueue:
         """One handler per queue: `handler(uow, notification)`, or `handler(notification)` when
         not transactional (Kill Bill NotificationQueueService.createNotificationQueue). A non-transactional
         queue may add `batch_handler(notifications)`, given the queue's rows of a worker's pack at once: it
-        returns those it left for `handler`; if it raises, every row runs through `handler`."""
+        returns those it left for `handler`; if it raises, every row runs through `handler`. The notifications
+        of an `others_only` queue are delivered to the other nodes than the one that scheduled them (Billow's:
+        work a node hands out to the rest of the cluster); the scheduler removes those nobody took."""
         if batch_handler is not None and transactional:
             raise ValueError("a batch handler is for a non-transactional queue")
         if name in self.queues:
             raise ValueError(f"notification queue {name} already exists")
         if len(name) > 64:
             raise ValueError("queue name longer than 64 characters")
-        q = NotificationQueue(self, name, handler, transactional, batch_handler)
+        q = NotificationQueue(self, name, handler, transactional, batch_handler, others_only)
         self.queues[name] = q
         return q
 
@@ -234,6 +238,10 @@ class Bus:
         """Of these node names, those whose heartbeat says they are dead (for work claimed outside the bus
         tables, e.g. billing-run batches, to be taken over the way bus claims are)."""
         return store.dead_nodes(conn, names, self.wall_clock.utcnow(), self.config.dead_after)
+
+    def live_nodes(self, conn: Connection) -> set[str]:
+        """The names of the nodes whose bus runs now (this one included once it started), by their heartbeats."""
+        return store.live_nodes(conn, self.wall_clock.utcnow(), self.config.dead_after)
 
     def wake(self) -> None:
         """Tell the local dispatcher there is work (called after commit)."""

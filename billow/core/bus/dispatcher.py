@@ -138,7 +138,8 @@ class Dispatcher:
                 out += store.claim(uow.conn, store.NOTIFICATIONS, owner=self.owner, now=now, wall=wall,
                                    claim_time=self.cfg.claim_time, groups=1 if strict else groups - len(out),
                                    group_size=1 if strict else self.cfg.claimed,
-                                   queue_names=list(self.bus.queues), skip_locked=skip_locked)
+                                   queue_names=list(self.bus.queues), skip_locked=skip_locked,
+                                   others_only=[q.name for q in self.bus.queues.values() if q.others_only])
         return out
 
     def _claim_loop(self) -> None:

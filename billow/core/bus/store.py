@@ -21,7 +21,7 @@ The protocol follows killbill-commons (`queue/.../QueueSqlDao.sql.stg`,
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -141,8 +141,9 @@ def _order(t: Table) -> list[Any]:
 
 def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: datetime, claim_time: timedelta,
           groups: int, group_size: int, queue_names: Iterable[str] | None = None,
-          skip_locked: bool = False) -> list[list[Entry]]:
-    """Claim up to `groups` account groups of up to `group_size` rows each, in delivery order."""
+          skip_locked: bool = False, others_only: Collection[str] = ()) -> list[list[Entry]]:
+    """Claim up to `groups` account groups of up to `group_size` rows each, in delivery order. Notifications of
+    the `others_only` queues are left to the other nodes when this node (`owner`) created them."""
     t = TABLES[table]
     cond = _ready(t, now, wall)
     queues = list(queue_names) if queue_names is not None else None
@@ -150,6 +151,8 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
         if not queues:
             return []
         cond.append(t.c.queue_name.in_(queues))
+    if others_only:
+        cond.append(or_(t.c.queue_name.not_in(sorted(others_only)), t.c.creating_owner != owner))
     heads_q = (select(t.c.record_id, t.c.search_key1, t.c.search_key2,
                       *([t.c.queue_name] if t is notifications else []))
                .where(*cond, ~_earlier_exists(t)).order_by(*_order(t)).limit(groups))
@@ -359,10 +362,21 @@ def reap(conn: Connection, table: str, *, wall: datetime, threshold: timedelta, 
     rows = [Entry.from_row(table, r) for r in conn.execute(q)]
     for e in rows:
         archive(conn, e, REAPED, e.processing_owner, wall)
-    if rows:
-        conn.execute(update(t).where(t.c.record_id.in_([e.record_id for e in rows])).values(
-            processing_state=AVAILABLE, processing_owner=None, processing_available_date=None))
+    by_owner: dict[str | None, list[int]] = {}
+    for e in rows:
+        by_owner.setdefault(e.processing_owner, []).append(e.record_id)
+    for dead_owner, ids in by_owner.items():
+        conn.execute(update(t).where(t.c.record_id.in_(ids)).values(
+            processing_state=AVAILABLE, processing_owner=None, processing_available_date=None,
+            **({"creating_owner": dead_owner} if dead_owner else {})))
     return len(rows)
+
+
+def live_nodes(conn: Connection, wall: datetime, threshold: timedelta) -> set[str]:
+    """The nodes running now: active, with a heartbeat younger than `threshold`."""
+    n = node_infos
+    q = select(n.c.node_name).where(n.c.is_active.is_(True), n.c.updated_date >= wall - threshold)
+    return {r[0] for r in conn.execute(q)}
 
 
 def dead_nodes(conn: Connection, names: Iterable[str], wall: datetime, threshold: timedelta) -> set[str]:

@@ -436,3 +436,32 @@ def test_batch_subscription_sees_one_tenant_at_a_time(db_url: str, make_db: Any,
     post(db, 1, 11, 3)
     assert bus.run_until_idle(timeout_s=30)  # the inline drain runs the three rows as one pack
     assert sorted(calls) == [(1, [1, 1], [1, 3]), (2, [2], [2])]
+
+
+def test_an_others_only_queue_goes_to_the_other_nodes_and_a_dead_takers_rows_to_any(db_url: str, make_db: Any,
+                                                                                    make_bus: Any) -> None:
+    """Billing-run helpers: a node's notification of such a queue is never claimed by that node; reaped from a dead
+    node that had taken it, it goes to any live node, its creator included (its creating owner is the dead node)."""
+    db_a, db_b = make_db(db_url), make_db(db_url)
+    a = make_bus(db_a, node_name="node-a")
+    b = make_bus(db_b, node_name="node-b", heartbeat_interval=timedelta(milliseconds=100),
+                 reap_threshold=timedelta(seconds=5), reap_schedule=timedelta(milliseconds=100))
+    for bus in (a, b):
+        bus.register_queue("test:helpers", lambda n: None, transactional=False, others_only=True)
+    with db_a.transaction(internal_context(1)) as uow:
+        a.schedule_many(uow, "test:helpers", [({"n": i}, uow.now, None) for i in range(3)], tenant_record_id=1)
+    da, db_ = Dispatcher(a), Dispatcher(b)
+    da._beat()
+    db_._beat()
+    assert da.claim(5) == []  # node a never takes its own
+    taken = db_.claim(1)
+    assert len(taken) == 1 and taken[0][0].processing_owner == "node-b"
+    # node b dies with it: its heartbeat is old
+    with db_a.transaction(internal_context()) as uow:
+        uow.conn.execute(update(node_infos).where(node_infos.c.node_name == "node-b").values(
+            updated_date=b.wall_clock.utcnow() - timedelta(minutes=30)))
+    assert da.reap() == 1  # node a's housekeeping gives the dead node's row back
+    again = da.claim(5)  # the reaped row is now on behalf of node-b: node a takes it, not the two others
+    assert [[e.processing_owner for e in g] for g in again] == [["node-a"]]
+    assert count(db_a, notifications, notifications.c.creating_owner == "node-a",
+                 notifications.c.processing_state == "AVAILABLE") == 2

@@ -1,0 +1,110 @@
+"""A billing run bigger than one batch is shared by every live node: the node that takes the next-billing-date
+notification asks the others to help (billing_run.HELPER_QUEUE), each runs the claim loop at the run's instant,
+and every account is billed once. PostgreSQL only (SQLite has one writer and one node)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from billow.account.model import AccountData
+from billow.app import Billow
+from billow.core.clock import TestClock
+from billow.core.context import CallContext
+from billow.core.db.engine import normalize_url
+from billow.entitlement.model import SubscriptionRequest
+from billow.invoice.model import InvoiceItemType
+from tests.resilience.nodes import CATALOG
+
+PG_URL = os.environ.get("BILLOW_TEST_DATABASE_URL")
+pytestmark = pytest.mark.skipif(not PG_URL, reason="several nodes need PostgreSQL (BILLOW_TEST_DATABASE_URL)")
+START = datetime(2024, 1, 15, 12, tzinfo=UTC)
+ACCOUNTS = 120
+
+
+@pytest.fixture
+def two_nodes() -> Iterator[tuple[Billow, Billow]]:
+    assert PG_URL is not None
+    url = make_url(normalize_url(PG_URL))
+    name = f"{url.database}_nodes"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    db_url = url.set(database=name).render_as_string(hide_password=False)
+    a = Billow(db_url, TestClock(START), billing_processes=1)
+    b = Billow(db_url, TestClock(START), billing_processes=1, migrate=False)
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def test_the_other_node_helps_and_each_account_is_billed_once(two_nodes: tuple[Billow, Billow],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    a, b = two_nodes
+    tenant = a.tenants.create(CallContext(user_name="tests"), "nodes", "secret")
+    ctx = CallContext(user_name="tests").for_tenant(tenant.record_id, tenant.id)
+    a.catalogs.upload(ctx, CATALOG)
+    ids = []
+    for i in range(ACCOUNTS):
+        acc = a.accounts.create(ctx, AccountData(name=f"node {i}", currency="USD", external_key=f"n{i:04d}"))
+        a.entitlements.create(ctx, [SubscriptionRequest(account_id=acc.id, plan_name="basic-monthly")])
+        ids.append(acc.id)
+    assert a.run_until_idle(120)
+    for node in (a, b):
+        node.invoices.run.batch_size = 5  # 24 batches
+    a.start()
+    b.start()
+    deadline = time.monotonic() + 30
+    while len(_live(a)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(_live(a)) == 2
+    caplog.set_level(logging.INFO, logger="billow.invoice")
+    slow = a.invoices.run.bill_batch  # node a bills slowly: the run lasts long enough for node b to join
+
+    def bill_batch(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)
+        return slow(*args, **kwargs)
+
+    a.invoices.run.bill_batch = bill_batch  # type: ignore[method-assign]
+    month_later = START + timedelta(days=31)
+    assert isinstance(a.clock, TestClock) and isinstance(b.clock, TestClock)
+    a.clock.set(month_later)  # node a takes the next-billing-date notification...
+    b.clock.set(month_later)  # ...and b, whose clock is there too, the helper notification
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = a.invoices.run.count_due(tenant.record_id, month_later) == 0
+        if done and a.run_until_idle(30) and b.run_until_idle(30):
+            break
+        time.sleep(0.2)
+    billed: Counter[str] = Counter()
+    for record in caplog.records:
+        m = re.match(r"billing run of tenant \d+ on (\S+?)(?: \(helping\))?: (\d+) accounts", record.getMessage())
+        if m:
+            billed[m.group(1)] += int(m.group(2))
+    assert set(billed) == {a.bus.node_name, b.bus.node_name}, billed  # both nodes billed
+    assert sum(billed.values()) == ACCOUNTS
+    assert any("1 other nodes asked to help" in r.getMessage() for r in caplog.records)
+    for account_id in ids:  # each account billed once for the new month
+        periods = sorted(it.start_date for inv in a.invoices.of_account(ctx, account_id) for it in inv.items
+                         if it.type is InvoiceItemType.RECURRING)
+        assert [p.isoformat() for p in periods if p is not None] == ["2024-01-15", "2024-02-15"]
+
+
+def _live(node: Billow) -> set[str]:
+    with node.db.read() as uow:
+        return node.bus.live_nodes(uow.conn)
