@@ -1,21 +1,36 @@
 """Billing-run benchmark: N accounts, one $10 monthly in-advance subscription each, one catalog, 12 months.
 
-    python bench/billing_run.py N [database-url]     (default: a fresh SQLite file)
+    python bench/billing_run.py N [database-url] [--nodes 2]     (default: a fresh SQLite file)
 
 Set-up goes through the services (accounts, subscriptions; the first invoice of each account is made by
 the bus on SUBSCRIPTION_CREATION). Then the test clock moves one month at a time and the billing run
 (`InvoiceService.run_due`, what the next-billing-date notification and `billow bill` call) bills every
 account due. Printed: set-up time, invoices written by the runs, invoices/s over the 12 runs, peak RSS.
+
+`--nodes 2` (PostgreSQL) adds a second node, a `billow serve --test-mode` process on the same database, for
+the clock-move months: both clocks move together, the node that takes the next-billing-date notification asks
+the other to help, and the script prints the accounts each node billed (from their "billing run" log lines)
+and checks that every account has exactly one invoice per month.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import resource
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -70,9 +85,94 @@ def _count_invoices(kb: Billow) -> int:
         return int(conn.execute(select(func.count()).select_from(INV)).scalar_one())
 
 
+class RunLog(logging.Handler):
+    """Counts the accounts each node billed, from the runs' "billing run of tenant T on NODE: A accounts" lines."""
+
+    PATTERN = re.compile(r"billing run of tenant \d+ on (\S+?)(?: \(helping\))?: (\d+) accounts")
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.accounts: Counter[str] = Counter()
+        self.runs: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.add(record.getMessage())
+
+    def add(self, line: str) -> None:
+        m = self.PATTERN.search(line)
+        if m:
+            self.accounts[m.group(1)] += int(m.group(2))
+            self.runs[m.group(1)] += 1
+
+
+class SecondNode:
+    """`billow serve --test-mode` on the same database, its log in a file."""
+
+    def __init__(self, url: str, start: datetime) -> None:
+        port = _free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = Path(tempfile.mkdtemp()) / "node2.log"
+        self.log = self.log_path.open("w")
+        env = dict(os.environ, BILLOW_ADMIN_PASSWORD="password")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "billow.cli.main", "serve", "--test-mode", "--port", str(port), "--workers", "4",
+             "--test-clock", start.isoformat(), "--database-url", url, "--no-access-log"],
+            cwd=Path(__file__).resolve().parents[1], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{self.base}/1.0/healthcheck", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the second node did not start")
+            time.sleep(0.2)
+
+    def set_clock(self, when: datetime) -> threading.Thread:
+        """Move its clock, in a thread (the call returns once that node is idle)."""
+        def move() -> None:
+            httpx.post(f"{self.base}/1.0/kb/test/clock", auth=("admin", "password"), timeout=3600,
+                       params={"requestedDate": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "timeoutSec": 3600},
+                       headers={"X-Killbill-ApiKey": "bench", "X-Killbill-ApiSecret": "secret"})
+        t = threading.Thread(target=move)
+        t.start()
+        return t
+
+    def stop(self, runs: RunLog) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        self.log.close()
+        for line in self.log_path.read_text().splitlines():
+            runs.add(line)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _invoices_per_account(kb: Billow) -> Counter[int]:
+    from sqlalchemy import func, select
+
+    from billow.invoice.store import INV
+
+    with kb.db.read_connection() as conn:
+        rows = conn.execute(select(INV.c.account_record_id, func.count()).group_by(INV.c.account_record_id))
+        return Counter({int(arid): int(c) for arid, c in rows})
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    args = [a for a in sys.argv[1:] if not a.startswith("--nodes")]
+    nodes = 1
+    if "--nodes" in sys.argv:
+        nodes = int(sys.argv[sys.argv.index("--nodes") + 1])
+        args.remove(str(nodes))
+    n = int(args[0]) if args else 1000
+    url = args[1] if len(args) > 1 else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    if nodes > 1 and not url.startswith("postgres"):
+        raise SystemExit("--nodes needs a PostgreSQL database")
     if url.startswith("postgres"):
         import sqlalchemy as sa
 
@@ -103,18 +203,30 @@ def main() -> None:
     # months 2-7 through the billing run itself (what `billow bill` and the next-billing-date
     # notification call); months 8-13 end to end: move the test clock and wait until the bus
     # workers have fired the due notifications and billed every account (as POST /test/clock does)
+    runs = RunLog()
+    logging.getLogger("billow.invoice").addHandler(runs)
+    logging.getLogger("billow.invoice").setLevel(logging.INFO)
+    second: SecondNode | None = None
     for label, months, via_clock in (("billow bill / run_due", range(2, 8), False),
                                      ("clock move, end to end", range(8, 14), True)):
         if via_clock:
             kb.start()
+            if nodes > 1:
+                second = SecondNode(url, clock.utcnow())
+                label += f", {nodes} nodes"
         total = 0
         elapsed = 0.0
         for month in months:
             year, m = 2024 + (month - 1) // 12, (month - 1) % 12 + 1
             t = time.perf_counter()
-            clock.set(datetime(year, m, 1, 9, 0, tzinfo=UTC))
+            when = datetime(year, m, 1, 9, 0, tzinfo=UTC)
+            moving = second.set_clock(when) if second is not None else None
+            clock.set(when)
             if via_clock:
                 assert kb.run_until_idle(3600)
+                if moving is not None:
+                    moving.join()
+                    assert kb.run_until_idle(3600)
                 invoices = _count_invoices(kb) - sum(done)
             else:
                 report = kb.invoices.run_due(tenant=tenant.record_id)
@@ -126,6 +238,15 @@ def main() -> None:
             if not via_clock:
                 kb.run_until_idle(3600)
         print(f"billow [{db}] N={n}, {label}: {total} invoices in {elapsed:.1f}s => {total / elapsed:.0f} invoices/s")
+    if second is not None:
+        second.stop(runs)
+        node1 = kb.bus.node_name
+        for node, accounts in sorted(runs.accounts.items(), key=lambda kv: kv[0] != node1):
+            which = "this process" if node == node1 else "the second node"
+            print(f"  node {node} ({which}): {accounts} accounts billed in {runs.runs[node]} runs and helps")
+        per_account = _invoices_per_account(kb)
+        assert len(per_account) == n and set(per_account.values()) == {13}, "an account billed twice or missed"
+        print(f"  every account has exactly 13 invoices ({n} accounts)")
     kb.close()
     workers = "" if db == "SQLite" else (f"; largest billing worker process {peak_rss_children_mb():.0f} MB "
                                          f"({kb.invoices.run.processes} processes)")

@@ -46,6 +46,7 @@ from billow.invoice.internal import InvoiceInternalApi
 from billow.invoice.parent import ParentInvoices
 from billow.invoice.presentation.service import InvoicePresenter
 from billow.invoice.service import InvoiceService
+from billow.operations.bulk import BulkLoader
 from billow.operations.caches import CacheAdmin
 from billow.operations.close_account import AccountClosing
 from billow.operations.export import AccountExport
@@ -159,6 +160,8 @@ class Billow:
         # operations that span services (billow.operations)
         self.export = AccountExport(self.db, accounts, entitlements, invoices, PaymentExport())
         self.closing = AccountClosing(self.db, self.bus, accounts, entitlements, invoices, tags)
+        # many accounts and their subscriptions, a batch per transaction (migrations, large loads)
+        self.bulk = BulkLoader(self.db, accounts, entitlements)
         self.caches = CacheAdmin(by_tenant={"tenant-catalog": catalogs.forget,
                                             "tenant-overdue-config": overdue_configs.forget,
                                             "tenant-kv": self.emails.forget})

@@ -5,15 +5,52 @@ What services above (entitlement, invoice, payment, overdue) call: Kill Bill's `
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
+from typing import Any
+
 from billow.account import store
-from billow.account.errors import account_not_found, account_record_not_found
-from billow.account.model import Account
+from billow.account.errors import account_exists, account_not_found, account_record_not_found
+from billow.account.events import AccountCreationEvent
+from billow.account.model import DEFAULT_BILL_CYCLE_DAY_LOCAL, Account, AccountData
 from billow.core.db import UnitOfWork
 from billow.core.db.export import TableDump, audited_rows
 from billow.core.errors import InvalidInput
 
 
+def row_values(data: AccountData) -> dict[str, Any]:
+    d = dataclasses.asdict(data)
+    d["billing_cycle_day_local"] = d.pop("bill_cycle_day_local")
+    return d
+
+
 class AccountInternalApi:
+    def create(self, uow: UnitOfWork, data: AccountData) -> Account:
+        """A new account (data validated by the caller: `validate_account_data`), announced by ACCOUNT_CREATION."""
+        account_id = str(uuid.uuid4())
+        values = row_values(data)
+        values["id"] = account_id
+        if not values.get("external_key"):
+            values["external_key"] = account_id  # Kill Bill defaults the key to the id
+        if values["billing_cycle_day_local"] is None:
+            values["billing_cycle_day_local"] = DEFAULT_BILL_CYCLE_DAY_LOCAL
+        if values["time_zone"] is None:
+            values["time_zone"] = "UTC"
+        if values["is_payment_delegated_to_parent"] is None:
+            values["is_payment_delegated_to_parent"] = False
+        if values["reference_time"] is None:
+            values["reference_time"] = uow.now
+        if store.by_external_key(uow.conn, uow.tenant, values["external_key"]) is not None:
+            raise account_exists(values["external_key"])
+        if data.parent_account_id is not None:
+            self.get(uow, data.parent_account_id)
+        row = uow.insert("accounts", values)
+        account = store.to_account(row)
+        uow.post(AccountCreationEvent(
+            tenant_record_id=uow.tenant, account_record_id=account.record_id, account_id=account.id,
+            object_id=account.id, user_token=uow.ctx.user_token))
+        return account
+
     def get(self, uow: UnitOfWork, account_id: str) -> Account:
         account = store.by_id(uow.conn, uow.tenant, account_id)
         if account is None:

@@ -9,16 +9,15 @@ once (from 0) and then immutable; reference time immutable.
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from billow.account import store
-from billow.account.errors import account_exists, account_key_not_found
-from billow.account.events import AccountChangeEvent, AccountCreationEvent
-from billow.account.internal import AccountInternalApi
+from billow.account.errors import account_key_not_found
+from billow.account.events import AccountChangeEvent
+from billow.account.internal import AccountInternalApi, row_values
 from billow.account.model import (
     ACCOUNT_DATA_FIELDS,
     DEFAULT_BILL_CYCLE_DAY_LOCAL,
@@ -89,12 +88,6 @@ def _check_uuid(value: str, field: str) -> None:
         uuid.UUID(value)
     except ValueError:
         raise InvalidInput(f"{field}: '{value}' is not a UUID") from None
-
-
-def _row_values(data: AccountData) -> dict[str, Any]:
-    d = dataclasses.asdict(data)
-    d["billing_cycle_day_local"] = d.pop("bill_cycle_day_local")
-    return d
 
 
 class AccountService:
@@ -187,30 +180,8 @@ class AccountService:
     # -- writes -------------------------------------------------------------------------------
     def create(self, ctx: CallContext, data: AccountData) -> Account:
         validate_account_data(data)
-        account_id = str(uuid.uuid4())
-        values = _row_values(data)
-        values["id"] = account_id
-        if not values.get("external_key"):
-            values["external_key"] = account_id  # Kill Bill defaults the key to the id
-        if values["billing_cycle_day_local"] is None:
-            values["billing_cycle_day_local"] = DEFAULT_BILL_CYCLE_DAY_LOCAL
-        if values["time_zone"] is None:
-            values["time_zone"] = "UTC"
-        if values["is_payment_delegated_to_parent"] is None:
-            values["is_payment_delegated_to_parent"] = False
         with self.db.transaction(ctx) as uow:
-            if values["reference_time"] is None:
-                values["reference_time"] = uow.now
-            if store.by_external_key(uow.conn, ctx.tenant, values["external_key"]) is not None:
-                raise account_exists(values["external_key"])
-            if data.parent_account_id is not None:
-                self.internal.get(uow, data.parent_account_id)
-            row = uow.insert("accounts", values)
-            account = store.to_account(row)
-            uow.post(AccountCreationEvent(
-                tenant_record_id=ctx.tenant, account_record_id=account.record_id, account_id=account.id,
-                object_id=account.id, user_token=ctx.user_token))
-        return account
+            return self.internal.create(uow, data)
 
     def update(self, ctx: CallContext, account_id: str, data: AccountData, *,
                treat_null_as_reset: bool = False) -> Account:
@@ -224,7 +195,7 @@ class AccountService:
                     raise InvalidInput("parentAccountId: an account cannot be its own parent")
                 self.internal.get(uow, data.parent_account_id)
             new_values = _merge(current, data, treat_null_as_reset)
-            old_values = _row_values(_as_data(current))
+            old_values = row_values(_as_data(current))
             changes = {k: v for k, v in new_values.items() if old_values.get(k) != v}
             if not changes:
                 return current
@@ -273,8 +244,8 @@ def _check_immutables(current: Account, data: AccountData, *, ignore_null_input:
 
 
 def _merge(current: Account, data: AccountData, treat_null_as_reset: bool) -> dict[str, Any]:
-    new = _row_values(data)
-    old = _row_values(_as_data(current))
+    new = row_values(data)
+    old = row_values(_as_data(current))
     out: dict[str, Any] = {}
     for k, old_v in old.items():
         v = new[k]

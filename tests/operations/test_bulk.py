@@ -1,0 +1,72 @@
+"""The bulk load (billow.operations.bulk): accounts and subscriptions a batch per transaction, exactly as the API
+would have made them (rows, events, first invoices), a refused batch writing nothing and naming its account."""
+
+from __future__ import annotations
+
+import pytest
+
+from billow.account.model import AccountData
+from billow.core.errors import BillowError
+from billow.entitlement.model import SubscriptionRequest
+from billow.operations.bulk import BulkLoadRefused, BulkReport, NewAccount
+from tests.entitlement.conftest import World
+
+
+def _new(i: int, tag: str) -> NewAccount:
+    return NewAccount(AccountData(name=f"bulk {i}", currency="USD", external_key=f"{tag}-{i}"),
+                      [SubscriptionRequest(account_id="", plan_name="gold-monthly"),
+                       SubscriptionRequest(account_id="", plan_name="boost-monthly")])
+
+
+def _shape(w: World, key: str) -> tuple[object, ...]:
+    """What an account's creation made, without ids and dates of creation."""
+    account = w.kb.accounts.get_by_key(w.ctx, key)
+    _, bundles, views = w.kb.entitlements.account_views(w.ctx, account.id)
+    subs = sorted((v.current.plan.name if v.current and v.current.plan else None, v.state.value,
+                   v.subscription.start_date, v.bill_cycle_day_local) for v in views)
+    invoices = w.kb.invoices.of_account(w.ctx, account.id)
+    items = sorted((it.type.value, it.plan_name, it.start_date, it.end_date, it.amount)
+                   for inv in invoices for it in inv.items)
+    return (account.currency, account.time_zone, account.bill_cycle_day_local, len(bundles), subs, items)
+
+
+def test_a_bulk_load_makes_what_the_api_makes(w: World) -> None:
+    progress: list[int] = []
+    report = w.kb.bulk.load(w.ctx, (_new(i, "bulk") for i in range(7)), batch_size=3,
+                            progress=lambda r: progress.append(r.accounts))
+    assert report == BulkReport(accounts=7, subscriptions=14, batches=3)
+    assert progress == [3, 6, 7]
+    # the same account through the API, one call per object
+    one = w.kb.accounts.create(w.ctx, AccountData(name="api", currency="USD", external_key="api-0"))
+    w.kb.entitlements.create(w.ctx, [SubscriptionRequest(account_id=one.id, plan_name="gold-monthly"),
+                                     SubscriptionRequest(account_id=one.id, plan_name="boost-monthly")])
+    assert w.kb.run_until_idle(60)  # the first invoices, from SUBSCRIPTION_CREATION
+    expected = _shape(w, "api-0")
+    assert [(t, plan) for t, plan, *_ in expected[-1]] == [("FIXED", "boost-monthly"), ("FIXED", "gold-monthly")]
+    for i in range(7):
+        assert _shape(w, f"bulk-{i}") == expected
+    assert w.published(w.kb.accounts.get_by_key(w.ctx, "bulk-4").id)[:1] == ["AccountCreationEvent"]
+
+
+def test_a_refused_batch_writes_nothing_and_names_the_account(w: World) -> None:
+    items = [_new(i, "ref") for i in range(5)]
+    items[3] = NewAccount(AccountData(name="bad", currency="XYZ", external_key="ref-3"))
+    with pytest.raises(BulkLoadRefused) as refused:
+        w.kb.bulk.load(w.ctx, items, batch_size=2)
+    assert refused.value.status == 400
+    assert refused.value.message.startswith("accounts[3].currency")
+    assert "the 2 accounts before its batch are loaded" in refused.value.message
+    assert refused.value.report == BulkReport(accounts=2, subscriptions=4, batches=1)
+    keys = {a.external_key for a in w.kb.accounts.list(w.ctx, limit=1000).items}
+    assert {"ref-0", "ref-1"} <= keys and not keys & {"ref-2", "ref-3", "ref-4"}
+
+
+def test_a_key_in_use_is_a_conflict_and_rolls_its_batch_back(w: World) -> None:
+    w.kb.accounts.create(w.ctx, AccountData(name="taken", currency="USD", external_key="dup-1"))
+    with pytest.raises(BulkLoadRefused) as refused:
+        w.kb.bulk.load(w.ctx, [_new(0, "dup"), _new(1, "dup")])
+    assert refused.value.status == 409 and refused.value.message.startswith("accounts[1]: ")
+    keys = {a.external_key for a in w.kb.accounts.list(w.ctx, limit=1000).items}
+    assert "dup-0" not in keys  # same batch: rolled back with it
+    with pytest.raises(BillowError, match="batch_size"):
+        w.kb.bulk.load(w.ctx, [], batch_size=0)
