@@ -415,6 +415,37 @@ class BillingRun:
             out.invoice = writer.created[0]
         return out
 
+    def run_accounts(self, uow: UnitOfWork, targets: Mapping[int, date | None]) -> None:
+        """One run for each of several accounts (one bus event each, in the caller's unit of work): what
+        `run_account` does for each, with the reads and writes of all of them done once. An account in an illegal
+        invoicing state is parked, the others billed. Parked accounts are left alone."""
+        uow.lock_accounts(targets)
+        parked = store.parked_among(uow.conn, list(targets))
+        states = self.load_states(uow, [a for a in sorted(targets) if a not in parked])
+        catalog = self.catalogs.catalog(uow) if any(s.subscriptions for s in states.values()) else None
+        config = self.config_for(uow)
+        runs: list[tuple[AccountState, list[BillingEvent], date, int | None]] = []
+        for arid, state in states.items():
+            target = targets[arid] or state.account.time.local_date(uow.now)
+            try:
+                events, bcd = account_events(state, catalog if state.subscriptions else None)
+            except InvoicingError as e:
+                self.park(uow, arid, target, str(e))
+                continue
+            runs.append((state, events, target, bcd))
+        self.load_usage(uow, [(state, events, target) for state, events, target, _ in runs], config)
+        writer = Writer(self, uow, notice=config.dry_run_notification)
+        for state, events, target, bcd in runs:
+            try:
+                out = run_once(state, catalog if state.subscriptions else None, target, uow.now, config,
+                               api=False, events=events, bcd_to_set=bcd)
+            except InvoicingError as e:
+                self.park(uow, state.account.record_id, target, str(e))
+                continue
+            if out is not None:
+                writer.add(out)
+        writer.flush()
+
     def park(self, uow: UnitOfWork, account_record_id: int, target: date, error: str) -> None:
         """Kill Bill's `ParkedAccountsManager`: an account in an illegal invoicing state waits for an operator
         (or an API run) instead of failing its events forever."""

@@ -80,6 +80,10 @@ class InvoiceInternalApi:
         except InvoicingError as e:
             self.run.park(uow, account_record_id, target or uow.now.date(), str(e))
 
+    def run_for_events(self, uow: UnitOfWork, targets: Mapping[int, date | None]) -> None:
+        """`run_for_event` for several accounts at once (a bus pack's events, one per account)."""
+        self.run.run_accounts(uow, targets)
+
     def locked(self, uow: UnitOfWork, invoice_id: str) -> tuple[Mapping[str, Any], AccountState]:
         """An invoice's row and its account's state, under the account lock."""
         row = store.invoice_record(uow.conn, uow.tenant, invoice_id=invoice_id)

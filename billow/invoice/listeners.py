@@ -28,24 +28,31 @@ _TODAY = (ent.BundlePauseEvent, ent.BundleResumeEvent, ent.BlockingStateEvent)
 
 
 def install(invoices: InvoiceInternalApi, run: BillingRun, accounts: AccountInternalApi, bus: Bus) -> None:
-    def local_date(uow: UnitOfWork, account_record_id: int, instant: datetime) -> date:
-        account = accounts.by_record_ids(uow, [account_record_id]).get(account_record_id)
-        return account.time.local_date(instant) if account is not None else instant.date()
+    def on_events(uow: UnitOfWork, events: list[BusEvent]) -> None:
+        """A pack's subscription transitions and blocking changes: each account with one such event is billed
+        with the others in one run (reads and writes once); an account with several runs once per event, in
+        their order, as Kill Bill's one invoice run per event."""
+        by_account: dict[int, list[BusEvent]] = {}
+        for event in events:
+            if event.account_record_id is not None:
+                by_account.setdefault(event.account_record_id, []).append(event)
+        found = accounts.by_record_ids(uow, list(by_account))
 
-    def on_transition(uow: UnitOfWork, event: BusEvent) -> None:
-        if event.account_record_id is None:
-            return
-        when = getattr(event, "effective_date", None)
-        instant = datetime.fromisoformat(when) if when else uow.now
-        invoices.run_for_event(uow, event.account_record_id, local_date(uow, event.account_record_id, instant))
+        def target(event: BusEvent) -> date:
+            when = getattr(event, "effective_date", None) if isinstance(event, _TRANSITIONS) else None
+            instant = datetime.fromisoformat(when) if when else uow.now
+            account = found.get(event.account_record_id or 0)
+            return account.time.local_date(instant) if account is not None else instant.date()
 
-    def on_today(uow: UnitOfWork, event: BusEvent) -> None:
-        if event.account_record_id is None:
-            return
-        invoices.run_for_event(uow, event.account_record_id, local_date(uow, event.account_record_id, uow.now))
+        single = {arid: target(evs[0]) for arid, evs in by_account.items() if len(evs) == 1}
+        if single:
+            invoices.run_for_events(uow, single)
+        for arid, evs in by_account.items():
+            if len(evs) > 1:
+                for event in evs:
+                    invoices.run_for_event(uow, arid, target(event))
 
-    bus.subscribe(on_transition, *_TRANSITIONS, name="invoice-transitions")
-    bus.subscribe(on_today, *_TODAY, name="invoice-blocking")
+    bus.subscribe_batch(on_events, *_TRANSITIONS, *_TODAY, name="invoice-transitions")
 
     def on_tag_removed(uow: UnitOfWork, event: BusEvent) -> None:
         if (isinstance(event, TagDeletionEvent) and event.tag_definition_name == AUTO_INVOICING_OFF

@@ -391,6 +391,14 @@ def is_parked(conn: Connection, account_record_id: int) -> bool:
                                                      SC.c.state == FAILED).limit(1)).first() is not None
 
 
+def parked_among(conn: Connection, account_record_ids: Sequence[int]) -> set[int]:
+    """Of these accounts, the parked ones (a FAILED schedule row)."""
+    if not account_record_ids:
+        return set()
+    return {r[0] for r in conn.execute(select(SC.c.account_record_id).where(
+        in_values(conn, SC.c.account_record_id, account_record_ids), SC.c.state == FAILED).distinct())}
+
+
 def tenants_of(conn: Connection, account_record_ids: Sequence[int]) -> dict[int, int]:
     return {r[0]: r[1] for r in conn.execute(select(SC.c.account_record_id, SC.c.tenant_record_id).where(
         in_values(conn, SC.c.account_record_id, account_record_ids)).distinct())}

@@ -1,0 +1,98 @@
+"""A billing day at scale: N accounts with one $10 monthly subscription each, loaded through the bulk path, then
+one billing day (every account due at once).
+
+    python bench/billing_day.py N postgresql://...      (a database of its own: its schema is dropped first)
+
+Printed: the load (accounts and subscriptions through `Billow.bulk`, a batch of 500 per transaction), the first
+invoices (the bus, on SUBSCRIPTION_CREATION), the billing day (the test clock moved one month: the next-billing-
+date notification's run, in the worker processes), each with its time and rate, and the peak memory of this
+process and of the largest billing worker process. The accounts are generated as they are loaded (memory flat
+in N).
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from billow.account.model import AccountData  # noqa: E402
+from billow.app import Billow  # noqa: E402
+from billow.core.clock import TestClock  # noqa: E402
+from billow.core.context import CallContext  # noqa: E402
+from billow.entitlement.model import SubscriptionRequest  # noqa: E402
+from billow.invoice.billing_pool import default_processes  # noqa: E402
+from billow.operations.bulk import BulkReport, NewAccount  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from billing_run import CATALOG, _count_invoices  # noqa: E402
+
+START = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
+
+
+def accounts(n: int) -> Iterator[NewAccount]:
+    for i in range(n):
+        yield NewAccount(AccountData(name=f"acc {i}", currency="USD", external_key=f"a{i}"),
+                         [SubscriptionRequest(account_id="", plan_name="basic-monthly")])
+
+
+def peak_mb() -> tuple[float, float]:
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+
+def main() -> None:
+    if len(sys.argv) < 3 or not sys.argv[2].startswith("postgres"):
+        raise SystemExit("usage: python bench/billing_day.py N postgresql://...")
+    n, url = int(sys.argv[1]), sys.argv[2]
+    import sqlalchemy as sa
+
+    from billow.core.db.engine import normalize_url
+
+    engine = sa.create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.exec_driver_sql("DROP SCHEMA public CASCADE")
+        c.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+    clock = TestClock(START)
+    kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True))
+    tenant = kb.tenants.create(CallContext(user_name="bench"), "bench", "secret")
+    ctx = CallContext(user_name="bench").for_tenant(tenant.record_id, tenant.id)
+    kb.catalogs.upload(ctx, CATALOG)
+
+    t0 = time.perf_counter()
+
+    def progress(r: BulkReport) -> None:
+        if r.batches % 200 == 0:
+            print(f"  loaded {r.accounts} accounts in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    report = kb.bulk.load(ctx, accounts(n), progress=progress)
+    load = time.perf_counter() - t0
+    print(f"load: {report.accounts} accounts and {report.subscriptions} subscriptions in {load:.1f} s "
+          f"=> {report.accounts / load:.0f} accounts/s")
+    t1 = time.perf_counter()
+    kb.start()
+    assert kb.run_until_idle(24 * 3600)
+    first = time.perf_counter() - t1
+    invoices = _count_invoices(kb)
+    print(f"first invoices: {invoices} in {first:.1f} s => {invoices / first:.0f} invoices/s "
+          f"(load + first invoices: {load + first:.1f} s)")
+    t2 = time.perf_counter()
+    clock.set(datetime(2024, 2, 1, 9, 0, tzinfo=UTC))
+    assert kb.run_until_idle(24 * 3600)
+    day = time.perf_counter() - t2
+    billed = _count_invoices(kb) - invoices
+    print(f"billing day: {billed} invoices in {day:.1f} s => {billed / day:.0f} invoices/s")
+    kb.close()
+    own, worker = peak_mb()
+    print(f"peak RSS {own:.0f} MB; largest billing worker process {worker:.0f} MB "
+          f"({kb.invoices.run.processes} processes)")
+
+
+if __name__ == "__main__":
+    main()
