@@ -7,6 +7,7 @@ tenant isolation all the time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -77,6 +78,43 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_healthy(base_url: str, proc: Any, timeout: float = 90.0) -> bool:
+    """Until the server at `base_url` answers its health check (True), or `proc` ended or `timeout` passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base_url}/1.0/healthcheck", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def sibling_database(suffix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database `<BILLOW_TEST_DATABASE_URL's name>_<suffix>`, dropped afterwards."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from billow.core.db.engine import normalize_url
+
+    assert PG_URL is not None
+    url = make_url(normalize_url(PG_URL))
+    name = f"{url.database}_{suffix}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 class ServerThread:

@@ -13,16 +13,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from billow.account.model import AccountData
 from billow.app import Billow
 from billow.core.clock import TestClock
 from billow.core.context import CallContext
-from billow.core.db.engine import normalize_url
 from billow.entitlement.model import SubscriptionRequest
 from billow.invoice.model import InvoiceItemType
+from tests.conftest import sibling_database
 from tests.resilience.nodes import CATALOG
 
 PG_URL = os.environ.get("BILLOW_TEST_DATABASE_URL")
@@ -33,24 +31,14 @@ ACCOUNTS = 120
 
 @pytest.fixture
 def two_nodes() -> Iterator[tuple[Billow, Billow]]:
-    assert PG_URL is not None
-    url = make_url(normalize_url(PG_URL))
-    name = f"{url.database}_nodes"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    db_url = url.set(database=name).render_as_string(hide_password=False)
-    a = Billow(db_url, TestClock(START), billing_processes=1)
-    b = Billow(db_url, TestClock(START), billing_processes=1, migrate=False)
-    try:
-        yield a, b
-    finally:
-        a.close()
-        b.close()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with sibling_database("nodes") as db_url:
+        a = Billow(db_url, TestClock(START), billing_processes=1)
+        b = Billow(db_url, TestClock(START), billing_processes=1, migrate=False)
+        try:
+            yield a, b
+        finally:
+            a.close()
+            b.close()
 
 
 def test_the_other_node_helps_and_each_account_is_billed_once(two_nodes: tuple[Billow, Billow],

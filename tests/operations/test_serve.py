@@ -16,21 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from billow.cli.main import app
 from billow.core.db.engine import normalize_url
+from tests.conftest import free_port, sibling_database, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("BILLOW_TEST_DATABASE_URL")
 ADMIN = ("admin", "password")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Served:
@@ -42,17 +36,9 @@ class Served:
             [sys.executable, "-m", "billow.cli.main", "serve", "--port", str(self.port), "--database-url", url,
              "--log-level", "WARNING", *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{self.base}/1.0/healthcheck", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError("billow serve did not start")
-            time.sleep(0.1)
+        if not wait_healthy(self.base, self.proc):
+            self.kill()
+            raise RuntimeError("billow serve did not start")
 
     @property
     def base(self) -> str:
@@ -126,14 +112,11 @@ def test_a_second_sigterm_stops_at_once(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not PG_URL, reason="several processes need PostgreSQL (BILLOW_TEST_DATABASE_URL)")
 def test_several_worker_processes_serve_and_stop_together() -> None:
-    assert PG_URL is not None
-    base_url = make_url(normalize_url(PG_URL))
-    name = f"{base_url.database}_serve"
-    admin = create_engine(base_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = base_url.set(database=name).render_as_string(hide_password=False)
+    with sibling_database("serve") as url:
+        _serve_with_two_processes(url)
+
+
+def _serve_with_two_processes(url: str) -> None:
     served = Served(url, "--processes", "2")
     try:
         deadline = time.monotonic() + 60
@@ -160,9 +143,6 @@ def test_several_worker_processes_serve_and_stop_together() -> None:
         assert active_nodes(url) == 0
     finally:
         served.kill()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.mark.parametrize(("args", "problem"), [

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from billow.core.db.engine import normalize_url
+from tests.conftest import free_port, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("BILLOW_TEST_DATABASE_URL")
@@ -102,12 +102,6 @@ def load_world(url: str, accounts: int, start: datetime) -> None:
         kb.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Node:
     """One `billow serve --test-mode` process."""
 
@@ -134,16 +128,8 @@ class Node:
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
             start_new_session=True)
         self.starts += 1
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{self.base}/1.0/healthcheck", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"node {self.name} did not start")
-            time.sleep(0.1)
+        if not wait_healthy(self.base, self.proc):
+            raise RuntimeError(f"node {self.name} did not start")
         self.set_clock(clock)  # and wait for what is due
         return self
 
