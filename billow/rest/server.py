@@ -72,14 +72,14 @@ class BillowServer(uvicorn.Server):
             yield
             return
         handled = (signal.SIGINT, signal.SIGTERM)
-        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        for sig in handled:
+            signal.signal(sig, self.handle_exit)
         try:
             yield
         finally:
-            # until the process ends, a further signal still means "now" (Billow.close may be under way)
+            # not restored: until the process ends, a further signal means "now" (Billow.close may be under way)
             for sig in handled:
                 signal.signal(sig, _exit_now)
-            del original
 
 
 def _exit_now(sig: int, frame: FrameType | None) -> None:

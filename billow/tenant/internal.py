@@ -17,7 +17,7 @@ from billow.tenant.settings import PER_TENANT_CONFIG, SettingsReader, TenantSett
 class TenantInternalApi:
     def __init__(self, server_properties: Mapping[str, str] | None = None) -> None:
         # the tenants' configuration (Kill Bill's per-tenant properties over the server's)
-        self.settings_reader = SettingsReader(self.values, self.values_fingerprint, server_properties)
+        self.settings_reader = SettingsReader(self, server_properties)
 
     def settings(self, uow: UnitOfWork) -> TenantSettings:
         """The tenant's configuration properties (its own over the server's over Kill Bill's defaults), parsed

@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from billow.core.db import UnitOfWork
-from billow.tenant.internal import TenantInternalApi
 
 T = TypeVar("T")
 
 
+class TenantValues(Protocol):
+    """What the cache reads (`TenantInternalApi`'s two methods)."""
+
+    def values(self, uow: UnitOfWork, key: str) -> list[str]: ...
+
+    def values_fingerprint(self, uow: UnitOfWork, key: str) -> tuple[int, int]: ...
+
+
 class ParsedTenantValues(Generic[T]):
-    def __init__(self, tenants: TenantInternalApi, key: str, parse: Callable[[UnitOfWork, list[str]], T]) -> None:
+    def __init__(self, tenants: TenantValues, key: str, parse: Callable[[UnitOfWork, list[str]], T]) -> None:
         """`parse(uow, values)` gets the key's active values, oldest first (an empty list when none is stored)."""
         self.tenants = tenants
         self.key = key

@@ -16,15 +16,15 @@ import json
 import logging
 import os
 import re
-import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 
 from billow.core.db import UnitOfWork
 from billow.core.errors import InvalidInput
+from billow.tenant.parsed import ParsedTenantValues, TenantValues
 
 log = logging.getLogger("billow.tenant")
 
@@ -225,44 +225,29 @@ def lenient(values: Mapping[str, str]) -> dict[str, str]:
 class SettingsReader:
     """Reads a tenant's settings in the caller's unit of work, parsing its document once per change."""
 
-    def __init__(self, values: Callable[[UnitOfWork, str], list[str]],
-                 fingerprint: Callable[[UnitOfWork, str], tuple[int, int]],
-                 server: Mapping[str, str] | None = None) -> None:
-        self._values = values
-        self._fingerprint = fingerprint
+    def __init__(self, tenants: TenantValues, server: Mapping[str, str] | None = None) -> None:
         self.server: Mapping[str, str] = dict(server or {})
-        self._cache: dict[int, tuple[tuple[int, int], TenantSettings]] = {}
-        self._lock = threading.Lock()
+        self._parsed = ParsedTenantValues(tenants, PER_TENANT_CONFIG, self._parse)
         # per tenant record id: reads (the billing run reads once per batch) and parses (once per change)
         self.reads: Counter[int] = Counter()
         self.parses: Counter[int] = Counter()
 
     def read(self, uow: UnitOfWork) -> TenantSettings:
-        tenant = uow.tenant
-        self.reads[tenant] += 1
-        fingerprint = self._fingerprint(uow, PER_TENANT_CONFIG)
-        cached = self._cache.get(tenant)
-        if cached is not None and cached[0] == fingerprint:
-            return cached[1]
-        values = self._values(uow, PER_TENANT_CONFIG)
+        self.reads[uow.tenant] += 1
+        return self._parsed.get(uow)
+
+    def _parse(self, uow: UnitOfWork, values: list[str]) -> TenantSettings:
+        self.parses[uow.tenant] += 1
         tenant_values: dict[str, str] = {}
         if values:
             try:
                 tenant_values = lenient(_scalars(json.loads(values[0])))
             except ValueError:
-                log.warning("tenant %s: its per-tenant configuration is not JSON; using the server's", tenant)
-        settings = TenantSettings(self.server, tenant_values)
-        with self._lock:
-            self.parses[tenant] += 1
-            self._cache[tenant] = (fingerprint, settings)
-        return settings
+                log.warning("tenant %s: its per-tenant configuration is not JSON; using the server's", uow.tenant)
+        return TenantSettings(self.server, tenant_values)
 
     def forget(self, tenant_record_id: int | None = None) -> None:
-        with self._lock:
-            if tenant_record_id is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(tenant_record_id, None)
+        self._parsed.forget(tenant_record_id)
 
 
 def _scalars(parsed: object) -> dict[str, str]:
