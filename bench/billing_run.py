@@ -216,6 +216,7 @@ def main() -> None:
                 label += f", {nodes} nodes"
         total = 0
         elapsed = 0.0
+        per_month: list[str] = []
         for month in months:
             year, m = 2024 + (month - 1) // 12, (month - 1) % 12 + 1
             t = time.perf_counter()
@@ -232,12 +233,15 @@ def main() -> None:
                 report = kb.invoices.run_due(tenant=tenant.record_id)
                 assert not report.failed and not report.parked, report
                 invoices = report.invoices
-            elapsed += time.perf_counter() - t
+            spent = time.perf_counter() - t
+            elapsed += spent
             total += invoices
+            per_month.append(f"{month}: {invoices / spent:.0f}/s" if spent else f"{month}: -")
             done.append(invoices)
             if not via_clock:
                 kb.run_until_idle(3600)
         print(f"billow [{db}] N={n}, {label}: {total} invoices in {elapsed:.1f}s => {total / elapsed:.0f} invoices/s")
+        print(f"  by month: {', '.join(per_month)}")
     if second is not None:
         second.stop(runs)
         node1 = kb.bus.node_name

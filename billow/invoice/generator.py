@@ -53,7 +53,7 @@ _BCD_CHANGE = BillingTransitionType.BCD_CHANGE
 _PHASE = BillingTransitionType.PHASE
 
 # Enough digits for unrounded split amounts (Java BigDecimal multiplies exactly).
-_EXACT = Context(prec=80)
+EXACT = Context(prec=80)
 
 
 class TargetDateTooFar(BillowError):
@@ -210,7 +210,7 @@ def generate_invoice(account: AccountBillingInfo, events: Sequence[BillingEvent]
                  key=BillingEvent.sort_key)
     notification_dates: dict[str, NotificationDates] = {}
     try:
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             items = _fixed_and_recurring(account, evs, existing, target, config, invoice_id, now, notification_dates,
                                          skip_subscriptions)
     except IllegalInvoicingState as e:
@@ -231,11 +231,11 @@ def generate_invoice(account: AccountBillingInfo, events: Sequence[BillingEvent]
             for key, when in dates.items():
                 prev = nd.next_usage_dates.get(key)
                 nd.next_usage_dates[key] = when if prev is None or when > prev else prev
-    _reset_unused_notification_dates(notification_dates, items)
+    reset_unused_notification_dates(notification_dates, items)
     return GenerationResult(items, target, notification_dates, tracking)
 
 
-def _reset_unused_notification_dates(dates: dict[str, NotificationDates], items: Sequence[InvoiceItem]) -> None:
+def reset_unused_notification_dates(dates: dict[str, NotificationDates], items: Sequence[InvoiceItem]) -> None:
     """`InvoiceWithMetadata.build`: an IN_ADVANCE date is dropped when this run writes no RECURRING item for the
     subscription and no item starting or ending on that date (else runs would loop)."""
     for sub_id, nd in dates.items():
@@ -305,15 +305,39 @@ def _fixed_and_recurring(account: AccountBillingInfo, evs: list[BillingEvent], e
             created_days.setdefault(sub_id, []).append(now_day if created is None else time.local_date(created))
 
     # proposed items: every item due up to the target date since the beginning
-    proposed: list[InvoiceItem] = []
-    _propose_recurring(account, evs, local_dates, target, config, invoice_id, proposed, notification_dates)
-    _propose_fixed(account, evs, local_dates, target, invoice_id, proposed)
+    proposed = propose(account, evs, local_dates, target, config, invoice_id, notification_dates)
     for item in proposed:
         _tree(trees, item.subscription_id, currency, fixed_days).add_proposed(item)
 
     result = _views(trees, account.account_id, currency, invoice_id, now)
-    _safety_bounds(result, created_days, now_day, config)
+    safety_bounds(result, created_days, now_day, config)
     return result
+
+
+def propose(account: AccountBillingInfo, evs: Sequence[BillingEvent], local_dates: Sequence[date], target: date,
+            config: GeneratorConfig, invoice_id: str,
+            notification_dates: dict[str, NotificationDates]) -> list[InvoiceItem]:
+    """The proposed items (ids unset): every RECURRING then FIXED item due up to `target` since the beginning.
+
+    `evs` sorted with `BillingEvent.sort_key`, `local_dates` their local dates; fills `notification_dates`."""
+    proposed: list[InvoiceItem] = []
+    _propose_recurring(account, evs, local_dates, target, config, invoice_id, proposed, notification_dates)
+    _propose_fixed(account, evs, local_dates, target, invoice_id, proposed)
+    return proposed
+
+
+def existing_trees(items: Sequence[InvoiceItem], currency: str, fixed_days: int) -> dict[str | None, SubscriptionTree]:
+    """One merge tree per subscription of an account's existing items (fully repaired ones left out), in the
+    order a run meets them: what `merge_items` and the incremental run (`incremental.py`) start from."""
+    return _existing_trees(items, fully_repaired_ids(items) if items else set(), currency, fixed_days, ())
+
+
+def merged_view(trees: dict[str | None, SubscriptionTree], proposed: Sequence[InvoiceItem], *, account_id: str,
+                currency: str, fixed_days: int, invoice_id: str, now: datetime) -> list[InvoiceItem]:
+    """What a run writes once `proposed` is merged into `trees` (which it changes)."""
+    for item in proposed:
+        _tree(trees, item.subscription_id, currency, fixed_days).add_proposed(item)
+    return _views(trees, account_id, currency, invoice_id, now)
 
 
 def _existing_trees(all_items: Sequence[InvoiceItem], ignored: set[str], currency: str, fixed_days: int,
@@ -366,7 +390,7 @@ def merge_items(existing_items: Sequence[InvoiceItem], proposed_items: Sequence[
 
     Returns what a run would write: new FIXED and RECURRING items and REPAIR_ADJ items.
     """
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         try:
             trees = _existing_trees(existing_items, fully_repaired_ids(existing_items), currency, fixed_days, ())
             for item in proposed_items:
@@ -419,8 +443,8 @@ def _recurring_from_piece(piece: Piece, invoice_id: str, now: datetime, currency
                        catalog_effective_date=src.catalog_effective_date, created_date=now)
 
 
-def _propose_recurring(account: AccountBillingInfo, evs: list[BillingEvent], local_dates: list[date], target: date,
-                       config: GeneratorConfig, invoice_id: str, out: list[InvoiceItem],
+def _propose_recurring(account: AccountBillingInfo, evs: Sequence[BillingEvent], local_dates: Sequence[date],
+                       target: date, config: GeneratorConfig, invoice_id: str, out: list[InvoiceItem],
                        notification_dates: dict[str, NotificationDates]) -> None:
     """`processRecurringBillingEvents` / `processRecurringEvent` (spec 4.2): [E_i, E_i+1) billed with E_i's price."""
     currency = account.currency
@@ -473,8 +497,8 @@ def _propose_recurring(account: AccountBillingInfo, evs: list[BillingEvent], loc
             nd.update_recurring(next_date)
 
 
-def _propose_fixed(account: AccountBillingInfo, evs: list[BillingEvent], local_dates: list[date], target: date,
-                   invoice_id: str, out: list[InvoiceItem]) -> None:
+def _propose_fixed(account: AccountBillingInfo, evs: Sequence[BillingEvent], local_dates: Sequence[date],
+                   target: date, invoice_id: str, out: list[InvoiceItem]) -> None:
     """`processFixedBillingEvents` (spec 4.4): one FIXED item per event with a fixed price; of several events of
     one subscription on one day only the last decides (no item at all if it has no fixed price); BCD_CHANGE skipped."""
     prev: InvoiceItem | None = None
@@ -514,7 +538,7 @@ def _fixed_item(account: AccountBillingInfo, ev: BillingEvent, start: date, nxt:
                        phase_name=ev.phase_name, catalog_effective_date=ev.catalog_effective_date)
 
 
-def _safety_bounds(result: list[InvoiceItem], created_days: dict[str, list[date]], now_day: date,
+def safety_bounds(result: list[InvoiceItem], created_days: dict[str, list[date]], now_day: date,
                    config: GeneratorConfig) -> None:
     """`FixedAndRecurringInvoiceItemGenerator.safetyBounds` (spec 4.5 step 5, killbill #664)."""
     if config.sanity_safety_bound_enabled:
