@@ -43,7 +43,7 @@ from billow.core.context import internal_context
 from billow.core.db import Database, UnitOfWork
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import BlockingState, Subscription
-from billow.invoice import store, store_lookup, store_parent
+from billow.invoice import store, store_checkpoints, store_lookup, store_parent
 from billow.invoice.billing_pool import BillingPool, WorkerFactory
 from billow.invoice.config import generator_config
 from billow.invoice.control_tags import ControlTags, no_control_tags, with_written_off
@@ -57,6 +57,7 @@ from billow.invoice.generator import (
     charged_through_instants,
     generate_invoice,
 )
+from billow.invoice.incremental import BillingCheckpoint, advance, checkpoint_after, fingerprint, generate_next
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceStatus
 from billow.invoice.usage_items import UsageRating, usage_read_start
 from billow.junction.engine import AccountBillingContext, billing_events
@@ -90,10 +91,20 @@ class AccountState:
     invoices: list[Invoice]
     tags: Collection[str] = frozenset()
     usage: UsageItemGenerator | None = None  # the account's raw usage, read for the runs of a batch (load_usage)
+    # the incremental run (incremental.py): a valid checkpoint lets a run skip the invoices, which are then not
+    # read (`invoices` holds only those this batch makes until `history_loaded`)
+    checkpoint: BillingCheckpoint | None = None
+    fingerprint: str | None = None
+    history_loaded: bool = True
+    last_target: date | None = None  # the adjusted target of the last run in this batch
 
     def info(self) -> AccountBillingInfo:
         a = self.account
         return AccountBillingInfo(a.id, a.currency or "USD", a.time, a.bill_cycle_day_local)
+
+
+class HistoryNeeded(Exception):
+    """A run without the account's invoices found that it needs them (its checkpoint does not apply)."""
 
 
 @dataclass
@@ -161,8 +172,20 @@ def run_once(state: AccountState, catalog: Catalog | None, target: date, now: da
     if AUTO_INVOICING_REUSE_DRAFT in state.tags:
         reuse = next((inv for inv in state.invoices if inv.status is InvoiceStatus.DRAFT), None)
     invoice_id = reuse.id if reuse is not None else str(uuid.uuid4())
-    result = generate_invoice(info, events, state.invoices, target, config, invoice_id=invoice_id, now=now,
-                              usage=state.usage)
+    checkpoint = state.checkpoint
+    result = None
+    if checkpoint is not None and reuse is None:
+        result = generate_next(info, events, checkpoint, target, config, invoice_id=invoice_id, now=now,
+                               fingerprint_now=state.fingerprint)
+    if result is None:
+        state.checkpoint = checkpoint = None
+        if not state.history_loaded:
+            raise HistoryNeeded
+        result = generate_invoice(info, events, state.invoices, target, config, invoice_id=invoice_id, now=now,
+                                  usage=state.usage)
+    else:
+        state.checkpoint = advance(checkpoint, result, info, now) if checkpoint is not None else None
+    state.last_target = result.target_date
     out = Outcome(state, result.target_date, bcd_to_set=bcd_to_set)
     for sub_id, nd in result.notification_dates.items():
         if nd.next_recurring_date is not None:
@@ -180,6 +203,8 @@ def run_once(state: AccountState, catalog: Catalog | None, target: date, now: da
         invoice = Invoice(id=invoice_id, account_id=info.account_id, invoice_date=info.time.local_date(now),
                           target_date=result.target_date, currency=info.currency, status=status, items=tuple(items),
                           created_date=now)
+    # without its history (an incremental run) the account has no credit, which a checkpoint requires, and the
+    # new items are not negative: no CBA item here, as with the whole history
     others = [inv for inv in state.invoices if inv.id != invoice.id]
     cba = credit_items([invoice], [*others, invoice], now=now)
     out.items = list(items) + cba
@@ -329,17 +354,19 @@ class BillingRun:
         return config
 
     # -- loading ----------------------------------------------------------------------------------
-    def load_states(self, uow: UnitOfWork, account_record_ids: Sequence[int]) -> dict[int, AccountState]:
+    def load_states(self, uow: UnitOfWork, account_record_ids: Sequence[int], *,
+                    without_history: Collection[int] = ()) -> dict[int, AccountState]:
         """Accounts, subscriptions with their events, blocking states, invoices and control tags of many
-        accounts: a few queries whatever the batch size, through each service's internal API."""
+        accounts: a few queries whatever the batch size, through each service's internal API. The invoices of
+        the accounts in `without_history` are not read (`load_history` reads them if a run needs them)."""
         ids = list(account_record_ids)
         if not ids:
             return {}
         accounts = self.accounts.by_record_ids(uow, ids)
         inputs = self.entitlements.billing_inputs(uow, ids)
         # a child account's invoices carry their parent invoices: credit follows them (credit.py)
-        invoices = store_parent.with_parents(uow.conn, uow.tenant,
-                                             store.invoices_of_accounts(uow.conn, uow.tenant, ids))
+        invoices = store_parent.with_parents(uow.conn, uow.tenant, store.invoices_of_accounts(
+            uow.conn, uow.tenant, [rid for rid in ids if rid not in without_history]))
         tags = self.control_tags(uow, ids)
         out: dict[int, AccountState] = {}
         for rid in ids:
@@ -348,8 +375,58 @@ class BillingRun:
                 continue
             subs, blocking = inputs[rid]
             out[rid] = AccountState(account, subs, blocking, with_written_off(invoices.get(rid, []), tags),
-                                    tags.of_account(rid))
+                                    tags.of_account(rid), history_loaded=rid not in without_history)
         return out
+
+    def load_history(self, uow: UnitOfWork, states: Sequence[AccountState]) -> None:
+        """Read the invoices of accounts loaded without them, ahead of those this batch made in memory."""
+        todo = [s for s in states if not s.history_loaded]
+        if not todo:
+            return
+        found = self.invoices_of(uow, [s.account.record_id for s in todo])
+        for state in todo:
+            state.invoices = found.get(state.account.record_id, []) + state.invoices
+            state.history_loaded = True
+            state.checkpoint = None
+
+    def use_checkpoints(self, uow: UnitOfWork, states: Mapping[int, AccountState],
+                        prepared: Mapping[int, tuple[list[BillingEvent], int | None]],
+                        checkpoints: Mapping[int, BillingCheckpoint], config: GeneratorConfig) -> None:
+        """Give each account its checkpoint when nothing the generator reads changed since it was made; read the
+        invoices of the others now, in one query (a new catalog or configuration changes every fingerprint)."""
+        stale = []
+        for arid, state in states.items():
+            cp = checkpoints.get(arid)
+            if cp is None:
+                continue
+            events, bcd = prepared[arid]
+            fp = fingerprint(state.info(), events, config)
+            if bcd is not None or AUTO_INVOICING_REUSE_DRAFT in state.tags or fp != cp.fingerprint:
+                stale.append(state)
+            else:
+                state.checkpoint, state.fingerprint = cp, fp
+        self.load_history(uow, stale)
+
+    def save_checkpoints(self, uow: UnitOfWork, states: Mapping[int, AccountState],
+                         prepared: Mapping[int, tuple[list[BillingEvent], int | None]],
+                         config: GeneratorConfig) -> None:
+        """After the batch's writes: each billed account's checkpoint, advanced by its incremental runs or made
+        from its whole history after a full one (`checkpoint_after`); none for the accounts that cannot have one."""
+        made: dict[int, BillingCheckpoint] = {}
+        forget: list[int] = []
+        for arid, state in states.items():
+            if state.last_target is None:
+                continue  # not run (AUTO_INVOICING_OFF): its history and checkpoint are unchanged
+            cp = state.checkpoint
+            if cp is None and state.history_loaded:
+                cp = checkpoint_after(state.info(), prepared[arid][0], state.invoices, state.last_target, config,
+                                      uow.now)
+            if cp is None:
+                forget.append(arid)
+            else:
+                made[arid] = cp
+        uow.flush_history()  # the history rows of this batch's writes, which the checkpoints' counts include
+        store_checkpoints.save(uow.conn, uow.tenant, made, forget, uow.now)
 
     def invoices_of(self, uow: UnitOfWork, account_record_ids: Sequence[int]) -> dict[int, list[Invoice]]:
         """The accounts' invoices with their items (WRITTEN_OFF ones marked; a child account's with their parent
@@ -445,6 +522,9 @@ class BillingRun:
             if out is not None:
                 writer.add(out)
         writer.flush()
+        # the next scheduled run of these accounts can then be incremental
+        self.save_checkpoints(uow, {s.account.record_id: s for s, *_ in runs},
+                              {s.account.record_id: (events, bcd) for s, events, _, bcd in runs}, config)
 
     def park(self, uow: UnitOfWork, account_record_id: int, target: date, error: str) -> None:
         """Kill Bill's `ParkedAccountsManager`: an account in an illegal invoicing state waits for an operator
@@ -550,13 +630,15 @@ class BillingRun:
             claimed = store.claimed_rows(uow.conn, account_record_ids, owner)
             if not claimed:
                 return
-            states = self.load_states(uow, list(claimed))
+            checkpoints = store_checkpoints.valid(uow.conn, list(claimed))
+            states = self.load_states(uow, list(claimed), without_history=checkpoints)
             catalog = self.catalogs.catalog(uow) if any(s.subscriptions for s in states.values()) else None
             writer = Writer(self, uow, post_null_events=False)
             now = uow.now
             invoices = nulls = 0
             prepared = {arid: account_events(state, catalog) for arid, state in states.items()}
             config = self.config_for(uow)  # the batch's tenant's: one read for the whole batch
+            self.use_checkpoints(uow, states, prepared, checkpoints, config)
             writer.notice = config.dry_run_notification
             self.load_usage(uow, [(states[arid], events, min(d for _, d in claimed[arid]))
                                   for arid, (events, _) in prepared.items()], config)
@@ -571,8 +653,13 @@ class BillingRun:
                 while pending:
                     target = pending.pop(0)
                     done.add(target)
-                    out = run_once(state, catalog, target, now, config, api=False, events=events,
-                                   bcd_to_set=bcd)
+                    try:
+                        out = run_once(state, catalog, target, now, config, api=False, events=events,
+                                       bcd_to_set=bcd)
+                    except HistoryNeeded:
+                        self.load_history(uow, [state])
+                        out = run_once(state, catalog, target, now, config, api=False, events=events,
+                                       bcd_to_set=bcd)
                     bcd = None
                     if out is None:
                         break
@@ -591,6 +678,7 @@ class BillingRun:
                     else:
                         invoices += 1
             writer.flush()
+            self.save_checkpoints(uow, states, prepared, config)
             store.done(uow.conn, list(claimed), owner)
         report.accounts += len(claimed)
         report.invoices += invoices

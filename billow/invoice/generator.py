@@ -21,6 +21,7 @@ What the invoice service calls, in order (see `generate_invoice`):
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -33,7 +34,7 @@ from billow.core.account_time import UTC_ACCOUNT_TIME, AccountTime
 from billow.core.errors import BillowError
 from billow.core.money import round_money
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceItemType, InvoiceStatus
-from billow.invoice.proration import ONE, months_between, service_periods_cached
+from billow.invoice.proration import ONE, ServicePeriod, months_between, service_periods_cached
 from billow.invoice.tree import (
     IllegalInvoicingState,
     Piece,
@@ -314,15 +315,37 @@ def _fixed_and_recurring(account: AccountBillingInfo, evs: list[BillingEvent], e
     return result
 
 
+class NotIncremental(Exception):
+    """`propose(after=...)`: the earlier target's proposals are not the first of these; propose them all."""
+
+
 def propose(account: AccountBillingInfo, evs: Sequence[BillingEvent], local_dates: Sequence[date], target: date,
-            config: GeneratorConfig, invoice_id: str,
-            notification_dates: dict[str, NotificationDates]) -> list[InvoiceItem]:
+            config: GeneratorConfig, invoice_id: str, notification_dates: dict[str, NotificationDates], *,
+            after: date | None = None) -> list[InvoiceItem]:
     """The proposed items (ids unset): every RECURRING then FIXED item due up to `target` since the beginning.
 
-    `evs` sorted with `BillingEvent.sort_key`, `local_dates` their local dates; fills `notification_dates`."""
+    `evs` sorted with `BillingEvent.sort_key`, `local_dates` their local dates; fills `notification_dates`
+    (always from every proposal). With `after`, an earlier target, only the items the proposals up to `after`
+    do not hold, without making those (an event's periods up to `after` are the first of its periods up to
+    `target`, checked): what the incremental run bills. Raises `NotIncremental` when they are not."""
     proposed: list[InvoiceItem] = []
-    _propose_recurring(account, evs, local_dates, target, config, invoice_id, proposed, notification_dates)
-    _propose_fixed(account, evs, local_dates, target, invoice_id, proposed)
+    _propose_recurring(account, evs, local_dates, target, config, invoice_id, proposed, notification_dates, after)
+    if after is None:
+        _propose_fixed(account, evs, local_dates, target, invoice_id, proposed)
+        return proposed
+    fixed: list[InvoiceItem] = []
+    _propose_fixed(account, evs, local_dates, target, invoice_id, fixed)
+    earlier: list[InvoiceItem] = []
+    _propose_fixed(account, evs, local_dates, after, invoice_id, earlier)
+    billed = Counter(proposal_key(it) for it in earlier)
+    for it in fixed:
+        k = proposal_key(it)
+        if billed[k] > 0:
+            billed[k] -= 1
+        else:
+            proposed.append(it)
+    if any(n > 0 for n in billed.values()):
+        raise NotIncremental
     return proposed
 
 
@@ -445,8 +468,10 @@ def _recurring_from_piece(piece: Piece, invoice_id: str, now: datetime, currency
 
 def _propose_recurring(account: AccountBillingInfo, evs: Sequence[BillingEvent], local_dates: Sequence[date],
                        target: date, config: GeneratorConfig, invoice_id: str, out: list[InvoiceItem],
-                       notification_dates: dict[str, NotificationDates]) -> None:
-    """`processRecurringBillingEvents` / `processRecurringEvent` (spec 4.2): [E_i, E_i+1) billed with E_i's price."""
+                       notification_dates: dict[str, NotificationDates], after: date | None = None) -> None:
+    """`processRecurringBillingEvents` / `processRecurringEvent` (spec 4.2): [E_i, E_i+1) billed with E_i's price.
+
+    `after`: only the periods the earlier target `after` did not propose (see `propose`)."""
     currency = account.currency
     account_id = account.account_id
     fixed_days = config.proration_fixed_days
@@ -472,9 +497,12 @@ def _propose_recurring(account: AccountBillingInfo, evs: Sequence[BillingEvent],
                               class_name="org.killbill.billing.invoice.api.InvoiceApiException") from e
         rate = ev.recurring_price
         first_new = len(out)
+        billed = 0
+        if after is not None:
+            billed = _billed_periods(periods, start, end, after, ev, fixed_days, greedy)
         if rate is not None and periods:
             rate_q = rate * ev.quantity if ev.quantity != 1 else rate
-            for sp in periods:
+            for sp in periods[billed:] if billed else periods:
                 amount = round_money(rate_q if sp.factor is ONE else sp.factor * rate_q, currency)
                 out.append(InvoiceItem(id="", invoice_id=invoice_id, account_id=account_id, type=RECURRING,
                                        start_date=sp.start, end_date=sp.end, amount=amount, currency=currency,
@@ -485,6 +513,8 @@ def _propose_recurring(account: AccountBillingInfo, evs: Sequence[BillingEvent],
         # updatePerSubscriptionNextNotificationDate
         next_date: date | None = None
         if mode is BillingMode.IN_ADVANCE:
+            if after is not None:  # the rate is not negative (_billed_periods): every period's amount counts
+                next_date = max((sp.end for sp in periods), default=None) if rate is not None else None
             for it in out[first_new:]:
                 if it.end_date is not None and it.amount >= 0 and (next_date is None or it.end_date > next_date):
                     next_date = it.end_date
@@ -495,6 +525,29 @@ def _propose_recurring(account: AccountBillingInfo, evs: Sequence[BillingEvent],
             if nd is None:
                 nd = notification_dates[sub_id] = NotificationDates(mode)
             nd.update_recurring(next_date)
+
+
+def _billed_periods(periods: Sequence[ServicePeriod], start: date, end: date | None, after: date, ev: BillingEvent,
+                    fixed_days: int, greedy: bool) -> int:
+    """How many of an event's periods the earlier target `after` proposed: they must be the first ones, alike."""
+    if ev.recurring_price is not None and ev.recurring_price * ev.quantity < 0:
+        raise NotIncremental  # a negative period would not count for the next billing date (see above)
+    if start > after:
+        return 0
+    try:
+        before, _ = service_periods_cached(start, end, after, ev.bill_cycle_day_local, ev.billing_period,
+                                           ev.billing_mode, fixed_days, greedy)
+    except ValueError as e:
+        raise NotIncremental from e
+    if tuple(periods[:len(before)]) != before:
+        raise NotIncremental
+    return len(before)
+
+
+def proposal_key(it: InvoiceItem) -> tuple[object, ...]:
+    """What tells two proposed items apart (they have no ids yet)."""
+    return (it.type, it.subscription_id, it.bundle_id, it.start_date, it.end_date, it.amount, it.rate,
+            it.plan_name, it.phase_name, it.currency)
 
 
 def _propose_fixed(account: AccountBillingInfo, evs: Sequence[BillingEvent], local_dates: Sequence[date],

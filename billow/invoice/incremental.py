@@ -44,6 +44,7 @@ from billow.invoice.generator import (
     GenerationResult,
     GeneratorConfig,
     NotificationDates,
+    NotIncremental,
     existing_trees,
     merged_view,
     propose,
@@ -120,16 +121,12 @@ def fingerprint(account: AccountBillingInfo, events: Sequence[BillingEvent], con
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
-def _key(it: InvoiceItem) -> tuple[Any, ...]:
-    return (it.type, it.subscription_id, it.bundle_id, it.start_date, it.end_date, it.amount, it.rate,
-            it.plan_name, it.phase_name, it.currency)
-
-
 def _proposals(account: AccountBillingInfo, evs: Sequence[BillingEvent], target: date, config: GeneratorConfig,
-               invoice_id: str, dates: dict[str, NotificationDates]) -> list[InvoiceItem]:
+               invoice_id: str, dates: dict[str, NotificationDates], *, after: date | None = None
+               ) -> list[InvoiceItem]:
     local = [account.time.local_date(e.effective_date) for e in evs]
     with localcontext(EXACT):
-        return propose(account, evs, local, target, config, invoice_id, dates)
+        return propose(account, evs, local, target, config, invoice_id, dates, after=after)
 
 
 def checkpoint_after(account: AccountBillingInfo, events: Sequence[BillingEvent], invoices: Sequence[Invoice],
@@ -201,27 +198,21 @@ def generate_next(account: AccountBillingInfo, events: Sequence[BillingEvent], c
     target = target_date if checkpoint.max_target is None else max(target_date, checkpoint.max_target)
     evs = sorted(events, key=BillingEvent.sort_key)
     dates: dict[str, NotificationDates] = {}
-    proposed = _proposals(account, evs, target, config, invoice_id, dates)
-    billed = Counter(_key(it) for it in _proposals(account, evs, checkpoint.target_date, config, invoice_id, {}))
+    try:
+        new = _proposals(account, evs, target, config, invoice_id, dates, after=checkpoint.target_date)
+    except NotIncremental:
+        return None
     marks = {m.subscription_id: m for m in checkpoint.subscriptions}
-    new: list[InvoiceItem] = []
-    for it in proposed:
-        k = _key(it)
-        if billed[k] > 0:
-            billed[k] -= 1
-            continue
-        mark = marks.get(it.subscription_id)
+    for it in new:
         if it.amount < 0:
             return None  # a credit: the account's balance decides
+        mark = marks.get(it.subscription_id)
         if mark is not None:
             assert it.start_date is not None
             if it.type is FIXED and mark.fixed_through is not None and it.start_date <= mark.fixed_through:
                 return None
             if mark.recurring_through is not None and it.start_date < mark.recurring_through:
                 return None
-        new.append(it)
-    if any(n > 0 for n in billed.values()):
-        return None  # something proposed then is not any more
     fixed_days = config.proration_fixed_days
     trees: dict[str | None, SubscriptionTree] = {}
     for m in checkpoint.subscriptions:  # the subscriptions in the order the full path would meet them
