@@ -203,6 +203,9 @@ def main() -> None:
     # months 2-7 through the billing run itself (what `billow bill` and the next-billing-date
     # notification call); months 8-13 end to end: move the test clock and wait until the bus
     # workers have fired the due notifications and billed every account (as POST /test/clock does)
+    pool = kb.invoices.run.billing_pool()
+    if pool is not None:  # started before the clock, as in a running `billow serve`
+        pool.start()
     runs = RunLog()
     logging.getLogger("billow.invoice").addHandler(runs)
     logging.getLogger("billow.invoice").setLevel(logging.INFO)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
@@ -82,17 +83,26 @@ class BillingPool:
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def bill(self, tenant: int, claimed: dict[int, list[tuple[str, date]]], owner: str,
-             now: datetime | None) -> RunReport:
-        """Bill one claimed batch in a worker process; blocks until it is done."""
+    def _started(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
                 # spawn, not fork: the caller runs bus and server threads whose locks a fork would copy
                 self._executor = ProcessPoolExecutor(max_workers=self.processes,
                                                      mp_context=multiprocessing.get_context("spawn"),
                                                      initializer=_init, initargs=self._args)
-            executor = self._executor
-        return executor.submit(_bill, tenant, claimed, owner, now).result()
+            return self._executor
+
+    def start(self) -> None:
+        """Start every worker process now (each imports Billow and opens its pool: about a second), rather than
+        on the first big run."""
+        executor = self._started()
+        for f in [executor.submit(time.sleep, 0.5) for _ in range(self.processes)]:
+            f.result()
+
+    def bill(self, tenant: int, claimed: dict[int, list[tuple[str, date]]], owner: str,
+             now: datetime | None) -> RunReport:
+        """Bill one claimed batch in a worker process; blocks until it is done."""
+        return self._started().submit(_bill, tenant, claimed, owner, now).result()
 
     def close(self) -> None:
         with self._lock:

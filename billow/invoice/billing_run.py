@@ -418,7 +418,9 @@ class BillingRun:
             if state.last_target is None:
                 continue  # not run (AUTO_INVOICING_OFF): its history and checkpoint are unchanged
             cp = state.checkpoint
-            if cp is None and state.history_loaded:
+            if state.account.parent_account_id is not None:
+                cp = None  # a child account's invoices hang on its parent's: always the whole history
+            elif cp is None and state.history_loaded:
                 cp = checkpoint_after(state.info(), prepared[arid][0], state.invoices, state.last_target, config,
                                       uow.now)
             if cp is None:
