@@ -10,9 +10,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from billow.account.model import AccountData
+from billow.core.errors import BillowError
 from billow.entitlement.model import SubscriptionRequest
 from billow.invoice import billing_run, store_checkpoints
 from billow.invoice.model import Invoice, InvoiceStatus
@@ -26,7 +29,7 @@ class Twins:
 
     def __init__(self, w: World, monkeypatch: pytest.MonkeyPatch) -> None:
         self.w = w
-        self.fast = w.account
+        self.fast = w.kb.accounts.create(w.ctx, AccountData(name="Fast", currency="USD"))
         self.full = w.kb.accounts.create(w.ctx, AccountData(name="Full", currency="USD"))
         self.subscriptions = {account.id: w.kb.entitlements.create(w.ctx, [SubscriptionRequest(
             account_id=account.id, plan_name="silver-monthly")])[0].id for account in (self.fast, self.full)}
@@ -127,3 +130,40 @@ def test_a_change_of_plan_is_billed_in_full_then_the_runs_are_incremental_again(
     twins.month()
     assert twins.generated == [twins.full.id]
     twins.same_invoices()
+
+
+@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(actions=st.lists(st.sampled_from(["month", "month", "days", "void", "adjust", "change"]), min_size=2,
+                        max_size=6),
+       days=st.integers(1, 20))
+def test_random_histories_bill_alike_with_and_without_checkpoints(w: World, actions: list[str], days: int) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        twins = Twins(w, mp)  # new twins at the clock's instant: the examples share no account
+        plan = {a: "silver-monthly" for a in twins.subscriptions}
+        for action in actions:
+            if action == "month":
+                twins.month()
+            elif action == "days":
+                w.advance(days=days)
+            elif action == "change":
+                for account_id, sub in twins.subscriptions.items():
+                    plan[account_id] = "gold-monthly" if plan[account_id] == "silver-monthly" else "silver-monthly"
+                    w.kb.entitlements.change_plan(w.ctx, sub, SubscriptionRequest(account_id=account_id,
+                                                                                  plan_name=plan[account_id]))
+                assert w.kb.run_until_idle(30)
+            else:
+                for account in (twins.fast, twins.full):
+                    live = [inv for inv in twins.invoices(account.id) if inv.status is InvoiceStatus.COMMITTED]
+                    if not live:
+                        continue
+                    try:
+                        if action == "void":
+                            w.kb.invoices.void(w.ctx, live[-1].id)
+                        else:
+                            w.kb.invoices.adjust_item(w.ctx, live[-1].id, ItemInput(
+                                account_id=account.id, invoice_item_id=live[-1].items[0].id, amount=Decimal(1),
+                                currency="USD"), requested=None)
+                    except BillowError:
+                        pass  # refused alike for both (a repaired invoice, nothing left to adjust)
+            twins.same_invoices()
