@@ -632,7 +632,7 @@ class BillingRun:
             claimed = store.claimed_rows(uow.conn, account_record_ids, owner)
             if not claimed:
                 return
-            checkpoints = store_checkpoints.valid(uow.conn, list(claimed))
+            checkpoints = store_checkpoints.valid(uow.conn, uow.tenant, list(claimed))
             states = self.load_states(uow, list(claimed), without_history=checkpoints)
             catalog = self.catalogs.catalog(uow) if any(s.subscriptions for s in states.values()) else None
             writer = Writer(self, uow, post_null_events=False)

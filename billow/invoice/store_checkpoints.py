@@ -42,14 +42,15 @@ def _count(h: Table, account: ColumnElement[Any]) -> ScalarSelect[int]:
     return select(func.count()).where(h.c.account_record_id == account).scalar_subquery()
 
 
-def valid(conn: Connection, account_record_ids: Sequence[int]) -> dict[int, BillingCheckpoint]:
+def valid(conn: Connection, tenant: int, account_record_ids: Sequence[int]) -> dict[int, BillingCheckpoint]:
     """The accounts' checkpoints whose invoice history has not changed since they were made."""
     if not account_record_ids:
         return {}
     c = checkpoints.c
     live = _count(_HISTORIES[0], c.account_record_id) + _count(_HISTORIES[1], c.account_record_id)
     rows = conn.execute(select(c.account_record_id, c.history_count, c.checkpoint, live.label("live"))
-                        .where(in_values(conn, c.account_record_id, list(account_record_ids))))
+                        .where(c.tenant_record_id == tenant, in_values(conn, c.account_record_id,
+                                                                        list(account_record_ids))))
     return {r.account_record_id: BillingCheckpoint.from_json(json.loads(r.checkpoint))
             for r in rows if r.history_count == r.live}
 
@@ -71,7 +72,8 @@ def save(conn: Connection, tenant: int, made: Mapping[int, BillingCheckpoint], f
     ids = sorted({*made, *forget})
     if not ids:
         return
-    conn.execute(delete(checkpoints).where(in_values(conn, checkpoints.c.account_record_id, ids)))
+    conn.execute(delete(checkpoints).where(checkpoints.c.tenant_record_id == tenant,
+                                           in_values(conn, checkpoints.c.account_record_id, ids)))
     if made:
         counts = history_counts(conn, list(made))
         conn.execute(insert(checkpoints), [
