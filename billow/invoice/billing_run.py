@@ -751,8 +751,11 @@ class BillingRun:
             for f in running:
                 f.result()
         if report.accounts >= VACUUM_AFTER_ACCOUNTS:
-            # every billed account deleted its schedule rows and wrote new ones (see Database.vacuum)
-            self.db.vacuum(store.SC.name)
+            # every billed account deleted its schedule rows and wrote new ones, and replaced its checkpoint (see
+            # Database.vacuum); the checkpoints' history counts read the invoice and item history by account,
+            # index-only once the new rows are marked visible
+            self.db.vacuum(store.SC.name, store_checkpoints.checkpoints.name,
+                           *(h.name for h in store_checkpoints.HISTORIES))
         return report
 
     def count_due(self, tenant: int | None, now: datetime) -> int:

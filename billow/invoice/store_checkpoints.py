@@ -33,8 +33,8 @@ checkpoints = Table(
     Column("updated_date", UTCDateTime(), nullable=False),
 )
 
-_HISTORIES = (invoices.history, invoice_items.history)
-for _h in _HISTORIES:
+HISTORIES = (invoices.history, invoice_items.history)
+for _h in HISTORIES:
     Index(f"ix_{_h.name}_account", _h.c.account_record_id)
 
 
@@ -47,7 +47,7 @@ def valid(conn: Connection, tenant: int, account_record_ids: Sequence[int]) -> d
     if not account_record_ids:
         return {}
     c = checkpoints.c
-    live = _count(_HISTORIES[0], c.account_record_id) + _count(_HISTORIES[1], c.account_record_id)
+    live = _count(HISTORIES[0], c.account_record_id) + _count(HISTORIES[1], c.account_record_id)
     rows = conn.execute(select(c.account_record_id, c.history_count, c.checkpoint, live.label("live"))
                         .where(c.tenant_record_id == tenant, in_values(conn, c.account_record_id,
                                                                         list(account_record_ids))))
@@ -58,7 +58,7 @@ def valid(conn: Connection, tenant: int, account_record_ids: Sequence[int]) -> d
 def history_counts(conn: Connection, account_record_ids: Sequence[int]) -> dict[int, int]:
     """The count of invoice and item history rows of each account (as this transaction sees them)."""
     counts = dict.fromkeys(account_record_ids, 0)
-    for h in _HISTORIES:
+    for h in HISTORIES:
         for arid, n in conn.execute(select(h.c.account_record_id, func.count())
                                     .where(in_values(conn, h.c.account_record_id, list(account_record_ids)))
                                     .group_by(h.c.account_record_id)):
