@@ -11,18 +11,19 @@ Why the result is the full generator's (the property test `tests/invoice/test_in
 random histories): with the same billing events, account and configuration, the proposals up to the earlier
 target `T1` are the same as then, and merging them into the existing items gave nothing, which
 `checkpoint_after` verifies before it makes a checkpoint. The proposals up to the new target `T2` are those of
-`T1` plus new ones; each new one starts after every existing item of its subscription (`SubscriptionMark`,
-checked), so the merge leaves it whole and touches nothing else: the full run's result is the new proposals,
-in the same order. With no account credit (CBA) and no negative item no credit item is made, so the invoices'
-balances are not needed either.
+`T1` plus new ones (`propose(after=T1)` makes only the new ones, and checks that each billing event's periods
+up to `T1` are the first of its periods up to `T2`); each new one starts after every existing item of its
+subscription (`SubscriptionMark`, checked), so the merge leaves it whole and touches nothing else: the full
+run's result is the new proposals, in the same order. With no account credit (CBA) and no negative item no
+credit item is made, so the invoices' balances are not needed either.
 
 What invalidates a checkpoint:
 - the fingerprint (`fingerprint`): the account's currency, time and bill cycle day, every billing event
   (subscription and blocking events, catalog prices, BCD) and the generator's configuration;
 - the account's invoice history: the count of history rows of its invoices and items (every insert and
   update of an audited row writes one), compared by the billing run (`store_checkpoints`);
-- the day: a second run on the day of the checkpoint counts that day's items for the daily safety bound
-  (`SubscriptionMark.made_today`).
+The day is carried, not compared: a second run on the day of the checkpoint counts that day's items for the
+daily safety bound (`SubscriptionMark.made_today`), as the full path counts them from the invoices.
 Accounts with IN_ARREAR usage, account credit, a parent or child invoice, or whose last run would not merge to
 nothing get no checkpoint: they always take the full path.
 """
