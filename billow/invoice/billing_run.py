@@ -754,8 +754,8 @@ class BillingRun:
             # every billed account deleted its schedule rows and wrote new ones, and replaced its checkpoint (see
             # Database.vacuum); the checkpoints' history counts read the invoice and item history by account,
             # index-only once the new rows are marked visible
-            self.db.vacuum(store.SC.name, store_checkpoints.checkpoints.name,
-                           *(h.name for h in store_checkpoints.HISTORIES))
+            self.db.vacuum(store.SC.name, store_checkpoints.checkpoints.name)
+            self.db.vacuum(*(h.name for h in store_checkpoints.HISTORIES), analyze=False)
         return report
 
     def count_due(self, tenant: int | None, now: datetime) -> int:

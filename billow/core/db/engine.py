@@ -261,19 +261,22 @@ class Database:
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         return ScriptDirectory.from_config(cfg).get_current_head()
 
-    def vacuum(self, *tables: str) -> None:
+    def vacuum(self, *tables: str, analyze: bool = True) -> None:
         """PostgreSQL: `VACUUM (ANALYZE)` a table that churns, when it is full (the billing schedule after a
         run: every billed account deleted its rows and wrote next month's).
 
         Until its dead rows are vacuumed each read walks them, and a deployment whose autovacuum is off (as
         on our test machines) or lags slows down month after month. Not for the bus tables: they swing between
         empty and full, and statistics taken while empty make the planner choose nested scans once full.
-        Runs outside any transaction, takes no lock that blocks readers or writers; a no-op on SQLite."""
+        Runs outside any transaction, takes no lock that blocks readers or writers; a no-op on SQLite.
+        `analyze=False` for big append-only tables: only their new pages are visited, marked visible (so that
+        counts by index stay index-only), and no sample is read (ANALYZE of two 130,000-row history tables took
+        1.2 s, the VACUUM alone 0.08 s)."""
         if self.is_sqlite or not tables:
             return
         names = ", ".join(f'"{t}"' for t in tables)
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f"VACUUM (ANALYZE) {names}")
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {names}" if analyze else f"VACUUM {names}")
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:
