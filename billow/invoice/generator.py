@@ -515,9 +515,10 @@ def _propose_recurring(account: AccountBillingInfo, evs: Sequence[BillingEvent],
         if mode is BillingMode.IN_ADVANCE:
             if after is not None:  # the rate is not negative (_billed_periods): every period's amount counts
                 next_date = max((sp.end for sp in periods), default=None) if rate is not None else None
-            for it in out[first_new:]:
-                if it.end_date is not None and it.amount >= 0 and (next_date is None or it.end_date > next_date):
-                    next_date = it.end_date
+            else:
+                for it in out[first_new:]:
+                    if it.end_date is not None and it.amount >= 0 and (next_date is None or it.end_date > next_date):
+                        next_date = it.end_date
         else:
             next_date = interval.next_cycle_date
         if next_date is not None:

@@ -9,6 +9,7 @@ leaves is the one a full run would leave.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -116,7 +117,7 @@ class Account:
                                     now=now)
         except (InvoicingError, TargetDateTooFar) as e:
             if self.checkpoint is not None:  # the incremental run refuses alike, or leaves it to the full path
-                with _same_or_none(type(e)):
+                with contextlib.suppress(type(e)):
                     generate_next(self.acct, events, self.checkpoint, day, self.config, invoice_id=invoice_id,
                                   now=now)
             self.checkpoint = None
@@ -175,19 +176,6 @@ class Account:
                               amount=-(item.amount / 2).quantize(item.amount), currency=item.currency,
                               linked_item_id=item.id)
             self.invoices[at] = dataclasses.replace(inv, items=inv.items + (adj,))
-
-
-class _same_or_none:
-    """The incremental run facing a history the full generator refuses: the same refusal, or None."""
-
-    def __init__(self, kind: type[Exception]) -> None:
-        self.kind = kind
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
-        return exc_type is None or issubclass(exc_type, self.kind)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
