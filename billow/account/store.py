@@ -90,6 +90,13 @@ def by_external_key(conn: Connection, tenant_record_id: int, external_key: str) 
     return to_account(row) if row else None
 
 
+def external_keys_in_use(conn: Connection, tenant_record_id: int, external_keys: list[str]) -> set[str]:
+    """Which of these external keys accounts of the tenant have."""
+    rows = conn.execute(select(T.c.external_key).where(T.c.tenant_record_id == tenant_record_id,
+                                                        in_values(conn, T.c.external_key, external_keys)))
+    return {r[0] for r in rows}
+
+
 def count(conn: Connection, tenant_record_id: int) -> int:
     return int(conn.execute(select(func.count()).select_from(T).where(T.c.tenant_record_id == tenant_record_id))
                .scalar_one())

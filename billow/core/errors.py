@@ -10,6 +10,7 @@ from __future__ import annotations
 class BillowError(Exception):
     status: int = 400
     class_name: str = "java.lang.IllegalArgumentException"
+    item: int | None = None  # in a call on many items (a bulk load), the position of the refused one
 
     def __init__(self, message: str, *, code: int | None = None, class_name: str | None = None,
                  status: int | None = None) -> None:

@@ -20,11 +20,12 @@ from billow.catalog.internal import CatalogInternalApi
 from billow.catalog.model import Catalog, Plan, ProductCategory
 from billow.core.db import UnitOfWork
 from billow.core.db.export import TableDump, audited_rows
-from billow.core.errors import Conflict, InvalidInput
+from billow.core.errors import BillowError, Conflict, InvalidInput
 from billow.core.limits import check_amount, check_text
 from billow.entitlement import events as ev
 from billow.entitlement import store
 from billow.entitlement.announce import Announcer, subscription_event
+from billow.entitlement.creation import AccountCreation, NewRows
 from billow.entitlement.dates import effective_date_for_new_bcd
 from billow.entitlement.decisions import (
     Requested,
@@ -83,6 +84,21 @@ def check_request(req: SubscriptionRequest) -> None:
         check_amount("priceOverrides.fixedPrice", o.fixed_price)
         check_amount("priceOverrides.recurringPrice", o.recurring_price)
 
+
+
+def _check_requests(requests: Sequence[SubscriptionRequest]) -> None:
+    if not requests:
+        raise InvalidInput("body: at least one subscription needs to be given")
+    account_ids = {r.account_id for r in requests}
+    if len(account_ids) != 1 or None in account_ids or "" in account_ids:
+        raise InvalidInput("accountId: needs to be set, and be the same for every subscription")
+    for req in requests:
+        check_request(req)
+
+
+def _check_currency(account: Account) -> None:
+    if account.currency is None:
+        raise InvalidInput(f"currency: account {account.id} has no currency: set it before subscribing")
 
 class EntitlementInternalApi:
     def __init__(self, accounts: AccountInternalApi, catalogs: CatalogInternalApi, announcer: Announcer) -> None:
@@ -180,21 +196,58 @@ class EntitlementInternalApi:
                migrated: bool = False) -> list[Subscription]:
         """A base (or standalone) with its add-ons, or add-ons to an existing bundle (Kill Bill's
         `createBaseEntitlementWithAddOns`)."""
-        if not requests:
-            raise InvalidInput("body: at least one subscription needs to be given")
-        account_ids = {r.account_id for r in requests}
-        if len(account_ids) != 1 or None in account_ids or "" in account_ids:
-            raise InvalidInput("accountId: needs to be set, and be the same for every subscription")
-        for req in requests:
-            check_request(req)
+        _check_requests(requests)
         account = self.accounts.get(uow, requests[0].account_id)
-        if account.currency is None:
-            raise InvalidInput(f"currency: account {account.id} has no currency: set it before subscribing")
-        acc = self.locked(uow, account)
+        _check_currency(account)
+        rows = NewRows()
+        creation = self._decide_creation(uow, self.locked(uow, account), requests, rows,
+                                         entitlement_date=entitlement_date, billing_date=billing_date,
+                                         migrated=migrated)
+        self._write_creations(uow, rows)
+        return creation.created()
+
+    def create_for_new_accounts(self, uow: UnitOfWork,
+                                items: Sequence[tuple[Account, Sequence[SubscriptionRequest]]]
+                                ) -> list[list[Subscription]]:
+        """The subscriptions of accounts created in this unit of work (a bulk load), each account's as `create`
+        makes them. Those accounts have nothing yet and no other transaction sees them, so nothing is locked
+        or read but the catalog; every table is written once for all of them. An error names its item
+        (`BillowError.item`)."""
+        rows = NewRows()
+        catalog: Catalog | None = None
+        for i, (account, requests) in enumerate(items):
+            if not requests:
+                continue
+            try:
+                _check_requests(requests)
+                if requests[0].account_id != account.id:
+                    raise InvalidInput(f"accountId: {requests[0].account_id} is not the new account {account.id}")
+                _check_currency(account)
+                catalog = catalog or self.catalog(uow)
+                self._decide_creation(uow, AccountEntitlements(account, catalog, [], [], {}), requests, rows)
+            except BillowError as e:
+                e.item = i
+                raise
+        self._write_creations(uow, rows)
+        created = {c.acc.account.id: c.created() for c in rows.creations}
+        return [created.get(account.id, []) for account, _ in items]
+
+    def _write_creations(self, uow: UnitOfWork, rows: NewRows) -> None:
+        rows.write(uow)
+        for creation in rows.creations:
+            for sub_id in creation.subscription_ids:
+                self.announcer.announce(uow, creation.acc, sub_id, before=[], before_states=[])
+
+    def _decide_creation(self, uow: UnitOfWork, acc: AccountEntitlements, requests: Sequence[SubscriptionRequest],
+                         rows: NewRows, *, entitlement_date: Requested = None, billing_date: Requested = None,
+                         migrated: bool = False) -> AccountCreation:
+        """Decide the rows of one account's new subscriptions (into `rows`), against its entitlements."""
+        account = acc.account
         now = uow.now
         ent_at = account.time.requested(entitlement_date, now)
         bill_at = account.time.requested(billing_date, now) if billing_date is not None else ent_at
-        created: list[Subscription] = []
+        creation = AccountCreation(acc)
+        rows.creations.append(creation)
         bundle: Bundle | None = None
         base: Subscription | None = None
         for req in requests:
@@ -219,17 +272,15 @@ class EntitlementInternalApi:
                     raise sub_error(1015, f"Subscription bundle {existing.id} already has a base subscription")
                 bundle = existing
             elif bundle is None or category is ProductCategory.BASE:
-                bundle = self._new_bundle(uow, acc, req.bundle_external_key, ent_at)
+                bundle = self._new_bundle(uow, acc, req.bundle_external_key, ent_at, rows)
             bundle_start = base.start_date if (category is ProductCategory.ADD_ON and base is not None) else bill_at
-            sub = self._insert_subscription(uow, acc, bundle, plan, price_list, category, req, ent_at, bill_at,
-                                            bundle_start, migrated)
+            sub = self._new_subscription(uow, acc, bundle, plan, price_list, category, req, ent_at, bill_at,
+                                         bundle_start, migrated, rows)
             if category is ProductCategory.BASE:
                 base = sub
-            created.append(sub)
+            creation.subscription_ids.append(sub.id)
             acc.subscriptions.append(sub)
-        for sub in created:
-            self.announcer.announce(uow, acc, sub.id, before=[], before_states=[])
-        return created
+        return creation
 
     def _existing_bundle(self, acc: AccountEntitlements, req: SubscriptionRequest) -> Bundle:
         if req.bundle_id is not None:
@@ -245,16 +296,19 @@ class EntitlementInternalApi:
         raise InvalidInput("bundleId: an add-on needs the bundleId (or bundleExternalKey) of its base")
 
     def _new_bundle(self, uow: UnitOfWork, acc: AccountEntitlements, external_key: str | None,
-                    when: datetime) -> Bundle:
+                    when: datetime, rows: NewRows) -> Bundle:
         bundle_id = str(uuid.uuid4())
         key = external_key or bundle_id
-        for b in store.bundles_by_key(uow.conn, uow.tenant, key):
-            if self._bundle_is_active(uow, b):
-                raise Conflict(f"Active bundle with external key {key} already exists", code=1014,
-                               class_name=SUBSCRIPTION_EXCEPTION)
-        row = uow.insert("bundles", {"id": bundle_id, "external_key": key, "account_id": acc.account.id,
-                                     "account_record_id": acc.account.record_id, "original_created_date": uow.now})
-        bundle = store.to_bundle(row)
+        # a key of our own making (the new id) is in use nowhere: only a given one is looked up
+        if external_key is not None and (key in rows.bundle_keys or any(
+                self._bundle_is_active(uow, b) for b in store.bundles_by_key(uow.conn, uow.tenant, key))):
+            raise Conflict(f"Active bundle with external key {key} already exists", code=1014,
+                           class_name=SUBSCRIPTION_EXCEPTION)
+        rows.bundle_keys.add(key)
+        values = {"id": bundle_id, "external_key": key, "account_id": acc.account.id,
+                  "account_record_id": acc.account.record_id, "original_created_date": uow.now}
+        rows.bundles.append(values)
+        bundle = store.to_bundle(rows.provisional(values, uow.now))
         acc.bundles[bundle.id] = bundle
         return bundle
 
@@ -262,36 +316,44 @@ class EntitlementInternalApi:
         acc = self.load(uow, self.accounts.by_record_id(uow, bundle.account_record_id))
         return any(s.bundle_id == bundle.id and not build_view(acc, s, uow.now).ended for s in acc.subscriptions)
 
-    def _insert_subscription(self, uow: UnitOfWork, acc: AccountEntitlements, bundle: Bundle, plan: Plan,
-                             price_list: str | None, category: ProductCategory, req: SubscriptionRequest,
-                             ent_at: datetime, bill_at: datetime, bundle_start: datetime,
-                             migrated: bool) -> Subscription:
+    def _new_subscription(self, uow: UnitOfWork, acc: AccountEntitlements, bundle: Bundle, plan: Plan,
+                          price_list: str | None, category: ProductCategory, req: SubscriptionRequest,
+                          ent_at: datetime, bill_at: datetime, bundle_start: datetime,
+                          migrated: bool, rows: NewRows) -> Subscription:
         sub_id = str(uuid.uuid4())
         key = req.external_key or sub_id
-        if store.subscription_by_key(uow.conn, uow.tenant, key) is not None:
+        if req.external_key is not None and (
+                key in rows.subscription_keys or store.subscription_by_key(uow.conn, uow.tenant, key) is not None):
             raise Conflict(f"Subscription with external key {key} already exists", code=1014,
                            class_name=SUBSCRIPTION_EXCEPTION)
-        account = acc.account
-        row = uow.insert("subscriptions", {
+        rows.subscription_keys.add(key)
+        account, now = acc.account, uow.now
+        values = {
             "id": sub_id, "bundle_id": bundle.id, "account_id": account.id, "account_record_id": account.record_id,
             "category": category.value, "external_key": key, "start_date": bill_at, "bundle_start_date": bundle_start,
-            "charged_through_date": None, "migrated": migrated})
-        event_row = uow.insert("subscription_events", store.event_values(
+            "charged_through_date": None, "migrated": migrated}
+        event_values = [store.event_values(
             sub_id, SubscriptionEventType.CREATE, bill_at, account_record_id=account.record_id, plan_name=plan.name,
             price_list_name=price_list,
             phase_align_date=phase_align_date(acc.catalog, plan, category, bill_at, bundle_start),
-            initial_phase_type=req.phase_type, quantity=req.quantity, price_overrides=req.price_overrides))
+            initial_phase_type=req.phase_type, quantity=req.quantity, price_overrides=req.price_overrides)]
         if req.bill_cycle_day_local is not None:
             # a BCD given at creation is a BCD_CHANGE effective with the CREATE (Kill Bill's
             # DefaultSubscriptionBaseApiService.getEventsOnCreation)
-            uow.insert("subscription_events", store.event_values(
+            event_values.append(store.event_values(
                 sub_id, SubscriptionEventType.BCD_CHANGE, bill_at, account_record_id=account.record_id,
                 bill_cycle_day_local=req.bill_cycle_day_local))
-        state_row = uow.insert("blocking_states", store.blocking_state_values(
+        state_values = store.blocking_state_values(
             account.record_id, sub_id, BlockingStateType.SUBSCRIPTION, ENT_STARTED, ENTITLEMENT_SERVICE,
-            block_change=False, block_entitlement=False, block_billing=False, effective_date=ent_at))
-        acc.blocking.append(store.to_blocking_state(state_row))
-        return store.to_subscription(row, [store.to_event(event_row)])
+            block_change=False, block_entitlement=False, block_billing=False, effective_date=ent_at)
+        for v in (*event_values, state_values):
+            v["id"] = str(uuid.uuid4())
+        rows.subscriptions.append(values)
+        rows.events.extend(event_values)
+        rows.states.append(state_values)
+        acc.blocking.append(store.to_blocking_state(rows.provisional(state_values, now)))
+        return store.to_subscription(rows.provisional(values, now),
+                                     [store.to_event(rows.provisional(v, now)) for v in event_values])
 
     # ============================================================ change
     def change_plan(self, uow: UnitOfWork, subscription_id: str, req: SubscriptionRequest, *,

@@ -4,8 +4,10 @@ subscriptions created in batches, one transaction per batch instead of two per a
 Each account goes through the same internal APIs as `AccountService.create` and `EntitlementService.create`
 (the same checks, defaults, events, audit and history), so a loaded account is exactly what the API would have
 made; the first invoices come from the bus, as for any new subscription (SUBSCRIPTION_CREATION). What changes
-is the cost: a transaction's audit and history rows are written once at its end, its events in one insert,
-and a batch pays one commit.
+is the cost: a batch's accounts are written in one insert (`AccountInternalApi.create_many`), their bundles,
+subscriptions, events and blocking states in one insert per table (`EntitlementInternalApi.
+create_for_new_accounts`: new accounts have nothing to lock or read), its audit and history rows once at its
+end, its bus events in one insert, and a batch pays one commit. Accounts are checked before subscriptions.
 
 Input is checked batch by batch before that batch's transaction: a bad account or subscription is refused
 with its position (`accounts[1234].currency: ...`), and the batches before it stay loaded (the report of the
@@ -95,19 +97,18 @@ class BulkLoader:
                 validate_account_data(item.account)
             except InvalidInput as e:
                 raise InvalidInput(f"accounts[{i}].{e.message}") from None
-        out: list[Loaded] = []
         with self.db.transaction(ctx) as uow:
-            for i, item in enumerate(batch, start=first_index):
-                try:
-                    account = self.accounts.create(uow, item.account)
-                    requests = [dataclasses.replace(r, account_id=account.id) for r in item.subscriptions]
-                    subscriptions = self.entitlements.create(uow, requests) if requests else []
-                except BillowError as e:  # which account, for the caller
-                    e.message = f"accounts[{i}]: {e.message}"
-                    e.args = (e.message,)
-                    raise
-                out.append(Loaded(account, subscriptions))
-        return out
+            try:
+                accounts = self.accounts.create_many(uow, [item.account for item in batch])
+                subscriptions = self.entitlements.create_for_new_accounts(uow, [
+                    (account, [dataclasses.replace(r, account_id=account.id) for r in item.subscriptions])
+                    for account, item in zip(accounts, batch, strict=True)])
+            except BillowError as e:  # which account, for the caller
+                where = f"accounts[{first_index + e.item}]: " if e.item is not None else ""
+                e.message = f"{where}{e.message}"
+                e.args = (e.message,)
+                raise
+        return [Loaded(a, s) for a, s in zip(accounts, subscriptions, strict=True)]
 
 
 def _batches(items: Iterable[NewAccount], size: int) -> Iterator[tuple[int, list[NewAccount]]]:

@@ -278,3 +278,44 @@ def test_account_without_currency_cannot_subscribe(world: World) -> None:
     bare = world.kb.accounts.create(world.ctx, AccountData(name="no currency"))
     with pytest.raises(InvalidInput, match="currency"):
         world.kb.entitlements.create(world.ctx, [SubscriptionRequest(account_id=bare.id, plan_name="silver-monthly")])
+
+
+def test_external_keys_in_use_are_refused_and_write_nothing(world: World) -> None:
+    """Kill Bill's 1014: a subscription key in use; a bundle key of an active bundle (an ended bundle's key may
+    be given again). A key given twice in one call is refused as one already stored."""
+    from billow.core.errors import Conflict
+
+    first = world.create("gold-monthly", external_key="sub-key", bundle_external_key="bundle-key")
+    before = world.subscription_event_count()
+
+    def refused(*requests: SubscriptionRequest) -> str:
+        with pytest.raises(Conflict) as c:
+            world.kb.entitlements.create(world.ctx, list(requests))
+        assert c.value.code == 1014 and c.value.status == 409
+        return c.value.message
+
+    def req(plan: str, **kw: object) -> SubscriptionRequest:
+        return SubscriptionRequest(account_id=world.account.id, plan_name=plan, **kw)  # type: ignore[arg-type]
+
+    assert refused(req("silver-monthly", external_key="sub-key")) == \
+        "Subscription with external key sub-key already exists"
+    assert refused(req("silver-monthly", bundle_external_key="bundle-key")) == \
+        "Active bundle with external key bundle-key already exists"
+    # within one call: a base and its add-on under one key
+    assert refused(req("silver-monthly", external_key="twice", bundle_external_key="b2"),
+                   req("shield-monthly", external_key="twice", bundle_external_key="b2")) == \
+        "Subscription with external key twice already exists"
+    assert world.subscription_event_count() == before
+    with pytest.raises(BillowError, match="Could not find a bundle matching key b2"):
+        world.kb.entitlements.bundles_by_key(world.ctx, "b2")
+    # once its bundle has ended, the bundle key may be given again
+    world.kb.entitlements.cancel(world.ctx, first, entitlement_policy=EntitlementActionPolicy.IMMEDIATE,
+                                 billing_policy=BillingActionPolicy.IMMEDIATE)
+    again = world.create("silver-monthly", bundle_external_key="bundle-key")
+    assert world.view(again).subscription.bundle_id != world.view(first).subscription.bundle_id
+    # keys left to Billow are the new ids
+    sid = world.create("silver-monthly")
+    view = world.view(sid)
+    assert view.subscription.external_key == sid
+    bundle = world.kb.entitlements.bundles_by_key(world.ctx, view.subscription.bundle_id)
+    assert [b.id for b, _ in bundle] == [view.subscription.bundle_id]

@@ -70,3 +70,44 @@ def test_a_key_in_use_is_a_conflict_and_rolls_its_batch_back(w: World) -> None:
     assert "dup-0" not in keys  # same batch: rolled back with it
     with pytest.raises(BillowError, match="batch_size"):
         w.kb.bulk.load(w.ctx, [], batch_size=0)
+
+
+def test_keys_repeated_within_a_batch_are_refused_at_their_second_use(w: World) -> None:
+    """A batch is checked as one insert per account would have been: the second use of a key is the one
+    refused, with its position, and nothing of the batch stays."""
+    twice = [_new(0, "rep"), _new(1, "rep"), NewAccount(AccountData(name="again", currency="USD",
+                                                                    external_key="rep-1"))]
+    with pytest.raises(BulkLoadRefused) as account_key:
+        w.kb.bulk.load(w.ctx, twice)
+    assert account_key.value.status == 409 and account_key.value.message.startswith("accounts[2]: ")
+    sub = [NewAccount(AccountData(name=f"s{i}", currency="USD", external_key=f"sk-{i}"),
+                      [SubscriptionRequest(account_id="", plan_name="gold-monthly", external_key="one-key")])
+           for i in range(3)]
+    with pytest.raises(BulkLoadRefused) as sub_key:
+        w.kb.bulk.load(w.ctx, sub)
+    assert sub_key.value.code == 1014
+    assert sub_key.value.message == "accounts[1]: Subscription with external key one-key already exists " \
+                                    "(the 0 accounts before its batch are loaded)"
+    keys = {a.external_key for a in w.kb.accounts.list(w.ctx, limit=1000).items}
+    assert not keys & {"rep-0", "rep-1", "sk-0", "sk-1", "sk-2"}
+
+
+def test_a_batch_keeps_each_accounts_given_keys_and_bill_cycle_day(w: World) -> None:
+    items = [NewAccount(AccountData(name=f"k{i}", currency="USD", external_key=f"k-{i}"),
+                        [SubscriptionRequest(account_id="", plan_name="gold-monthly", external_key=f"s-{i}",
+                                             bundle_external_key=f"b-{i}", bill_cycle_day_local=3 + i),
+                         SubscriptionRequest(account_id="", plan_name="boost-monthly", bundle_external_key=f"b-{i}")])
+             for i in range(3)]
+    w.kb.bulk.load(w.ctx, items)
+    for i in range(3):
+        account = w.kb.accounts.get_by_key(w.ctx, f"k-{i}")
+        _, bundles, views = w.kb.entitlements.account_views(w.ctx, account.id)
+        assert [b.external_key for b in bundles] == [f"b-{i}"]
+        by_plan = {v.current.plan.name: v for v in views if v.current and v.current.plan}
+        assert by_plan["gold-monthly"].subscription.external_key == f"s-{i}"
+        assert by_plan["gold-monthly"].bill_cycle_day_local == 3 + i
+        assert by_plan["boost-monthly"].subscription.bundle_id == by_plan["gold-monthly"].subscription.bundle_id
+        # the CREATE comes before the BCD_CHANGE given with it (record ids in the order decided)
+        events = by_plan["gold-monthly"].subscription.events
+        assert [e.event_type.value for e in sorted(events, key=lambda e: e.total_ordering)] == \
+            ["CREATE", "BCD_CHANGE"]
