@@ -92,13 +92,18 @@ class AccountInternalApi:
         """Set the BCD of an account that has none yet (Kill Bill's account BCD auto-set when the first
         ACCOUNT-aligned subscription is invoiced). Like Kill Bill, this first setting announces nothing:
         it must not trigger a re-invoice."""
-        if account.bill_cycle_day_local not in (0, bill_cycle_day_local):
-            raise InvalidInput(f"billCycleDayLocal: account {account.id} already has BCD "
-                               f"{account.bill_cycle_day_local}")
-        if not 1 <= bill_cycle_day_local <= 31:
-            raise InvalidInput(f"billCycleDayLocal: {bill_cycle_day_local} is not between 1 and 31")
-        row = uow.update("accounts", account.record_id, {"billing_cycle_day_local": bill_cycle_day_local})
-        return store.to_account(row)
+        return self.set_bill_cycle_days(uow, [(account, bill_cycle_day_local)])[0]
+
+    def set_bill_cycle_days(self, uow: UnitOfWork, changes: Sequence[tuple[Account, int]]) -> list[Account]:
+        """`set_bill_cycle_day` for many accounts (a billing run's batch), in a statement or two."""
+        for account, bcd in changes:
+            if account.bill_cycle_day_local not in (0, bcd):
+                raise InvalidInput(f"billCycleDayLocal: account {account.id} already has BCD "
+                                   f"{account.bill_cycle_day_local}")
+            if not 1 <= bcd <= 31:
+                raise InvalidInput(f"billCycleDayLocal: {bcd} is not between 1 and 31")
+        uow.update_many("accounts", {a.record_id: {"billing_cycle_day_local": bcd} for a, bcd in changes})
+        return [dataclasses.replace(a, bill_cycle_day_local=bcd, updated_date=uow.now) for a, bcd in changes]
 
     def set_payment_method(self, uow: UnitOfWork, account: Account, payment_method_id: str | None) -> Account:
         """The account's default payment method (Kill Bill's `updatePaymentMethod`); the payment service checks

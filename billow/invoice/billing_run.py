@@ -237,6 +237,7 @@ class Writer:
     events: list[Any] = field(default_factory=list)
     created: list[Invoice] = field(default_factory=list)
     reused: dict[int, dict[str, Any]] = field(default_factory=dict)  # drafts given items: record id -> new values
+    bcds: list[tuple[Account, int]] = field(default_factory=list)  # accounts' first BCDs, as they were before
     null_runs: int = 0
 
     def add(self, out: Outcome) -> None:
@@ -244,8 +245,9 @@ class Writer:
         account = state.account
         arid = account.record_id
         uow = self.uow
-        if out.bcd_to_set is not None:
-            state.account = account = self.run.accounts.set_bill_cycle_day(uow, account, out.bcd_to_set)
+        if out.bcd_to_set is not None:  # written by `flush`, with the others of the batch
+            self.bcds.append((account, out.bcd_to_set))
+            state.account = account = dataclasses.replace(account, bill_cycle_day_local=out.bcd_to_set)
         for sub_id, when in out.next_dates:
             self.schedule.append(store.schedule_row(uow.tenant, arid, sub_id, when, account.time.instant(when),
                                                     uow.now))
@@ -272,6 +274,8 @@ class Writer:
 
     def flush(self) -> None:
         uow = self.uow
+        if self.bcds:
+            self.run.accounts.set_bill_cycle_days(uow, self.bcds)
         if self.invoices:
             rows = uow.insert_many("invoices", self.invoices)
             numbers = {r["id"]: r["record_id"] for r in rows}

@@ -1,10 +1,12 @@
 """Bulk writes: many rows in a few round trips.
 
-On PostgreSQL, large batches go through COPY (record ids taken from the table's sequence
-first, so that callers still learn them): a multi-row INSERT of a few hundred rows is a
-query string psycopg must parse anew every time (it caches only short statements), while
-COPY streams rows with no parsing. SQLite and small batches use a multi-row INSERT with
-RETURNING. Either way the rows are written in the caller's transaction.
+On PostgreSQL, batches of 4 rows or more go through COPY (record ids taken from the table's
+sequence first, in one query, so that callers still learn them): a multi-row INSERT is a query
+string psycopg must parse anew every time once it is long (it caches only short statements),
+about 160 us a row for a history table, while COPY streams rows with no parsing (85 us a row at
+8 rows, 27 at 64; `insert_rows` measured on invoice_items_history). SQLite and smaller batches
+use a multi-row INSERT with RETURNING. Either way the rows are written in the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert, text
 
-COPY_THRESHOLD = 32  # rows; below it one INSERT ... RETURNING is as fast
+COPY_THRESHOLD = 4  # rows; below it one INSERT ... RETURNING is as fast
+# the next n record ids of a table, in one round trip
+_NEXT_IDS = text("SELECT nextval(q.s) FROM (SELECT pg_get_serial_sequence(:t, 'record_id')::regclass AS s) q, "
+                 "generate_series(1, :n) ORDER BY 1")
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, returning_ids: bool
@@ -35,9 +40,7 @@ def _copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], wit
     ids: list[int] = []
     columns = [c for c in table.columns if c.name != "record_id" or with_ids]
     if with_ids:
-        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'record_id')"), {"t": table.name}).scalar_one()
-        ids = list(conn.execute(text("SELECT nextval(:s) FROM generate_series(1, :n)"),
-                                {"s": seq, "n": len(rows)}).scalars())
+        ids = list(conn.execute(_NEXT_IDS, {"t": table.name, "n": len(rows)}).scalars())
     dialect = conn.dialect
     converters = []
     for c in columns:
