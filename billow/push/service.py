@@ -17,6 +17,7 @@ from billow.core.context import CallContext
 from billow.core.db import Database, UnitOfWork
 from billow.push.model import PUSH_NOTIFICATION_CB, PUSH_QUEUE, PushConfig, validate_callback_url
 from billow.tenant.internal import TenantInternalApi
+from billow.tenant.parsed import ParsedTenantValues
 
 if TYPE_CHECKING:
     from billow.core.bus.bus import Bus
@@ -28,6 +29,7 @@ class PushNotificationService:
         self.db = db
         self.bus = bus
         self.tenants = tenants
+        self._callbacks = ParsedTenantValues(tenants, PUSH_NOTIFICATION_CB, lambda _uow, values: tuple(values))
         self.config = config or PushConfig()
         self._client = client
         self._client_lock = threading.Lock()
@@ -48,8 +50,9 @@ class PushNotificationService:
             return self.tenant_callbacks(uow)
 
     def tenant_callbacks(self, uow: UnitOfWork) -> list[str]:
-        """The callbacks of the unit of work's tenant (the listener reads them in the bus's transaction)."""
-        return self.tenants.values(uow, PUSH_NOTIFICATION_CB)
+        """The callbacks of the unit of work's tenant (the listener reads them in the bus's transaction, for
+        every event: kept until they change)."""
+        return list(self._callbacks.get(uow))
 
     def delete_callbacks(self, ctx: CallContext) -> int:
         with self.db.transaction(ctx) as uow:

@@ -13,11 +13,14 @@ from billow.tenant import store
 from billow.tenant.events import TenantConfigChangeEvent, TenantConfigDeletionEvent
 from billow.tenant.settings import PER_TENANT_CONFIG, SettingsReader, TenantSettings, parse_per_tenant_config
 
+_FINGERPRINTS = "tenant-values-fingerprints"
+
 
 class TenantInternalApi:
     def __init__(self, server_properties: Mapping[str, str] | None = None) -> None:
         # the tenants' configuration (Kill Bill's per-tenant properties over the server's)
         self.settings_reader = SettingsReader(self, server_properties)
+        self._watched: frozenset[str] = frozenset()  # the keys whose fingerprints were asked for
 
     def settings(self, uow: UnitOfWork) -> TenantSettings:
         """The tenant's configuration properties (its own over the server's over Kill Bill's defaults), parsed
@@ -43,8 +46,17 @@ class TenantInternalApi:
         return values[0] if values else None
 
     def values_fingerprint(self, uow: UnitOfWork, key: str) -> tuple[int, int]:
-        """Changes whenever the values of `key` change (to keep parsed documents cached)."""
-        return store.values_fingerprint(uow.conn, uow.tenant, key)
+        """Changes whenever the values of `key` change (to keep parsed documents cached). Read once per unit of
+        work for every key asked so far (the catalog, the configuration, the push callbacks, ...): a
+        transaction then sees one state of its tenant's documents, and pays one query for all of them."""
+        memo_key = (_FINGERPRINTS, uow.tenant)
+        known: dict[str, tuple[int, int]] | None = uow.memo.get(memo_key)
+        if known is None or key not in known:
+            if key not in self._watched:
+                self._watched = self._watched | {key}  # rebound, not changed: other threads iterate it
+            known = store.values_fingerprints(uow.conn, uow.tenant, sorted(self._watched))
+            uow.memo[memo_key] = known
+        return known[key]
 
     def values_by_prefix(self, uow: UnitOfWork, prefix: str) -> dict[str, list[str]]:
         grouped: dict[str, list[str]] = {}
@@ -56,6 +68,7 @@ class TenantInternalApi:
         """Add a value under `key` (Kill Bill keeps several for some keys; `replace` keeps one)."""
         if replace:
             self.deactivate(uow, key, announce=False)
+        uow.memo.pop((_FINGERPRINTS, uow.tenant), None)
         uow.insert("tenant_kvs", {"tenant_key": key, "tenant_value": value, "is_active": True})
         uow.post(TenantConfigChangeEvent(tenant_record_id=uow.tenant, object_id=uow.ctx.tenant_id,
                                          user_token=uow.ctx.user_token, key=key))
@@ -66,6 +79,7 @@ class TenantInternalApi:
         removed = 0
         for r in store.active_values(uow.conn, uow.tenant, key):
             if value is None or r["tenant_value"] == value:
+                uow.memo.pop((_FINGERPRINTS, uow.tenant), None)
                 uow.update("tenant_kvs", r["record_id"], {"is_active": False})
                 removed += 1
         if removed and announce:

@@ -71,11 +71,14 @@ def active_values_by_prefix(conn: Connection, tenant_record_id: int, prefix: str
     return [dict(r._mapping) for r in rows]
 
 
-def values_fingerprint(conn: Connection, tenant_record_id: int, key: str) -> tuple[int, int]:
-    """(count, highest record id) of a key's active values: changes whenever the values change."""
+def values_fingerprints(conn: Connection, tenant_record_id: int, keys: list[str]) -> dict[str, tuple[int, int]]:
+    """(count, highest record id) of each key's active values, in one query: changes whenever its values
+    change."""
     kv = tenant_kvs.table
-    row = conn.execute(
-        select(func.count(), func.coalesce(func.max(kv.c.record_id), 0))
-        .where(kv.c.tenant_record_id == tenant_record_id, kv.c.tenant_key == key, kv.c.is_active.is_(True))
-    ).one()
-    return int(row[0]), int(row[1])
+    rows = conn.execute(
+        select(kv.c.tenant_key, func.count(), func.max(kv.c.record_id))
+        .where(kv.c.tenant_record_id == tenant_record_id, kv.c.tenant_key.in_(keys), kv.c.is_active.is_(True))
+        .group_by(kv.c.tenant_key))
+    found = {r[0]: (int(r[1]), int(r[2])) for r in rows}
+    return {k: found.get(k, (0, 0)) for k in keys}
+

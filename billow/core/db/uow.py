@@ -14,7 +14,7 @@ A read-only unit of work (`Database.read`) refuses writes.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -50,6 +50,8 @@ class UnitOfWork:
         self.pending_history: dict[str, tuple[Any, list[tuple[dict[str, Any], dict[str, Any]]]]] = {}
         # account locks this transaction holds already (they last until it ends: no need to ask again)
         self._locked: set[int] = set()
+        # what services read once per transaction (keys name their owner and tenant: `TenantInternalApi`)
+        self.memo: dict[Hashable, Any] = {}
 
     @property
     def tenant(self) -> int:
@@ -64,6 +66,7 @@ class UnitOfWork:
         other._after_commit = self._after_commit
         other.pending_history = self.pending_history
         other._locked = self._locked
+        other.memo = self.memo
         return other
 
     def _writable(self) -> None:
