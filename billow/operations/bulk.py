@@ -24,6 +24,7 @@ from itertools import islice
 from billow.account.internal import AccountInternalApi
 from billow.account.model import Account, AccountData
 from billow.account.service import validate_account_data
+from billow.core.bus.store import TABLES
 from billow.core.context import CallContext
 from billow.core.db import Database
 from billow.core.errors import BillowError, InvalidInput
@@ -31,6 +32,11 @@ from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import Subscription, SubscriptionRequest
 
 DEFAULT_BATCH_SIZE = 500
+# A load fills the bus with its accounts' events faster than the bus takes them: their tables are analyzed every
+# ANALYZE_EVERY batches and at the end of a load of ANALYZE_AFTER batches or more (`Database.analyze`).
+ANALYZE_EVERY = 100
+ANALYZE_AFTER = 10
+BUS_TABLES = tuple(t.name for t in TABLES.values())
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,12 @@ class BulkLoader:
             report.accounts += len(loaded)
             report.subscriptions += sum(len(x.subscriptions) for x in loaded)
             report.batches += 1
+            if report.batches % ANALYZE_EVERY == 0:
+                self.db.analyze(*BUS_TABLES)
             if progress is not None:
                 progress(report)
+        if report.batches >= ANALYZE_AFTER and report.batches % ANALYZE_EVERY:
+            self.db.analyze(*BUS_TABLES)
         return report
 
     def load_batch(self, ctx: CallContext, batch: Sequence[NewAccount], *, first_index: int = 0) -> list[Loaded]:

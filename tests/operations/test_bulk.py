@@ -111,3 +111,37 @@ def test_a_batch_keeps_each_accounts_given_keys_and_bill_cycle_day(w: World) -> 
         events = by_plan["gold-monthly"].subscription.events
         assert [e.event_type.value for e in sorted(events, key=lambda e: e.total_ordering)] == \
             ["CREATE", "BCD_CHANGE"]
+
+
+def test_a_long_load_takes_the_statistics_of_the_full_bus(w: World) -> None:
+    """The load's events wait on the bus faster than it takes them: its tables are analyzed while full (a claim
+    on 276,000 unanalyzed events took 550 ms, 21 ms analyzed)."""
+    if w.kb.db.is_sqlite:
+        pytest.skip("ANALYZE and its statistics are PostgreSQL's")
+    from sqlalchemy import text
+
+    from billow.operations import bulk
+
+    def analyzed() -> dict[str, int]:
+        with w.kb.db.engine.connect() as conn:
+            return dict(conn.execute(text("SELECT relname, analyze_count FROM pg_stat_user_tables "
+                                          "WHERE relname IN ('bus_events', 'notifications')")).all())
+
+    def counts() -> dict[str, int]:  # the statistics collector reports with a delay
+        import time
+        before = analyzed()
+        for _ in range(50):
+            with w.kb.db.engine.connect() as conn:
+                conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            now = analyzed()
+            if now != before:
+                return now
+            time.sleep(0.1)
+        return before
+
+    start = analyzed()
+    w.kb.bulk.load(w.ctx, (_new(i, "long") for i in range(bulk.ANALYZE_AFTER)), batch_size=1)
+    after = counts()
+    assert {k: after[k] - start.get(k, 0) for k in after} == {"bus_events": 1, "notifications": 1}
+    w.kb.bulk.load(w.ctx, (_new(i, "few") for i in range(bulk.ANALYZE_AFTER - 1)), batch_size=1)
+    assert counts() == after  # a short load: left to the database

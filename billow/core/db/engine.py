@@ -278,6 +278,18 @@ class Database:
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql(f"VACUUM (ANALYZE) {names}" if analyze else f"VACUUM {names}")
 
+    def analyze(self, *tables: str) -> None:
+        """PostgreSQL: `ANALYZE` tables just filled (the bus tables after a bulk load put hundreds of thousands of
+        events in them). Without statistics the planner takes a few hundred rows for a full queue, and a claim
+        then reads every ready row and sorts them (550 ms a claim at 276,000 events, against 21 ms once
+        analyzed). Statistics of a full table stay good once it empties; those of an empty table are what
+        `vacuum` must not take of the bus tables. A no-op on SQLite."""
+        if self.is_sqlite or not tables:
+            return
+        names = ", ".join(f'"{t}"' for t in tables)
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"ANALYZE {names}")
+
     def ping(self) -> bool:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
