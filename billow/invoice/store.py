@@ -336,7 +336,13 @@ def claimed_rows(conn: Connection, account_record_ids: Sequence[int], owner: str
 
 
 def done(conn: Connection, account_record_ids: Sequence[int], owner: str) -> None:
-    conn.execute(delete(SC).where(in_values(conn, SC.c.account_record_id, account_record_ids), SC.c.owner == owner))
+    """Delete the rows `owner` billed, locked in record-id order first, as `claim_due` locks rows: a claim and
+    a batch's end then wait for each other instead of deadlocking."""
+    mine = (select(SC.c.record_id).where(in_values(conn, SC.c.account_record_id, account_record_ids),
+                                         SC.c.owner == owner).order_by(SC.c.record_id))
+    if conn.dialect.name == "postgresql":
+        mine = mine.with_for_update()
+    conn.execute(delete(SC).where(SC.c.record_id.in_(mine.scalar_subquery())))
 
 
 def delete_due(conn: Connection, account_record_id: int, up_to: date) -> None:

@@ -236,8 +236,11 @@ class Bus:
 
     def dead_nodes(self, conn: Connection, names: Iterable[str]) -> set[str]:
         """Of these node names, those whose heartbeat says they are dead (for work claimed outside the bus
-        tables, e.g. billing-run batches, to be taken over the way bus claims are)."""
-        return store.dead_nodes(conn, names, self.wall_clock.utcnow(), self.config.dead_after)
+        tables, e.g. billing-run batches, to be taken over the way bus claims are). Never this node: it is
+        alive while it asks, whatever its heartbeat says (a late one made two billing runs of one node take
+        each other's batches, and deadlock)."""
+        return store.dead_nodes(conn, set(names) - {self.config.node_name}, self.wall_clock.utcnow(),
+                                self.config.dead_after)
 
     def live_nodes(self, conn: Connection) -> set[str]:
         """The names of the nodes whose bus runs now (this one included once it started), by their heartbeats."""

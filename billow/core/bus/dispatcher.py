@@ -499,8 +499,9 @@ class Dispatcher:
             wall = self._wall()
             for table in (store.BUS, store.NOTIFICATIONS):
                 total += store.reap(uow.conn, table, wall=wall, threshold=self.cfg.dead_after,
-                                    limit=self.cfg.max_redispatch_count, skip_locked=not self.db.is_sqlite)
-            store.mark_dead_nodes(uow.conn, wall, self.cfg.dead_after)
+                                    limit=self.cfg.max_redispatch_count, skip_locked=not self.db.is_sqlite,
+                                    alive=self.owner)
+            store.mark_dead_nodes(uow.conn, wall, self.cfg.dead_after, alive=self.owner)
         if total:
             log.warning("reaped %s entries claimed by dead nodes", total)
             self.wake()

@@ -342,11 +342,12 @@ def deactivate(conn: Connection, node_name: str) -> None:
 
 
 def reap(conn: Connection, table: str, *, wall: datetime, threshold: timedelta, limit: int,
-         skip_locked: bool) -> int:
+         skip_locked: bool, alive: str) -> int:
     """Redeliver rows claimed by dead nodes (Kill Bill `DefaultReaper`, `DBBackedQueue#reapEntries`).
 
     A node is dead when its heartbeat is older than `threshold`, when it stopped (inactive)
-    or when it never registered. Kill Bill copies the row to history as REAPED and inserts
+    or when it never registered; never the reaping node itself (`alive`), which is running its
+    claims whatever its heartbeat says. Kill Bill copies the row to history as REAPED and inserts
     it anew; we copy it as REAPED and put the row itself back to AVAILABLE, so it keeps
     its record_id and with it its place in its account's order.
     """
@@ -354,7 +355,7 @@ def reap(conn: Connection, table: str, *, wall: datetime, threshold: timedelta, 
     n = node_infos
     dead = select(n.c.node_name).where(or_(n.c.is_active.is_(False), n.c.updated_date < wall - threshold))
     known = select(n.c.node_name)
-    q = (select(t).where(t.c.processing_state == IN_PROCESSING,
+    q = (select(t).where(t.c.processing_state == IN_PROCESSING, t.c.processing_owner != alive,
                          or_(t.c.processing_owner.in_(dead), t.c.processing_owner.not_in(known)))
          .order_by(t.c.record_id).limit(limit))
     if skip_locked:
@@ -391,9 +392,11 @@ def dead_nodes(conn: Connection, names: Iterable[str], wall: datetime, threshold
     return {r[0] for r in conn.execute(q)}
 
 
-def mark_dead_nodes(conn: Connection, wall: datetime, threshold: timedelta) -> None:
+def mark_dead_nodes(conn: Connection, wall: datetime, threshold: timedelta, *, alive: str) -> None:
+    """Mark inactive the nodes silent for longer than `threshold`, but the marking one (`alive`)."""
     n = node_infos
-    conn.execute(update(n).where(n.c.is_active.is_(True), n.c.updated_date < wall - threshold)
+    conn.execute(update(n).where(n.c.is_active.is_(True), n.c.updated_date < wall - threshold,
+                                 n.c.node_name != alive)
                  .values(is_active=False))
 
 

@@ -296,6 +296,34 @@ def test_rows_claimed_by_a_dead_node_are_reaped_and_redelivered(db_url: str, mak
     assert nodes[0]["bootTime"] and nodes[0]["lastUpdatedDate"]
 
 
+def test_a_node_late_with_its_heartbeat_is_not_dead_to_itself(db_url: str, make_db: Any, make_bus: Any) -> None:
+    """A busy node whose heartbeat is late is alive for itself: its reaper leaves its own claims, it does not mark
+    itself inactive, and its billing runs do not take each other's batches (`Bus.dead_nodes`); to the other
+    nodes it is dead."""
+    db = make_db(db_url)
+    busy_bus = make_bus(db, node_name="busy-node")
+    busy_bus.subscribe(lambda uow, ev: None, Ping)
+    post(db, 1, 1, 0, 1)
+    busy = Dispatcher(busy_bus)
+    busy._beat()
+    assert sum(len(g) for g in busy.claim(1)) == 2
+    with db.transaction(internal_context()) as uow:
+        uow.conn.execute(update(node_infos).where(node_infos.c.node_name == "busy-node").values(
+            updated_date=busy_bus.wall_clock.utcnow() - timedelta(minutes=30)))
+    assert busy.reap() == 0
+    assert count(db, bus_events, bus_events.c.processing_owner == "busy-node") == 2
+    with db.read_connection() as conn:
+        assert busy_bus.dead_nodes(conn, {"busy-node"}) == set()
+        assert conn.execute(select(node_infos.c.is_active)).scalar_one() is True
+    other_bus = make_bus(db, node_name="other-node")
+    other = Dispatcher(other_bus)
+    other._beat()
+    with db.read_connection() as conn:
+        assert other_bus.dead_nodes(conn, {"busy-node", "other-node"}) == {"busy-node"}
+    assert other.reap() == 2
+    assert count(db, bus_events, bus_events.c.processing_owner == "busy-node") == 0
+
+
 def test_admin_listing_shows_pending_in_processing_and_filters(db_url: str, make_db: Any, make_bus: Any) -> None:
     db = make_db(db_url)
     bus = make_bus(db, node_name="node-a")
