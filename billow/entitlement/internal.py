@@ -85,7 +85,6 @@ def check_request(req: SubscriptionRequest) -> None:
         check_amount("priceOverrides.recurringPrice", o.recurring_price)
 
 
-
 def _check_requests(requests: Sequence[SubscriptionRequest]) -> None:
     if not requests:
         raise InvalidInput("body: at least one subscription needs to be given")
@@ -99,6 +98,7 @@ def _check_requests(requests: Sequence[SubscriptionRequest]) -> None:
 def _check_currency(account: Account) -> None:
     if account.currency is None:
         raise InvalidInput(f"currency: account {account.id} has no currency: set it before subscribing")
+
 
 class EntitlementInternalApi:
     def __init__(self, accounts: AccountInternalApi, catalogs: CatalogInternalApi, announcer: Announcer) -> None:
