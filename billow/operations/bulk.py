@@ -88,6 +88,7 @@ class BulkLoader:
         if batch_size < 1:
             raise InvalidInput(f"batch_size: {batch_size} is not a number of accounts (1 or more)")
         report = BulkReport()
+        analyzed = 0  # the batch count at the last analysis
         for first, batch in _batches(new_accounts, batch_size):
             try:
                 loaded = self.load_batch(ctx, batch, first_index=first)
@@ -96,11 +97,12 @@ class BulkLoader:
             report.accounts += len(loaded)
             report.subscriptions += sum(len(x.subscriptions) for x in loaded)
             report.batches += 1
-            if report.batches % ANALYZE_EVERY == 0 or report.batches == ANALYZE_AFTER:
+            if report.batches == ANALYZE_AFTER or report.batches % ANALYZE_EVERY == 0:
                 self.db.analyze(*BUS_TABLES, *LOADED_TABLES)
+                analyzed = report.batches
             if progress is not None:
                 progress(report)
-        if report.batches > ANALYZE_AFTER and report.batches % ANALYZE_EVERY:
+        if report.batches >= ANALYZE_AFTER and analyzed != report.batches:
             self.db.analyze(*BUS_TABLES, *LOADED_TABLES)
         return report
 
