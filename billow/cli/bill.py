@@ -1,7 +1,8 @@
 """`billow bill`: the billing run from the command line, with a Rich progress bar.
 
 Bills every account whose next billing date is due (all tenants, or one), in batches of accounts
-(one transaction per batch, set-based reads, multi-row writes; see `billow.invoice.billing_run`).
+(one transaction per batch, set-based reads, multi-row writes; see `billow.invoice.billing_run`). On
+PostgreSQL the other live nodes (`billow serve`) bill with it when more than one batch is due.
 With `--date D` the run happens as of D (end of day, UTC): useful to back-fill or to rehearse a day.
 """
 
@@ -48,7 +49,8 @@ def bill(date_: Annotated[str | None, typer.Option("--date", help="bill as of th
         def advance(accounts: int, invoices: int) -> None:
             progress.update(task, completed=min(accounts, due), inv=invoices)
 
-        report = kb.invoices.run_due(tenant=tenant, now=now, batch_size=batch_size, progress=advance)
+        # the other live nodes (`billow serve`) are asked to bill with this run, as for a notification's run
+        report = kb.invoices.run_shared(tenant=tenant, now=now, batch_size=batch_size, progress=advance)
     out.print(f"{report.accounts} accounts, {report.invoices} invoices, {report.null_runs} with nothing new; "
                   f"{len(report.failed)} failed (to retry), {len(report.parked)} parked")
     kb.close()

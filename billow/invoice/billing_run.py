@@ -556,21 +556,50 @@ class BillingRun:
             helpers = self.enlist_helpers(uow, tenant, now)
         report = self.run_due(tenant=tenant, now=now)
         if helpers:
-            with self.db.transaction(internal_context(tenant)) as uow:
-                # nothing is left to bill by `now`: the helpers no node took would find nothing
-                self.bus.remove_due(uow, HELPER_QUEUE, tenant, now)
+            self._dismiss_helpers([tenant], now)
         return self._logged(report, tenant, helpers=helpers)
 
-    def enlist_helpers(self, uow: UnitOfWork, tenant: int, now: datetime) -> int:
+    def run_shared(self, *, tenant: int | None = None, now: datetime | None = None, batch_size: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> RunReport:
+        """`run_due` with the help of the other live nodes, as a next-billing-date notification's run gets it
+        (`billow bill`): each tenant with more than one batch due asks them first."""
+        now = now or self.db.clock.utcnow()
+        batch_size = batch_size or self.batch_size
+        asked: dict[int, int] = {}
+        if not self.db.is_sqlite:
+            with self.db.read(internal_context(tenant)) as uow:
+                due = store.due_by_tenant(uow.conn, tenant, now)
+            for t in sorted(due):
+                with self.db.transaction(internal_context(t)) as uow:
+                    asked[t] = self.enlist_helpers(uow, t, now, batch_size=batch_size)
+        report = self.run_due(tenant=tenant, now=now, batch_size=batch_size, progress=progress)
+        self._dismiss_helpers([t for t, n in asked.items() if n], now)
+        helped = sum(asked.values())
+        if helped:
+            log.info("billing run on %s: %d accounts, %d invoices, %d other nodes asked to help", self.bus.node_name,
+                     report.accounts, report.invoices, helped)
+        return report
+
+    def _dismiss_helpers(self, tenants: Sequence[int], now: datetime) -> None:
+        """The run is over: nothing is left to bill by `now`, so the helpers no node took would find nothing."""
+        for t in tenants:
+            with self.db.transaction(internal_context(t)) as uow:
+                self.bus.remove_due(uow, HELPER_QUEUE, t, now)
+
+    def enlist_helpers(self, uow: UnitOfWork, tenant: int, now: datetime, batch_size: int | None = None) -> int:
         """Ask the other live nodes to bill with this run (in its transaction): one helper notification per
-        node, fewer when the run has fewer batches. Returns how many were asked."""
+        node, fewer when the run has fewer batches. Returns how many were asked.
+
+        The notification is due at the earlier of the run's instant and the wall clock: a run as of a later day
+        (`billow bill --date`) is helped by nodes whose clocks are at today."""
         others = len(self.bus.live_nodes(uow.conn) - {self.bus.node_name})
         if others == 0 or self.db.is_sqlite:
             return 0
-        batches = -(-store.count_due(uow.conn, tenant, now) // self.batch_size)
+        batches = -(-store.count_due(uow.conn, tenant, now) // (batch_size or self.batch_size))
         helpers = min(others, batches - 1)
         if helpers > 0:
-            self.bus.schedule_many(uow, HELPER_QUEUE, [({"now": now.isoformat()}, uow.now, None)] * helpers,
+            due = min(uow.now, self.wall_clock.utcnow())
+            self.bus.schedule_many(uow, HELPER_QUEUE, [({"now": now.isoformat()}, due, None)] * helpers,
                                    tenant_record_id=tenant)
         return max(helpers, 0)
 

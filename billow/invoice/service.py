@@ -107,6 +107,11 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
         """The billing run: every account with a billing date due by `now` (default: the clock), in batches."""
         return self.run.run_due(tenant=tenant, now=now, batch_size=batch_size, progress=progress)
 
+    def run_shared(self, *, tenant: int | None = None, now: datetime | None = None, batch_size: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> RunReport:
+        """The billing run with the help of the other live nodes (`billow bill`): see `BillingRun.run_shared`."""
+        return self.run.run_shared(tenant=tenant, now=now, batch_size=batch_size, progress=progress)
+
     def count_due(self, tenant: int | None, now: datetime) -> int:
         return self.run.count_due(tenant, now)
 

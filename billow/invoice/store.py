@@ -411,10 +411,15 @@ def tenants_of(conn: Connection, account_record_ids: Sequence[int]) -> dict[int,
 
 
 def count_due(conn: Connection, tenant: int | None, now: datetime) -> int:
+    return sum(due_by_tenant(conn, tenant, now).values())
+
+
+def due_by_tenant(conn: Connection, tenant: int | None, now: datetime) -> dict[int, int]:
+    """The accounts with a billing date due by `now`, counted by tenant (of one tenant, or of all)."""
     from sqlalchemy import func
 
-    q = select(func.count(func.distinct(SC.c.account_record_id))).where(SC.c.fire_at <= now,
-                                                                        SC.c.state == AVAILABLE)
+    q = select(SC.c.tenant_record_id, func.count(func.distinct(SC.c.account_record_id))).where(
+        SC.c.fire_at <= now, SC.c.state == AVAILABLE).group_by(SC.c.tenant_record_id)
     if tenant is not None:
         q = q.where(SC.c.tenant_record_id == tenant)
-    return int(conn.execute(q).scalar_one())
+    return {int(t): int(n) for t, n in conn.execute(q)}

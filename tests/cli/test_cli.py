@@ -54,3 +54,42 @@ def test_cli_db_upgrade_and_demo(tmp_path: Path) -> None:
     text = written.read_text()
     assert "Subject: Your Account Is Past Due" in text and "Your account is past due" in text
     kb.close()
+
+
+def test_cli_bill_bills_the_accounts_due_by_the_day_given(tmp_path: Path) -> None:
+    """`billow bill --date D` bills every account due by the end of D, once; run again, it has nothing to do."""
+    from datetime import UTC, datetime
+
+    from billow.account.model import AccountData
+    from billow.core.clock import TestClock
+    from billow.entitlement.model import SubscriptionRequest
+    from billow.invoice.model import InvoiceItemType
+    from tests.resilience.nodes import CATALOG
+
+    url = f"sqlite:///{tmp_path / 'bill.db'}"
+    kb = Billow(url, TestClock(datetime(2024, 1, 15, 12, tzinfo=UTC)))
+    tenant = kb.tenants.create(CallContext(user_name="tests"), "bill", "secret")
+    ctx = CallContext(user_name="tests").for_tenant(tenant.record_id, tenant.id)
+    kb.catalogs.upload(ctx, CATALOG)
+    ids = []
+    for i in range(3):
+        acc = kb.accounts.create(ctx, AccountData(name=f"bill {i}", currency="USD", external_key=f"b{i}"))
+        kb.entitlements.create(ctx, [SubscriptionRequest(account_id=acc.id, plan_name="basic-monthly")])
+        ids.append(acc.id)
+    assert kb.run_until_idle(60)
+    runner = CliRunner()
+    r = runner.invoke(app, ["bill", "--date", "2024-02-14", "--database-url", url], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "0 accounts, 0 invoices" in r.output  # due on the 15th
+    r = runner.invoke(app, ["bill", "--date", "2024-02-15", "--database-url", url], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "3 accounts, 3 invoices" in r.output
+    r = runner.invoke(app, ["bill", "--date", "2024-02-15", "--database-url", url], env={"COLUMNS": "200"})
+    assert "0 accounts, 0 invoices" in r.output
+    r = runner.invoke(app, ["bill", "--date", "15/02/2024", "--database-url", url], env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "YYYY-MM-DD" in r.output
+    for account_id in ids:
+        periods = sorted(it.start_date.isoformat() for inv in kb.invoices.of_account(ctx, account_id)
+                         for it in inv.items if it.type is InvoiceItemType.RECURRING and it.start_date)
+        assert periods == ["2024-01-15", "2024-02-15"]
+    kb.close()
