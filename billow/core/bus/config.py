@@ -42,9 +42,10 @@ class BusConfig:
     retry_delays: tuple[timedelta, ...] = (timedelta(seconds=1), timedelta(seconds=5), timedelta(seconds=30))
     # claim.time (5m): how long a claim is advertised in processing_available_date.
     claim_time: timedelta = timedelta(minutes=5)
-    # Heartbeat of this node in node_infos, written by its own housekeeping thread (so a node busy in a
-    # long handler keeps beating). A node silent for `dead_after_beats` intervals is dead, and its claimed
-    # rows are re-dispatched (takeover in under a minute by default: 3 x 10 s, plus one reap pass).
+    # Heartbeat of this node in node_infos, written by a thread of its own, on PostgreSQL on a connection of its
+    # own (so a node busy in a long handler, a slow reap or with every pooled connection taken keeps beating).
+    # A node silent for `dead_after_beats` intervals is dead, and its claimed rows are re-dispatched
+    # (takeover in under a minute by default: 3 x 10 s, plus one reap pass).
     heartbeat_interval: timedelta = timedelta(seconds=10)
     dead_after_beats: int = 3
     # Kill Bill's reapThreshold (10m there) and reapSchedule (3m there): None derives them from the

@@ -25,6 +25,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Engine, create_engine
+
 from billow.core.bus import store
 from billow.core.bus.event import BusEvent
 from billow.core.bus.store import Entry
@@ -69,13 +71,16 @@ class Dispatcher:
         self._registered = False
         self._last_beat = 0.0
         self._listen_conn: Any = None
+        self._beat_engine: Engine | None = None
+        self._beat_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, *, dispatch: bool = True) -> None:
         self._beat()
         self._pool = ThreadPoolExecutor(max_workers=max(1, self.cfg.workers),
                                         thread_name_prefix="billow-bus-worker")
-        targets: list[tuple[str, Callable[[], None]]] = [("housekeeper", self._housekeeping_loop)]
+        targets: list[tuple[str, Callable[[], None]]] = [("heartbeat", self._heartbeat_loop),
+                                                          ("reaper", self._reaper_loop)]
         if dispatch:
             targets.append(("claimer", self._claim_loop))
         if dispatch and not self.db.is_sqlite and self.cfg.listen_notify:
@@ -107,6 +112,10 @@ class Dispatcher:
                     store.deactivate(uow.conn, self.owner)
             except Exception:  # pragma: no cover - database gone at shutdown
                 log.exception("could not mark node %s inactive", self.owner)
+        with self._beat_lock:
+            if self._beat_engine is not None:
+                self._beat_engine.dispose()
+                self._beat_engine = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -486,10 +495,23 @@ class Dispatcher:
 
     # -- heartbeat and reaper -----------------------------------------------------------------
     def _beat(self) -> None:
+        """The node's heartbeat. On PostgreSQL it has a connection of its own, outside the pool: a node whose
+        pooled connections are all taken (a loaded server, a long billing run) still beats, so the other nodes do
+        not take it for dead and redo its claimed work. SQLite has one node and one writer: the pool."""
         from billow.core.version import __version__
 
-        with self.db.transaction(internal_context()) as uow:
-            store.heartbeat(uow.conn, self.owner, self._wall(), self.boot, {"version": __version__})
+        info = {"version": __version__}
+        if self.db.is_sqlite:
+            with self.db.transaction(internal_context()) as uow:
+                store.heartbeat(uow.conn, self.owner, self._wall(), self.boot, info)
+        else:
+            with self._beat_lock:
+                if self._beat_engine is None:
+                    # one connection, checked before use: it outlives a database restart
+                    self._beat_engine = create_engine(self.db.url, pool_size=1, max_overflow=0,
+                                                      pool_pre_ping=True, pool_timeout=10)
+                with self._beat_engine.begin() as conn:
+                    store.heartbeat(conn, self.owner, self._wall(), self.boot, info)
         self._registered = True
         self._last_beat = time.monotonic()
 
@@ -507,23 +529,21 @@ class Dispatcher:
             self.wake()
         return total
 
-    def _housekeeping_loop(self) -> None:
-        beat_every = self.cfg.heartbeat_interval.total_seconds()
-        reap_every = self.cfg.reap_every.total_seconds()
-        next_beat = time.monotonic() + beat_every
-        next_reap = time.monotonic()
-        while not self._stop.is_set():
-            now = time.monotonic()
+    def _heartbeat_loop(self) -> None:
+        """Its own thread: a slow reap (a big table of claims) never delays the heartbeat."""
+        self._every(self.cfg.heartbeat_interval.total_seconds(), self._beat, "heartbeat", first_at_once=False)
+
+    def _reaper_loop(self) -> None:
+        self._every(self.cfg.reap_every.total_seconds(), self.reap, "reaper", first_at_once=True)
+
+    def _every(self, seconds: float, task: Callable[[], object], name: str, *, first_at_once: bool) -> None:
+        next_at = time.monotonic() + (0 if first_at_once else seconds)
+        while not self._stop.wait(max(0.01, next_at - time.monotonic())):
+            next_at = time.monotonic() + seconds
             try:
-                if now >= next_beat:
-                    self._beat()
-                    next_beat = now + beat_every
-                if now >= next_reap:
-                    self.reap()
-                    next_reap = now + reap_every
+                task()
             except Exception:
-                log.exception("housekeeping failed on node %s", self.owner)
-            self._stop.wait(max(0.01, min(next_beat, next_reap) - time.monotonic()))
+                log.exception("%s failed on node %s", name, self.owner)
 
     # -- LISTEN/NOTIFY --------------------------------------------------------------------------
     def _listen_loop(self) -> None:

@@ -11,9 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, update
+from sqlalchemy.pool import NullPool
 
 from billow.core.bus import admin as queue_admin
+from billow.core.bus import store
 from billow.core.bus.dispatcher import Dispatcher
 from billow.core.bus.event import BusEvent
 from billow.core.bus.tables import (
@@ -493,3 +495,43 @@ def test_an_others_only_queue_goes_to_the_other_nodes_and_a_dead_takers_rows_to_
     assert [[e.processing_owner for e in g] for g in again] == [["node-a"]]
     assert count(db_a, notifications, notifications.c.creating_owner == "node-a",
                  notifications.c.processing_state == "AVAILABLE") == 2
+
+
+def test_the_heartbeat_beats_with_every_pooled_connection_taken_and_during_a_slow_reap(
+        pg_url: str, make_db: Any, make_bus: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node whose pooled connections are all held (a loaded server) and whose reaper is stuck still beats: its
+    heartbeat has a connection and a thread of its own. Else the other nodes take it for dead and redo its work."""
+    db = make_db(pg_url)
+    bus = make_bus(db, node_name="loaded-node", heartbeat_interval=timedelta(milliseconds=100),
+                   reap_schedule=timedelta(milliseconds=100))
+    reaping = threading.Event()
+
+    def stuck_reap(*_args: Any, **_kwargs: Any) -> int:
+        reaping.set()
+        time.sleep(3)
+        return 0
+
+    monkeypatch.setattr(store, "reap", stuck_reap)
+    d = Dispatcher(bus)
+    d.start(dispatch=False)
+    assert reaping.wait(5)
+    held = [db.engine.connect() for _ in range(db.pool_size * 2)]  # the pool and its overflow: all taken
+    try:
+        for conn in held:
+            conn.exec_driver_sql("SELECT 1")
+
+        outside = create_engine(db.url, poolclass=NullPool)  # the test's own reads, outside the node's pool
+
+        def last_beat() -> datetime:
+            with outside.connect() as c:
+                return c.execute(select(node_infos.c.updated_date).where(
+                    node_infos.c.node_name == "loaded-node")).scalar_one()
+
+        before = last_beat()
+        assert wait_for(lambda: last_beat() > before, timeout=2)
+        again = last_beat()
+        assert wait_for(lambda: last_beat() > again, timeout=2)
+    finally:
+        for conn in held:
+            conn.close()
+        d.stop()
