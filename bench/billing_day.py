@@ -1,17 +1,22 @@
 """A billing day at scale: N accounts with one $10 monthly subscription each, loaded through the bulk path, then
 one billing day (every account due at once).
 
-    python bench/billing_day.py N postgresql://...      (a database of its own: its schema is dropped first)
+    python bench/billing_day.py N postgresql://... [--nodes 2]   (a database of its own: its schema is dropped)
 
 Printed: the load (accounts and subscriptions through `Billow.bulk`, a batch of 500 per transaction), the first
 invoices (the bus, on SUBSCRIPTION_CREATION), the billing day (the test clock moved one month: the next-billing-
 date notification's run, in the worker processes), each with its time and rate, and the peak memory of this
 process and of the largest billing worker process. The accounts are generated as they are loaded (memory flat
 in N).
+
+`--nodes 2` starts a second node (`billow serve --test-mode` on the same database, as in `billing_run.py`) after
+the load: the bus of both nodes makes the first invoices, and the second node helps the billing day's run; the
+script prints the accounts each node billed that day and checks that every account has exactly two invoices.
 """
 
 from __future__ import annotations
 
+import logging
 import resource
 import sys
 import time
@@ -30,7 +35,7 @@ from billow.invoice.billing_pool import default_processes  # noqa: E402
 from billow.operations.bulk import BulkReport, NewAccount  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from billing_run import CATALOG, _count_invoices  # noqa: E402
+from billing_run import CATALOG, RunLog, SecondNode, _count_invoices, _invoices_per_account  # noqa: E402
 
 START = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -47,9 +52,15 @@ def peak_mb() -> tuple[float, float]:
 
 
 def main() -> None:
-    if len(sys.argv) < 3 or not sys.argv[2].startswith("postgres"):
-        raise SystemExit("usage: python bench/billing_day.py N postgresql://...")
-    n, url = int(sys.argv[1]), sys.argv[2]
+    args = sys.argv[1:]
+    nodes = 1
+    if "--nodes" in args:
+        at = args.index("--nodes")
+        nodes = int(args[at + 1])
+        del args[at:at + 2]
+    if len(args) < 2 or not args[1].startswith("postgres") or nodes not in (1, 2):
+        raise SystemExit("usage: python bench/billing_day.py N postgresql://... [--nodes 2]")
+    n, url = int(args[0]), args[1]
     import sqlalchemy as sa
 
     from billow.core.db.engine import normalize_url
@@ -75,23 +86,46 @@ def main() -> None:
     load = time.perf_counter() - t0
     print(f"load: {report.accounts} accounts and {report.subscriptions} subscriptions in {load:.1f} s "
           f"=> {report.accounts / load:.0f} accounts/s")
+    pool = kb.invoices.run.billing_pool()
+    if pool is not None:  # started before the clock, as in a running `billow serve`
+        pool.start()
+    runs = RunLog()
+    logging.getLogger("billow.invoice").addHandler(runs)
+    logging.getLogger("billow.invoice").setLevel(logging.INFO)
+    second = SecondNode(url, clock.utcnow()) if nodes > 1 else None  # its bus starts on the waiting events
     t1 = time.perf_counter()
     kb.start()
     assert kb.run_until_idle(24 * 3600)
+    if second is not None:  # idle here: what the other node still handles is done too
+        second.wait_idle(clock.utcnow())
     first = time.perf_counter() - t1
     invoices = _count_invoices(kb)
     print(f"first invoices: {invoices} in {first:.1f} s => {invoices / first:.0f} invoices/s "
           f"(load + first invoices: {load + first:.1f} s)")
     t2 = time.perf_counter()
-    clock.set(datetime(2024, 2, 1, 9, 0, tzinfo=UTC))
+    day_at = datetime(2024, 2, 1, 9, 0, tzinfo=UTC)
+    moving = second.set_clock(day_at) if second is not None else None
+    clock.set(day_at)
     assert kb.run_until_idle(24 * 3600)
+    if moving is not None:
+        moving.join()
+        assert kb.run_until_idle(24 * 3600)
     day = time.perf_counter() - t2
     billed = _count_invoices(kb) - invoices
-    print(f"billing day: {billed} invoices in {day:.1f} s => {billed / day:.0f} invoices/s")
+    print(f"billing day: {billed} invoices in {day:.1f} s => {billed / day:.0f} invoices/s"
+          + (f" ({nodes} nodes)" if nodes > 1 else ""))
+    if second is not None:
+        second.stop(runs)
+        for node, node_accounts in sorted(runs.accounts.items(), key=lambda kv: kv[0] != kb.bus.node_name):
+            which = "this process" if node == kb.bus.node_name else "the second node"
+            print(f"  node {node} ({which}): {node_accounts} accounts billed in {runs.runs[node]} runs and helps")
+        per_account = _invoices_per_account(kb)
+        assert len(per_account) == n and set(per_account.values()) == {2}, "an account billed twice or missed"
+        print(f"  every account has exactly 2 invoices ({n} accounts)")
     kb.close()
     own, worker = peak_mb()
-    print(f"peak RSS {own:.0f} MB; largest billing worker process {worker:.0f} MB "
-          f"({kb.invoices.run.processes} processes)")
+    child = "largest child process (billing worker or second node)" if nodes > 1 else "largest billing worker process"
+    print(f"peak RSS {own:.0f} MB; {child} {worker:.0f} MB ({kb.invoices.run.processes} processes)")
 
 
 if __name__ == "__main__":

@@ -139,6 +139,10 @@ class SecondNode:
         t.start()
         return t
 
+    def wait_idle(self, when: datetime) -> None:
+        """Until its bus is idle (its clock set where it is: POST /test/clock waits for the queues)."""
+        self.set_clock(when).join()
+
     def stop(self, runs: RunLog) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=60)
