@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -70,35 +71,34 @@ class BusEvent:
         if cls is None:
             raise LookupError(f"unknown event class {class_name}")
         data = json.loads(payload)
-        data.pop("_v", None)
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs = {k: _coerce(cls, k, v) for k, v in data.items() if k in fields}
+        converters = _CONVERTERS.get(cls) or _converters(cls)
+        kwargs = {}
+        for k, v in data.items():
+            if k in converters:
+                convert = converters[k]
+                kwargs[k] = convert(v) if convert is not None and isinstance(v, str) else v
         return cls(**kwargs)
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+# per event class, each field's converter from its JSON text (None: the JSON value is the value)
+_CONVERTERS: dict[type, dict[str, Callable[[str], Any] | None]] = {}
 
 
-def _coerce(cls: type, name: str, value: Any) -> Any:
-    """Turn the JSON text of dates, instants and amounts back into their types."""
-    if not isinstance(value, str):
-        return value
-    hints = _HINTS.get(cls)
-    if hints is None:
-        try:
-            hints = typing.get_type_hints(cls)
-        except Exception:  # pragma: no cover - unresolvable annotation: leave values as they are
-            hints = {}
-        _HINTS[cls] = hints
-    hint = hints.get(name)
-    args = set(typing.get_args(hint)) if typing.get_args(hint) else {hint}
-    if datetime in args:
-        return datetime.fromisoformat(value)
-    if date in args:
-        return date.fromisoformat(value)
-    if Decimal in args:
-        return Decimal(value)
-    return value
+def _converters(cls: type) -> dict[str, Callable[[str], Any] | None]:
+    """How to turn the JSON text of a class's dates, instants and amounts back into their types (worked out once
+    per class: the bus decodes every event it runs)."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # pragma: no cover - unresolvable annotation: leave values as they are
+        hints = {}
+    out: dict[str, Callable[[str], Any] | None] = {}
+    for f in dataclasses.fields(cls):
+        hint = hints.get(f.name)
+        kinds = set(typing.get_args(hint)) or {hint}
+        out[f.name] = (datetime.fromisoformat if datetime in kinds else date.fromisoformat if date in kinds
+                       else Decimal if Decimal in kinds else None)
+    _CONVERTERS[cls] = out
+    return out
 
 
 # The JSON encoder of event payloads (instants and dates ISO 8601, amounts as strings).
