@@ -75,14 +75,26 @@ class AccountInternalApi:
         return account
 
     def by_record_id(self, uow: UnitOfWork, record_id: int) -> Account:
-        account = store.by_record_id(uow.conn, uow.tenant, record_id)
+        account = self.by_record_ids(uow, [record_id]).get(record_id)
         if account is None:
             raise account_record_not_found(record_id)
         return account
 
-    def by_record_ids(self, uow: UnitOfWork, record_ids: list[int]) -> dict[int, Account]:
-        """Many accounts at once (the billing run's batches); missing ones are left out."""
-        return store.by_record_ids(uow.conn, uow.tenant, record_ids)
+    def by_record_ids(self, uow: UnitOfWork, record_ids: Sequence[int]) -> dict[int, Account]:
+        """Many accounts at once (the billing run's batches); missing ones are left out. Read once per unit of
+        work: the bus handlers of a pack (invoice run, payment, parent, overdue) ask for the same accounts."""
+        known = uow.table_memo(store.T.name)
+        tenant = uow.tenant
+        missing = [r for r in record_ids if (tenant, r) not in known]
+        if missing:
+            for record_id, account in store.by_record_ids(uow.conn, tenant, missing).items():
+                known[(tenant, record_id)] = account
+        out: dict[int, Account] = {}
+        for r in record_ids:
+            found: Account | None = known.get((tenant, r))
+            if found is not None:
+                out[r] = found
+        return out
 
     def emails(self, uow: UnitOfWork, account: Account) -> list[str]:
         """The account's additional emails in use (Kill Bill's `getEmailByAccountId`), oldest first."""

@@ -52,6 +52,8 @@ class UnitOfWork:
         self._locked: set[int] = set()
         # what services read once per transaction (keys name their owner and tenant: `TenantInternalApi`)
         self.memo: dict[Hashable, Any] = {}
+        # rows of a table read once per transaction, forgotten when this unit writes that table (`table_memo`)
+        self._table_memos: dict[str, dict[Hashable, Any]] = {}
 
     @property
     def tenant(self) -> int:
@@ -67,7 +69,19 @@ class UnitOfWork:
         other.pending_history = self.pending_history
         other._locked = self._locked
         other.memo = self.memo
+        other._table_memos = self._table_memos
         return other
+
+    def table_memo(self, table_name: str) -> dict[Hashable, Any]:
+        """What a service read of its table in this transaction, to read it once (the accounts every bus handler
+        of a pack reads). Emptied by any write of this unit to the table: a read after a write sees the write."""
+        memo = self._table_memos.get(table_name)
+        if memo is None:
+            memo = self._table_memos[table_name] = {}
+        return memo
+
+    def _forget(self, table_name: str) -> None:
+        self._table_memos.pop(table_name, None)
 
     def _writable(self) -> None:
         if self.readonly:
@@ -76,28 +90,34 @@ class UnitOfWork:
     # -- audited writes -----------------------------------------------------------------------
     def insert(self, table_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
         self._writable()
+        self._forget(table_name)
         return audit.insert_one(self, table_name, values)
 
     def insert_many(self, table_name: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         self._writable()
+        self._forget(table_name)
         return audit.insert_many(self, table_name, rows)
 
     def update(self, table_name: str, record_id: int, values: Mapping[str, Any], *,
                change_type: str = "UPDATE") -> dict[str, Any]:
         self._writable()
+        self._forget(table_name)
         return audit.update(self, table_name, record_id, values, change_type=change_type)
 
     def update_many(self, table_name: str, changes: Mapping[int, Mapping[str, Any]]) -> int:
         self._writable()
+        self._forget(table_name)
         return audit.update_many(self, table_name, changes)
 
     def soft_delete(self, table_name: str, record_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
         """Retire a row that stays in its table (`is_active` false): an update audited as a DELETE."""
         self._writable()
+        self._forget(table_name)
         return audit.update(self, table_name, record_id, values, change_type="DELETE")
 
     def delete(self, table_name: str, record_id: int) -> dict[str, Any]:
         self._writable()
+        self._forget(table_name)
         return audit.delete(self, table_name, record_id)
 
     # -- events -------------------------------------------------------------------------------
