@@ -756,6 +756,8 @@ class BillingRun:
                     progress(report.accounts, report.invoices)
 
         threads = max(workers, 1 if self.db.is_sqlite else self.processes)
+        after: int | None = None  # the last account claimed: each claim starts past it (`store.claim_due`)
+        analyzed = False
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="billow-billing-run") as executor:
             running: set[Future[None]] = set()
             while True:
@@ -763,11 +765,20 @@ class BillingRun:
                     others = store.claimed_owners(uow.conn, tenant, now) - {owner}
                     dead = self.bus.dead_nodes(uow.conn, {o.split("/", 1)[0] for o in others})
                     claimed_all = store.claim_due(uow.conn, tenant, now, owner, wall, stale, batch_size,
-                                                  {o for o in others if o.split("/", 1)[0] in dead})
+                                                  {o for o in others if o.split("/", 1)[0] in dead}, after=after)
                     tenants = store.tenants_of(uow.conn, list(claimed_all)) if tenant is None and claimed_all \
                         else {}
                 if not claimed_all:
-                    break
+                    if after is None:
+                        break
+                    after = None  # accounts passed over (claimed by another run since freed): once more from the start
+                    continue
+                after = max(claimed_all)
+                if not analyzed and len(claimed_all) >= batch_size:
+                    # a big run: the schedule's statistics decide whether a claim walks the accounts in order
+                    # (a batch's rows) or reads and sorts every due row; the bus fills it with no one analyzing
+                    analyzed = True
+                    self.db.analyze(store.SC.name)
                 if pool is None and not running and len(claimed_all) >= batch_size:
                     pool = self.billing_pool()  # more than one batch due: use the worker processes
                     if pool is not None:

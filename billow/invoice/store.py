@@ -289,13 +289,18 @@ MAX_CLAIM_ATTEMPTS = 20
 
 
 def claim_due(conn: Connection, tenant: int | None, now: datetime, owner: str, wall: datetime,
-              stale_before: datetime, limit: int, dead_owners: Collection[str] = ()
+              stale_before: datetime, limit: int, dead_owners: Collection[str] = (), after: int | None = None
               ) -> dict[int, list[tuple[str, date]]]:
     """Claim the due schedule rows of up to `limit` accounts: {account record id: [(subscription, date)]}.
 
     Rows are free when unclaimed, claimed before `stale_before`, or claimed by a run whose node is dead
     (`dead_owners`): a killed run's accounts are billed by the next run at once. Billing under the account
-    lock is idempotent, so a claim taken over from a run that was in fact alive only costs a null run."""
+    lock is idempotent, so a claim taken over from a run that was in fact alive only costs a null run.
+
+    `after`: only accounts with a greater record id (the run's last claim). Accounts are taken in record-id order
+    through the schedule's unique key, so a claim that starts where the last one stopped reads a batch's rows;
+    from the start, it would first pass the rows of every account billed so far (next month's, not due), and a
+    run of a million accounts would read half a million rows a claim."""
     cond = [SC.c.fire_at <= now, SC.c.state == AVAILABLE]
     if tenant is not None:
         cond.append(SC.c.tenant_record_id == tenant)
@@ -304,6 +309,8 @@ def claim_due(conn: Connection, tenant: int | None, now: datetime, owner: str, w
         free = free | SC.c.owner.in_(sorted(dead_owners))
     accounts_q = (select(SC.c.account_record_id).where(*cond, free).group_by(SC.c.account_record_id)
                   .order_by(SC.c.account_record_id).limit(limit))
+    if after is not None:
+        accounts_q = accounts_q.where(SC.c.account_record_id > after)
     # Two runs (two nodes helping each other) pick the same first free accounts; the second one's rows are gone
     # when it gets their locks. It looks again: an empty claim must mean that nothing free is left.
     for _ in range(MAX_CLAIM_ATTEMPTS):

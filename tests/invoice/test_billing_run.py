@@ -158,3 +158,54 @@ def test_a_dead_runs_claims_are_billed_at_once_and_a_live_ones_are_left(w: World
         conn.commit()
     w.kb.invoices.run_due(tenant=w.ctx.tenant_record_id)
     assert _recurring_periods(w, live_id) == billed
+
+
+def test_a_run_comes_back_for_the_accounts_it_passed_over(w: World) -> None:
+    """Each claim starts past the run's last account (`store.claim_due`'s `after`). An account another run held
+    when this run passed it, and gave back since, is billed by one more pass from the first account."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from billow.core.bus import store as bus_store
+    from billow.core.context import internal_context
+
+    ids = _accounts_with_subscriptions(w, 6)
+    arids = sorted(w.kb.accounts.get(w.ctx, a).record_id for a in ids)
+    held = arids[2]
+    with w.kb.db.transaction(internal_context(w.ctx.tenant_record_id)) as uow:  # this test's run bills alone
+        w.kb.bus.remove_due(uow, billing_run.TRIGGER_QUEUE, w.ctx.tenant_record_id,
+                            w.clock.utcnow() + timedelta(days=365))
+    wall = w.kb.bus.wall_clock.utcnow()
+    with w.kb.db.connection() as conn:
+        bus_store.heartbeat(conn, "ghost-live", wall, wall, {})  # a live node's run holds the third account
+        conn.execute(update(store.SC).where(store.SC.c.account_record_id == held)
+                     .values(owner="ghost-live/run1", claimed_at=wall))
+        conn.commit()
+    batches: list[list[int]] = []
+    run = w.kb.invoices.run
+    original = run.bill_batch
+
+    def bill_batch(t, claimed, owner, part):  # type: ignore[no-untyped-def]
+        batches.append(sorted(claimed))
+        if len(batches) == 2:  # this run is past the third account: the other run gives it back
+            with w.kb.db.connection() as conn:
+                conn.execute(update(store.SC).where(store.SC.c.account_record_id == held)
+                             .values(owner=None, claimed_at=None))
+                conn.commit()
+        return original(t, claimed, owner, part)
+
+    run.bill_batch = bill_batch  # type: ignore[method-assign]
+    run.batch_size = 2
+    try:
+        w.clock.add(timedelta(days=31))  # 2024-02-15: every account's next billing date
+        report = w.kb.invoices.run_due(tenant=w.ctx.tenant_record_id)
+    finally:
+        run.batch_size = 500
+        del run.bill_batch
+    assert sorted(a for batch in batches for a in batch) == arids  # each account billed once
+    assert batches[-1] == [held] and all(held not in batch for batch in batches[:-1])
+    assert report.accounts == 6 and not report.failed
+    for account_id in ids:
+        assert _recurring_periods(w, account_id) == [(date(2024, 1, 15), date(2024, 2, 15), D(20)),
+                                                     (date(2024, 2, 15), date(2024, 3, 15), D(20))]
