@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from billing_run import CATALOG, RunLog, SecondNode, _count_invoices, _invoices_per_account  # noqa: E402
 
 START = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
+DAY = datetime(2024, 2, 1, 9, 0, tzinfo=UTC)  # the billing day: every account's next billing date
 
 
 def accounts(n: int) -> Iterator[NewAccount]:
@@ -53,14 +54,20 @@ def peak_mb() -> tuple[float, float]:
 
 def main() -> None:
     args = sys.argv[1:]
+    day_only = "--day-only" in args
+    if day_only:
+        args.remove("--day-only")
     nodes = 1
     if "--nodes" in args:
         at = args.index("--nodes")
         nodes = int(args[at + 1])
         del args[at:at + 2]
     if len(args) < 2 or not args[1].startswith("postgres") or nodes not in (1, 2):
-        raise SystemExit("usage: python bench/billing_day.py N postgresql://... [--nodes 2]")
+        raise SystemExit("usage: python bench/billing_day.py N postgresql://... [--nodes 2] [--day-only]")
     n, url = int(args[0]), args[1]
+    if day_only:
+        billing_day_only(n, url)
+        return
     import sqlalchemy as sa
 
     from billow.core.db.engine import normalize_url
@@ -103,7 +110,7 @@ def main() -> None:
     print(f"first invoices: {invoices} in {first:.1f} s => {invoices / first:.0f} invoices/s "
           f"(load + first invoices: {load + first:.1f} s)")
     t2 = time.perf_counter()
-    day_at = datetime(2024, 2, 1, 9, 0, tzinfo=UTC)
+    day_at = DAY
     moving = second.set_clock(day_at) if second is not None else None
     clock.set(day_at)
     assert kb.run_until_idle(24 * 3600)
@@ -126,6 +133,32 @@ def main() -> None:
     own, worker = peak_mb()
     child = "largest child process (billing worker or second node)" if nodes > 1 else "largest billing worker process"
     print(f"peak RSS {own:.0f} MB; {child} {worker:.0f} MB ({kb.invoices.run.processes} processes)")
+
+
+def billing_day_only(n: int, url: str) -> None:
+    """`--day-only`: the billing day of a database an earlier run of this script loaded (its clock moved to the
+    day; accounts it billed already are not billed again): the load and first invoices of a million accounts take
+    over an hour, the day is what changes."""
+    clock = TestClock(DAY)
+    kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True))
+    before = _count_invoices(kb)
+    pool = kb.invoices.run.billing_pool()
+    if pool is not None:
+        pool.start()
+    t = time.perf_counter()
+    kb.start()
+    assert kb.run_until_idle(24 * 3600)
+    day = time.perf_counter() - t
+    billed = _count_invoices(kb) - before
+    print(f"billing day (--day-only, {before - n} billed before): {billed} invoices in {day:.1f} s "
+          f"=> {billed / day:.0f} invoices/s")
+    per_account = _invoices_per_account(kb)
+    assert len(per_account) == n and set(per_account.values()) == {2}, "an account billed twice or missed"
+    print(f"  every account has exactly 2 invoices ({n} accounts)")
+    kb.close()
+    own, worker = peak_mb()
+    print(f"peak RSS {own:.0f} MB; largest billing worker process {worker:.0f} MB ({kb.invoices.run.processes} "
+          "processes)")
 
 
 if __name__ == "__main__":
