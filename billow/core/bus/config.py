@@ -64,6 +64,9 @@ class BusConfig:
     shutdown_timeout: float = 15.0
     # Use LISTEN/NOTIFY on PostgreSQL.
     listen_notify: bool = True
+    # Billow's: a node vacuums the queue tables (PostgreSQL) after claiming this many rows, so that a backlog
+    # drained without autovacuum does not leave claims walking millions of dead rows (Dispatcher.vacuum_if_due).
+    vacuum_after_rows: int = 100_000
 
     @property
     def dead_after(self) -> timedelta:

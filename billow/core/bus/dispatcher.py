@@ -73,6 +73,8 @@ class Dispatcher:
         self._listen_conn: Any = None
         self._beat_engine: Engine | None = None
         self._beat_lock = threading.Lock()
+        self._claimed = 0  # rows this node claimed (each is deleted once done): when to vacuum the queue tables
+        self._vacuumed_at = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, *, dispatch: bool = True) -> None:
@@ -149,6 +151,7 @@ class Dispatcher:
                                    group_size=1 if strict else self.cfg.claimed,
                                    queue_names=list(self.bus.queues), skip_locked=skip_locked,
                                    others_only=[q.name for q in self.bus.queues.values() if q.others_only])
+        self._claimed += sum(len(g) for g in out)
         return out
 
     def _claim_loop(self) -> None:
@@ -534,7 +537,23 @@ class Dispatcher:
         self._every(self.cfg.heartbeat_interval.total_seconds(), self._beat, "heartbeat", first_at_once=False)
 
     def _reaper_loop(self) -> None:
-        self._every(self.cfg.reap_every.total_seconds(), self.reap, "reaper", first_at_once=True)
+        def reap_and_vacuum() -> None:
+            self.reap()
+            self.vacuum_if_due()
+
+        self._every(self.cfg.reap_every.total_seconds(), reap_and_vacuum, "reaper", first_at_once=True)
+
+    def vacuum_if_due(self) -> bool:
+        """PostgreSQL: `VACUUM` the queue tables once this node has claimed `vacuum_after_rows` rows since the last
+        time. Every row done is deleted; until a vacuum, a claim walks their dead versions from the head of the
+        queue. A million-account billing day left 11 million dead rows in `bus_events` (autovacuum off, as here):
+        a claim of 100 events read 30,000 pages (191 ms) and the bus drained 180 events a second. Plain VACUUM:
+        no statistics are taken (see `Database.vacuum`), and it blocks neither readers nor writers."""
+        if self.db.is_sqlite or self._claimed - self._vacuumed_at < self.cfg.vacuum_after_rows:
+            return False
+        self._vacuumed_at = self._claimed
+        self.db.vacuum(store.BUS, store.NOTIFICATIONS, analyze=False)
+        return True
 
     def _every(self, seconds: float, task: Callable[[], object], name: str, *, first_at_once: bool) -> None:
         next_at = time.monotonic() + (0 if first_at_once else seconds)

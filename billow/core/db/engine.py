@@ -266,8 +266,9 @@ class Database:
         run: every billed account deleted its rows and wrote next month's).
 
         Until its dead rows are vacuumed each read walks them, and a deployment whose autovacuum is off (as
-        on our test machines) or lags slows down month after month. Not for the bus tables: they swing between
-        empty and full, and statistics taken while empty make the planner choose nested scans once full.
+        on our test machines) or lags slows down month after month. Not with ANALYZE for the bus tables: they swing
+        between empty and full, and statistics taken while empty make the planner choose nested scans once full
+        (the bus vacuums them without it: `Dispatcher.vacuum_if_due`).
         Runs outside any transaction, takes no lock that blocks readers or writers; a no-op on SQLite.
         `analyze=False` for big append-only tables: only their new pages are visited, marked visible (so that
         counts by index stay index-only), and no sample is read (ANALYZE of two 130,000-row history tables took

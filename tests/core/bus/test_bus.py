@@ -535,3 +535,36 @@ def test_the_heartbeat_beats_with_every_pooled_connection_taken_and_during_a_slo
         for conn in held:
             conn.close()
         d.stop()
+
+
+def test_a_node_vacuums_the_queue_tables_after_claiming_enough_rows(db_url: str, make_db: Any,
+                                                                      make_bus: Any) -> None:
+    """Every row done is deleted: after `vacuum_after_rows` claimed rows a node vacuums the queue tables
+    (PostgreSQL), so that claims do not walk the dead rows of a drained backlog. SQLite: nothing to do."""
+    db = make_db(db_url)
+    bus = make_bus(db, node_name="vacuuming-node", vacuum_after_rows=6)
+    bus.subscribe(lambda uow, ev: None, Ping)
+    d = Dispatcher(bus)
+    d._beat()
+
+    def vacuums() -> int:
+        with create_engine(db.url, poolclass=NullPool).connect() as c:
+            c.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            return int(c.exec_driver_sql("SELECT vacuum_count FROM pg_stat_user_tables "
+                                         "WHERE relname = 'bus_events'").scalar_one())
+
+    post(db, 1, 1, 1, 2, 3)
+    post(db, 1, 2, 4)
+    assert sum(len(g) for g in d.claim(10)) == 4
+    assert not d.vacuum_if_due()  # 4 claimed: not yet
+    if db.is_sqlite:
+        post(db, 1, 3, 5, 6)
+        d.claim(10)
+        assert not d.vacuum_if_due()
+        return
+    before = vacuums()
+    post(db, 1, 3, 5, 6)
+    assert sum(len(g) for g in d.claim(10)) == 2
+    assert d.vacuum_if_due()  # 6 claimed
+    assert wait_for(lambda: vacuums() == before + 1, timeout=10)
+    assert not d.vacuum_if_due()  # counted again from there
