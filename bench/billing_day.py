@@ -16,7 +16,6 @@ script prints the accounts each node billed that day and checks that every accou
 
 from __future__ import annotations
 
-import logging
 import resource
 import sys
 import time
@@ -35,7 +34,7 @@ from billow.invoice.billing_pool import default_processes  # noqa: E402
 from billow.operations.bulk import BulkReport, NewAccount  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from billing_run import CATALOG, RunLog, SecondNode, _count_invoices, _invoices_per_account  # noqa: E402
+from billing_run import CATALOG, SecondNode, _count_invoices, _invoices_per_account, start_billing  # noqa: E402
 
 START = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 DAY = datetime(2024, 2, 1, 9, 0, tzinfo=UTC)  # the billing day: every account's next billing date
@@ -93,12 +92,7 @@ def main() -> None:
     load = time.perf_counter() - t0
     print(f"load: {report.accounts} accounts and {report.subscriptions} subscriptions in {load:.1f} s "
           f"=> {report.accounts / load:.0f} accounts/s")
-    pool = kb.invoices.run.billing_pool()
-    if pool is not None:  # started before the clock, as in a running `billow serve`
-        pool.start()
-    runs = RunLog()
-    logging.getLogger("billow.invoice").addHandler(runs)
-    logging.getLogger("billow.invoice").setLevel(logging.INFO)
+    runs = start_billing(kb)
     second = SecondNode(url, clock.utcnow()) if nodes > 1 else None  # its bus starts on the waiting events
     t1 = time.perf_counter()
     kb.start()
@@ -142,9 +136,7 @@ def billing_day_only(n: int, url: str) -> None:
     clock = TestClock(DAY)
     kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True))
     before = _count_invoices(kb)
-    pool = kb.invoices.run.billing_pool()
-    if pool is not None:
-        pool.start()
+    start_billing(kb)
     t = time.perf_counter()
     kb.start()
     assert kb.run_until_idle(24 * 3600)

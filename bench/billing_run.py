@@ -151,6 +151,18 @@ class SecondNode:
             runs.add(line)
 
 
+def start_billing(kb: Billow) -> RunLog:
+    """The billing worker processes started before the clock, as in a running `billow serve`; the runs' log lines
+    counted by node."""
+    pool = kb.invoices.run.billing_pool()
+    if pool is not None:
+        pool.start()
+    runs = RunLog()
+    logging.getLogger("billow.invoice").addHandler(runs)
+    logging.getLogger("billow.invoice").setLevel(logging.INFO)
+    return runs
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -207,12 +219,7 @@ def main() -> None:
     # months 2-7 through the billing run itself (what `billow bill` and the next-billing-date
     # notification call); months 8-13 end to end: move the test clock and wait until the bus
     # workers have fired the due notifications and billed every account (as POST /test/clock does)
-    pool = kb.invoices.run.billing_pool()
-    if pool is not None:  # started before the clock, as in a running `billow serve`
-        pool.start()
-    runs = RunLog()
-    logging.getLogger("billow.invoice").addHandler(runs)
-    logging.getLogger("billow.invoice").setLevel(logging.INFO)
+    runs = start_billing(kb)
     second: SecondNode | None = None
     for label, months, via_clock in (("billow bill / run_due", range(2, 8), False),
                                      ("clock move, end to end", range(8, 14), True)):

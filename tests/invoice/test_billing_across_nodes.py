@@ -23,6 +23,7 @@ from billow.core.context import CallContext, internal_context
 from billow.entitlement.model import SubscriptionRequest
 from billow.invoice.billing_run import TRIGGER_QUEUE, BillingRun
 from billow.invoice.model import InvoiceItemType
+from billow.tenant.model import Tenant
 from tests.conftest import sibling_database
 from tests.resilience.nodes import CATALOG
 
@@ -44,9 +45,8 @@ def two_nodes() -> Iterator[tuple[Billow, Billow]]:
             b.close()
 
 
-def test_the_other_node_helps_and_each_account_is_billed_once(two_nodes: tuple[Billow, Billow],
-                                                              caplog: pytest.LogCaptureFixture) -> None:
-    a, b = two_nodes
+def _accounts_with_first_invoices(a: Billow) -> tuple[Tenant, CallContext, list[str]]:
+    """A tenant with ACCOUNTS accounts, each with a monthly subscription started on START and its first invoice."""
     tenant = a.tenants.create(CallContext(user_name="tests"), "nodes", "secret")
     ctx = CallContext(user_name="tests").for_tenant(tenant.record_id, tenant.id)
     a.catalogs.upload(ctx, CATALOG)
@@ -56,6 +56,13 @@ def test_the_other_node_helps_and_each_account_is_billed_once(two_nodes: tuple[B
         a.entitlements.create(ctx, [SubscriptionRequest(account_id=acc.id, plan_name="basic-monthly")])
         ids.append(acc.id)
     assert a.run_until_idle(120)
+    return tenant, ctx, ids
+
+
+def test_the_other_node_helps_and_each_account_is_billed_once(two_nodes: tuple[Billow, Billow],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    a, b = two_nodes
+    tenant, ctx, ids = _accounts_with_first_invoices(a)
     for node in (a, b):
         node.invoices.run.batch_size = 5  # 24 batches
     a.start()
@@ -106,15 +113,7 @@ def test_billow_bill_asks_the_live_nodes_to_help(two_nodes: tuple[Billow, Billow
     """`billow bill` is helped as a notification's run is: node b, a running node, bills part of the accounts at
     the command's instant (a day in its past here: `--date` is the day of node b's clock), each once."""
     a, b = two_nodes
-    tenant = a.tenants.create(CallContext(user_name="tests"), "nodes", "secret")
-    ctx = CallContext(user_name="tests").for_tenant(tenant.record_id, tenant.id)
-    a.catalogs.upload(ctx, CATALOG)
-    ids = []
-    for i in range(ACCOUNTS):
-        acc = a.accounts.create(ctx, AccountData(name=f"node {i}", currency="USD", external_key=f"n{i:04d}"))
-        a.entitlements.create(ctx, [SubscriptionRequest(account_id=acc.id, plan_name="basic-monthly")])
-        ids.append(acc.id)
-    assert a.run_until_idle(120)
+    tenant, ctx, ids = _accounts_with_first_invoices(a)
     with a.db.transaction(internal_context(tenant.record_id)) as uow:
         # the next-billing-date notifications would have node b bill everything itself, by its clock: this run is
         # the command's alone
