@@ -571,7 +571,7 @@ class BillingRun:
                 due = store.due_by_tenant(uow.conn, tenant, now)
             for t in sorted(due):
                 with self.db.transaction(internal_context(t)) as uow:
-                    asked[t] = self.enlist_helpers(uow, t, now, batch_size=batch_size)
+                    asked[t] = self.enlist_helpers(uow, t, now, batch_size=batch_size, due=due[t])
         report = self.run_due(tenant=tenant, now=now, batch_size=batch_size, progress=progress)
         self._dismiss_helpers([t for t, n in asked.items() if n], now)
         helped = sum(asked.values())
@@ -586,20 +586,24 @@ class BillingRun:
             with self.db.transaction(internal_context(t)) as uow:
                 self.bus.remove_due(uow, HELPER_QUEUE, t, now)
 
-    def enlist_helpers(self, uow: UnitOfWork, tenant: int, now: datetime, batch_size: int | None = None) -> int:
+    def enlist_helpers(self, uow: UnitOfWork, tenant: int, now: datetime, batch_size: int | None = None,
+                       due: int | None = None) -> int:
         """Ask the other live nodes to bill with this run (in its transaction): one helper notification per
-        node, fewer when the run has fewer batches. Returns how many were asked.
+        node, fewer when the run has fewer batches (`due` accounts, counted here when not given). Returns how
+        many were asked.
 
         The notification is due at the earlier of the run's instant and the wall clock: a run as of a later day
         (`billow bill --date`) is helped by nodes whose clocks are at today."""
         others = len(self.bus.live_nodes(uow.conn) - {self.bus.node_name})
         if others == 0 or self.db.is_sqlite:
             return 0
-        batches = -(-store.count_due(uow.conn, tenant, now) // (batch_size or self.batch_size))
+        if due is None:
+            due = store.count_due(uow.conn, tenant, now)
+        batches = -(-due // (batch_size or self.batch_size))
         helpers = min(others, batches - 1)
         if helpers > 0:
-            due = min(uow.now, self.wall_clock.utcnow())
-            self.bus.schedule_many(uow, HELPER_QUEUE, [({"now": now.isoformat()}, due, None)] * helpers,
+            at = min(uow.now, self.wall_clock.utcnow())
+            self.bus.schedule_many(uow, HELPER_QUEUE, [({"now": now.isoformat()}, at, None)] * helpers,
                                    tenant_record_id=tenant)
         return max(helpers, 0)
 

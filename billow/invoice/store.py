@@ -215,12 +215,18 @@ def item_record(conn: Connection, tenant: int, item_id: str) -> Mapping[str, Any
 
 
 # ------------------------------------------------------------------------------------------------- schedule
-def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Multi-row insert that skips rows violating a unique key (ON CONFLICT DO NOTHING)."""
+def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]],
+                   returning: Column[Any] | None = None) -> list[Any]:
+    """Multi-row insert that skips rows violating a unique key (ON CONFLICT DO NOTHING); with `returning`, that
+    column of the rows it did insert (a row another transaction inserted meanwhile is not among them)."""
     if not rows:
-        return
+        return []
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+    if returning is None:
+        conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+        return []
+    return [r[0] for r in conn.execute(dialect.insert(table).values(rows).on_conflict_do_nothing()
+                                       .returning(returning))]
 
 
 def schedule_row(tenant: int, account_record_id: int, subscription_id: str, target_date: date, fire_at: datetime,
@@ -255,15 +261,10 @@ def add_triggers(conn: Connection, tenant: int, instants: Iterable[datetime]) ->
     known = {r[0] for r in conn.execute(select(run_triggers.c.fire_at).where(
         run_triggers.c.tenant_record_id == tenant, run_triggers.c.fire_at.in_([r["fire_at"] for r in rows])))}
     new = [r for r in rows if r["fire_at"].replace(tzinfo=None) not in {k.replace(tzinfo=None) for k in known}]
-    if not new:
-        return []
     # only those this transaction inserted: two transactions that both found an instant unknown (two bus workers
     # making first invoices) would each schedule a notification for it, and their runs then fight for the same
     # accounts (a million-account billing day ran three runs at once, mostly waiting for each other's locks)
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    inserted = conn.execute(dialect.insert(run_triggers).values(new).on_conflict_do_nothing()
-                            .returning(run_triggers.c.fire_at))
-    return sorted(r[0] for r in inserted)
+    return sorted(_insert_ignore(conn, run_triggers, new, returning=run_triggers.c.fire_at))
 
 
 def forget_trigger(conn: Connection, tenant: int, fire_at: datetime) -> None:
