@@ -43,7 +43,7 @@ from billow.core.context import internal_context
 from billow.core.db import Database, UnitOfWork
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import BlockingState, Subscription
-from billow.invoice import store, store_checkpoints, store_lookup, store_parent
+from billow.invoice import store, store_checkpoints, store_lookup, store_parent, store_payments
 from billow.invoice.billing_pool import BillingPool, WorkerFactory
 from billow.invoice.config import generator_config
 from billow.invoice.control_tags import ControlTags, no_control_tags, with_written_off
@@ -79,6 +79,8 @@ HELPER_QUEUE = "invoice-service:billing-run-helper-queue"
 # upcoming-invoice notices (`dryRunNotificationSchedule`): a dry run some time before a next billing date
 DRY_RUN_NOTICE_QUEUE = "invoice-service:dry-run-notification-queue"
 VACUUM_AFTER_ACCOUNTS = 500
+# what a run adds to and the bus handlers after it read by id: analyzed when stale at a big run's start
+INVOICE_TABLES = (store.INV.name, store.IT.name, store_payments.IP.name)
 
 
 @dataclass
@@ -783,6 +785,9 @@ class BillingRun:
                     # (a batch's rows) or reads and sorts every due row; the bus fills it with no one analyzing
                     analyzed = True
                     self.db.analyze(store.SC.name)
+                    # the payment handler reads the invoices this run makes by their ids; without statistics
+                    # those reads test every invoice of the accounts (see `Database.analyze_stale`)
+                    self.db.analyze_stale(*INVOICE_TABLES)
                 if pool is None and not running and len(claimed_all) >= batch_size:
                     pool = self.billing_pool()  # more than one batch due: use the worker processes
                     if pool is not None:

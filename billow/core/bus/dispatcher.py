@@ -537,11 +537,16 @@ class Dispatcher:
         self._every(self.cfg.heartbeat_interval.total_seconds(), self._beat, "heartbeat", first_at_once=False)
 
     def _reaper_loop(self) -> None:
-        def reap_and_vacuum() -> None:
-            self.reap()
-            self.vacuum_if_due()
+        self._every(self.cfg.reap_every.total_seconds(), self.upkeep, "reaper", first_at_once=True)
 
-        self._every(self.cfg.reap_every.total_seconds(), reap_and_vacuum, "reaper", first_at_once=True)
+    def upkeep(self) -> None:
+        """One pass of the reaper's thread: reap the dead nodes' claims, vacuum the queue tables when due, and
+        analyze the tables whose statistics are stale (`Database.analyze_stale`: what autovacuum would do, for a
+        server where it is off or lags). Not the queue tables: they swing between empty and full, and statistics
+        taken while empty would mislead the claims (see `Database.vacuum`); a bulk load analyzes them full."""
+        self.reap()
+        self.vacuum_if_due()
+        self.db.analyze_stale(exclude=(store.BUS, store.NOTIFICATIONS))
 
     def vacuum_if_due(self) -> bool:
         """PostgreSQL: `VACUUM` the queue tables once this node has claimed `vacuum_after_rows` rows since the last

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,9 @@ log = logging.getLogger("billow.db")
 DEFAULT_URL = "sqlite:///billow.db"
 MIGRATION_LOCK_KEY = 0x62696C6C6F77  # "billow"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# PostgreSQL's autovacuum analyzes a table once more of its rows changed since the last analysis than
+# autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x its rows (defaults: 50 and 10%)
+STALE_ROWS, STALE_FRACTION = 50, 0.1
 
 
 def normalize_url(url: str) -> str:
@@ -282,6 +285,34 @@ class Database:
         analyzed). Statistics of a full table stay good once it empties; those of an empty table are what
         `vacuum` must not take of the bus tables. A no-op on SQLite."""
         self._maintain("ANALYZE", tables)
+
+    def analyze_stale(self, *tables: str, exclude: Collection[str] = ()) -> list[str]:
+        """PostgreSQL: `ANALYZE` those of `tables` (none given: every table of the schema but `exclude`) whose
+        statistics are stale by autovacuum's own rule: more rows changed since their last analysis than
+        50 + 10% of their rows. Returns the tables analyzed; a no-op on SQLite.
+
+        Our reads by sets of ids (`= ANY(array)`, see `sets.in_values`) run as prepared statements, and the
+        server plans them once for any array. On a table never analyzed that plan reads the tenant's or the
+        accounts' rows through the first index that matches and tests each against the whole array: the
+        payment handler's reads of the invoices a billing run made cost 8 ms at first, 200 ms a statement
+        after ten months of 2,000 accounts (autovacuum off, as here). With statistics it probes the
+        invoices' own index: 1.3 ms. Where autovacuum runs, it has usually done this already; where it is off
+        or lags behind a table that grows fast (a billing day, a bulk load), this does it."""
+        if self.is_sqlite:
+            return []
+        q = ("SELECT relname, n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables "
+             "WHERE schemaname = current_schema()")
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(q)).all()
+        wanted = set(tables)
+        stale = tuple(sorted(
+            r.relname for r in rows
+            if (r.relname in wanted if wanted else r.relname not in exclude)
+            and r.n_mod_since_analyze > STALE_ROWS + STALE_FRACTION * r.n_live_tup))
+        if stale:
+            log.info("analyzing tables with stale statistics: %s", ", ".join(stale))
+            self._maintain("ANALYZE", stale)
+        return list(stale)
 
     def _maintain(self, command: str, tables: tuple[str, ...]) -> None:
         """A maintenance command on tables, outside any transaction (PostgreSQL only)."""

@@ -568,3 +568,33 @@ def test_a_node_vacuums_the_queue_tables_after_claiming_enough_rows(db_url: str,
     assert d.vacuum_if_due()  # 6 claimed
     assert wait_for(lambda: vacuums() == before + 1, timeout=10)
     assert not d.vacuum_if_due()  # counted again from there
+
+
+def test_the_reapers_pass_analyzes_stale_tables_but_never_the_queue_tables(db_url: str, make_db: Any,
+                                                                             make_bus: Any) -> None:
+    """`Dispatcher.upkeep` takes the statistics autovacuum would (here it is off) of a table that grew, and
+    not those of the queue tables, however many rows they hold: taken at the wrong moment (empty), they
+    would make the claims read every ready row."""
+    db = make_db(db_url)
+    bus = make_bus(db, node_name="upkeep-node")
+    bus.subscribe(lambda uow, ev: None, Ping)
+    d = Dispatcher(bus)
+    d._beat()
+    if db.is_sqlite:
+        d.upkeep()  # nothing to analyze, nothing raised
+        return
+
+    def analyses() -> dict[str, int]:
+        with create_engine(db.url, poolclass=NullPool).connect() as c:
+            return {r[0]: int(r[1]) for r in c.exec_driver_sql(
+                "SELECT relname, analyze_count FROM pg_stat_user_tables "
+                "WHERE relname IN ('bus_events', 'notifications', 'bus_test_effects')")}
+
+    post(db, 1, None, *range(200))
+    with db.engine.begin() as c:
+        c.execute(effects.insert(), [{"seq": i, "account": None} for i in range(200)])
+    before = analyses()
+    assert wait_for(lambda: (d.upkeep(), analyses()["bus_test_effects"] == before["bus_test_effects"] + 1)[1],
+                    timeout=10)
+    after = analyses()
+    assert (after["bus_events"], after["notifications"]) == (before["bus_events"], before["notifications"])
