@@ -67,6 +67,10 @@ class BusConfig:
     # Billow's: a node vacuums the queue tables (PostgreSQL) after claiming this many rows, so that a backlog
     # drained without autovacuum does not leave claims walking millions of dead rows (Dispatcher.vacuum_if_due).
     vacuum_after_rows: int = 100_000
+    # Billow's: how often the reaper's pass also analyzes the tables whose statistics are stale (PostgreSQL;
+    # Database.analyze_stale), as autovacuum does once a minute (autovacuum_naptime). More often, the tables a
+    # billing run churns (subscriptions, the schedule) were analyzed at every pass.
+    analyze_every: timedelta = timedelta(minutes=1)
 
     @property
     def dead_after(self) -> timedelta:

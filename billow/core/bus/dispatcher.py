@@ -75,6 +75,7 @@ class Dispatcher:
         self._beat_lock = threading.Lock()
         self._claimed = 0  # rows this node claimed (each is deleted once done): when to vacuum the queue tables
         self._vacuumed_at = 0
+        self._analyzed_at: float | None = None  # when the reaper last analyzed stale tables (monotonic)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, *, dispatch: bool = True) -> None:
@@ -540,13 +541,17 @@ class Dispatcher:
         self._every(self.cfg.reap_every.total_seconds(), self.upkeep, "reaper", first_at_once=True)
 
     def upkeep(self) -> None:
-        """One pass of the reaper's thread: reap the dead nodes' claims, vacuum the queue tables when due, and
-        analyze the tables whose statistics are stale (`Database.analyze_stale`: what autovacuum would do, for a
-        server where it is off or lags). Not the queue tables: they swing between empty and full, and statistics
-        taken while empty would mislead the claims (see `Database.vacuum`); a bulk load analyzes them full."""
+        """One pass of the reaper's thread: reap the dead nodes' claims, vacuum the queue tables when due, and, at
+        most every `analyze_every`, analyze the tables whose statistics are stale (`Database.analyze_stale`: what
+        autovacuum would do, for a server where it is off or lags). Not the queue tables: they swing between empty
+        and full, and statistics taken while empty would mislead the claims (see `Database.vacuum`); a bulk load
+        analyzes them full."""
         self.reap()
         self.vacuum_if_due()
-        self.db.analyze_stale(exclude=(store.BUS, store.NOTIFICATIONS))
+        now = time.monotonic()
+        if self._analyzed_at is None or now - self._analyzed_at >= self.cfg.analyze_every.total_seconds():
+            self._analyzed_at = now
+            self.db.analyze_stale(exclude=(store.BUS, store.NOTIFICATIONS))
 
     def vacuum_if_due(self) -> bool:
         """PostgreSQL: `VACUUM` the queue tables once this node has claimed `vacuum_after_rows` rows since the last

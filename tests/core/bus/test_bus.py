@@ -572,11 +572,11 @@ def test_a_node_vacuums_the_queue_tables_after_claiming_enough_rows(db_url: str,
 
 def test_the_reapers_pass_analyzes_stale_tables_but_never_the_queue_tables(db_url: str, make_db: Any,
                                                                              make_bus: Any) -> None:
-    """`Dispatcher.upkeep` takes the statistics autovacuum would (here it is off) of a table that grew, and
-    not those of the queue tables, however many rows they hold: taken at the wrong moment (empty), they
-    would make the claims read every ready row."""
+    """`Dispatcher.upkeep` takes the statistics autovacuum would (here it is off) of a table that grew, at most
+    every `analyze_every`, and never those of the queue tables, however many rows they hold: taken at the wrong
+    moment (empty), they would make the claims read every ready row."""
     db = make_db(db_url)
-    bus = make_bus(db, node_name="upkeep-node")
+    bus = make_bus(db, node_name="upkeep-node", analyze_every=timedelta(0))
     bus.subscribe(lambda uow, ev: None, Ping)
     d = Dispatcher(bus)
     d._beat()
@@ -590,11 +590,26 @@ def test_the_reapers_pass_analyzes_stale_tables_but_never_the_queue_tables(db_ur
                 "SELECT relname, analyze_count FROM pg_stat_user_tables "
                 "WHERE relname IN ('bus_events', 'notifications', 'bus_test_effects')")}
 
+    def add_effects(n: int) -> None:
+        with db.engine.begin() as c:
+            c.execute(effects.insert(), [{"seq": i, "account": None} for i in range(n)])
+            c.exec_driver_sql("SELECT pg_stat_force_next_flush()")  # counted at commit
+
     post(db, 1, None, *range(200))
-    with db.engine.begin() as c:
-        c.execute(effects.insert(), [{"seq": i, "account": None} for i in range(200)])
+    add_effects(200)
     before = analyses()
     assert wait_for(lambda: (d.upkeep(), analyses()["bus_test_effects"] == before["bus_test_effects"] + 1)[1],
                     timeout=10)
     after = analyses()
     assert (after["bus_events"], after["notifications"]) == (before["bus_events"], before["notifications"])
+
+    # at most every `analyze_every`: stale again (200 more rows of 400), left until the hour has passed
+    d.cfg.analyze_every = timedelta(hours=1)
+    add_effects(200)
+    time.sleep(1.5)
+    d.upkeep()
+    assert analyses()["bus_test_effects"] == after["bus_test_effects"]
+    assert d._analyzed_at is not None
+    d._analyzed_at -= 3601
+    d.upkeep()
+    assert wait_for(lambda: analyses()["bus_test_effects"] == after["bus_test_effects"] + 1, timeout=10)
