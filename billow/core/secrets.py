@@ -44,13 +44,18 @@ class VerifiedCache:
     def _digest(secret: str) -> bytes:
         return hmac.new(_PEPPER, secret.encode(), hashlib.sha256).digest()
 
-    def check(self, identity: str, secret: str, stored_hash: str) -> bool:
+    def remembered(self, identity: str, secret: str, stored_hash: str) -> bool:
+        """True when this triple verified within `ttl`: no hash is computed (cheap enough for an event loop)."""
         key = (identity, self._digest(secret), stored_hash)
-        now = time.monotonic()
         with self._lock:
             expiry = self._entries.get(key)
-            if expiry is not None and expiry > now:
-                return True
+        return expiry is not None and expiry > time.monotonic()
+
+    def check(self, identity: str, secret: str, stored_hash: str) -> bool:
+        if self.remembered(identity, secret, stored_hash):
+            return True
+        key = (identity, self._digest(secret), stored_hash)
+        now = time.monotonic()
         if not verify_secret(stored_hash, secret):
             return False
         with self._lock:

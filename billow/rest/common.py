@@ -55,7 +55,7 @@ def paginated_headers(path: str, offset: int, limit: int, total: int, max_record
 AUDIT_LEVELS = ("NONE", "MINIMAL", "FULL")
 
 
-def audit_level(audit: str = Query("NONE")) -> str:
+async def audit_level(audit: str = Query("NONE")) -> str:
     level = audit.upper()
     if level not in AUDIT_LEVELS:
         raise InvalidInput(f"audit: '{audit}' is not one of NONE, MINIMAL, FULL")
@@ -67,7 +67,7 @@ AuditLevel = Annotated[str, Depends(audit_level)]
 TAKES_AUDIT = [Depends(audit_level)]
 
 
-def plugin_properties(pluginProperty: list[str] | None = Query(None)) -> list[str]:
+async def plugin_properties(pluginProperty: list[str] | None = Query(None)) -> list[str]:
     """Kill Bill's `pluginProperty` query parameters (`key=value`, repeated), which it hands to its payment,
     invoice and entitlement plugins: accepted as Kill Bill accepts them; Billow runs no plugin that reads them."""
     return pluginProperty or []

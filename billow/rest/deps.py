@@ -1,5 +1,9 @@
 """Typed access to the services for routes (FastAPI dependencies): `accounts: Accounts` in a route's
-signature gives the `AccountService` of the `Billow` the app serves, and mypy follows the route into it."""
+signature gives the `AccountService` of the `Billow` the app serves, and mypy follows the route into it.
+
+They are `async def`, as every dependency that neither waits nor reads: FastAPI runs a plain `def` dependency in
+a worker thread, one hand-off per dependency per request, and on a busy server each hand-off waits for the GIL.
+Routes stay plain `def` (they read the database) and run in the thread pool."""
 
 from __future__ import annotations
 
@@ -31,75 +35,79 @@ def billow_of(request: Request) -> Billow:
     return cast(Billow, request.app.state.billow)
 
 
-def _accounts(request: Request) -> AccountService:
+async def _billow(request: Request) -> Billow:
+    return billow_of(request)
+
+
+async def _accounts(request: Request) -> AccountService:
     return billow_of(request).accounts
 
 
-def _tenants(request: Request) -> TenantService:
+async def _tenants(request: Request) -> TenantService:
     return billow_of(request).tenants
 
 
-def _catalogs(request: Request) -> CatalogService:
+async def _catalogs(request: Request) -> CatalogService:
     return billow_of(request).catalogs
 
 
-def _entitlements(request: Request) -> EntitlementService:
+async def _entitlements(request: Request) -> EntitlementService:
     return billow_of(request).entitlements
 
 
-def _invoices(request: Request) -> InvoiceService:
+async def _invoices(request: Request) -> InvoiceService:
     return billow_of(request).invoices
 
 
-def _presentation(request: Request) -> InvoicePresenter:
+async def _presentation(request: Request) -> InvoicePresenter:
     return billow_of(request).presentation
 
 
-def _push(request: Request) -> PushNotificationService:
+async def _push(request: Request) -> PushNotificationService:
     return billow_of(request).push
 
 
-def _security(request: Request) -> SecurityService:
+async def _security(request: Request) -> SecurityService:
     return billow_of(request).security
 
 
-def _queues(request: Request) -> QueueAdmin:
+async def _queues(request: Request) -> QueueAdmin:
     return billow_of(request).queues
 
 
-def _caches(request: Request) -> CacheAdmin:
+async def _caches(request: Request) -> CacheAdmin:
     return billow_of(request).caches
 
 
-def _export(request: Request) -> AccountExport:
+async def _export(request: Request) -> AccountExport:
     return billow_of(request).export
 
 
-def _closing(request: Request) -> AccountClosing:
+async def _closing(request: Request) -> AccountClosing:
     return billow_of(request).closing
 
 
-def _nodes(request: Request) -> NodeOperations:
+async def _nodes(request: Request) -> NodeOperations:
     return billow_of(request).nodes
 
 
-def _tags(request: Request) -> TagService:
+async def _tags(request: Request) -> TagService:
     return billow_of(request).tags
 
 
-def _custom_fields(request: Request) -> CustomFieldService:
+async def _custom_fields(request: Request) -> CustomFieldService:
     return billow_of(request).custom_fields
 
 
-def _usages(request: Request) -> UsageService:
+async def _usages(request: Request) -> UsageService:
     return billow_of(request).usage
 
 
-def _payments(request: Request) -> PaymentStack:
+async def _payments(request: Request) -> PaymentStack:
     return billow_of(request).payment
 
 
-App = Annotated[Billow, Depends(billow_of)]
+App = Annotated[Billow, Depends(_billow)]
 Accounts = Annotated[AccountService, Depends(_accounts)]
 Tenants = Annotated[TenantService, Depends(_tenants)]
 Catalogs = Annotated[CatalogService, Depends(_catalogs)]

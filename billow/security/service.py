@@ -80,6 +80,17 @@ class SecurityService:
             self.throttle.failed(username, source)
         return ok
 
+    def remembered(self, username: str, password: str, source: str) -> bool:
+        """True when these credentials passed `authenticate` lately and the user's row is still remembered (no
+        database, no hashing: an event loop may call it). False says only that `authenticate` must decide."""
+        cached = self._users.get(username)
+        if cached is None or cached[0] <= self._monotonic() or self.throttle.blocked(username, source):
+            return False
+        ok = self._verified.remembered(username, password, cached[1]["password"])
+        if ok:
+            self.throttle.succeeded(username, source)
+        return ok
+
     def _user(self, username: str) -> Mapping[str, Any] | None:
         """The user's row, remembered as long as its permissions are (`permission_ttl`): a request does not read
         it again, and a change on this node drops it at once."""
@@ -122,6 +133,15 @@ class SecurityService:
 
     def is_permitted(self, username: str, permission: str) -> bool:
         return permitted(self.granted(username), permission)
+
+    def permitted_remembered(self, username: str, permission: str) -> bool | None:
+        """`is_permitted` from what this node remembers (no database: an event loop may call it); None when the
+        user's permissions must be read again."""
+        with self._lock:
+            cached = self._permissions.get(username)
+        if cached is None or cached[0] <= self._monotonic():
+            return None
+        return permitted(cached[1], permission)
 
     def permissions(self, username: str) -> list[str]:
         """Kill Bill's getCurrentUserPermissions: every Kill Bill permission the user holds, expanded."""

@@ -98,6 +98,14 @@ class TenantService:
             return None
         return _to_tenant(row)
 
+    def remembered(self, api_key: str, api_secret: str) -> Tenant | None:
+        """The tenant when these credentials were verified lately on this node (no database, no hashing: an event
+        loop may call it); None says only that `authenticate` must decide."""
+        row = self._tenant_rows.get(api_key)
+        if row is None or not self._verified.remembered(api_key, api_secret, row["api_secret"]):
+            return None
+        return _to_tenant(row)
+
     # -- key/values ---------------------------------------------------------------------------
     def get_values(self, ctx: CallContext, key: str) -> TenantKeyValue:
         with self.db.read(ctx) as uow:

@@ -104,6 +104,7 @@ def test_an_error_in_authentication_itself_is_the_same_generic_500(
         raise ConnectionError("connection to server at db.internal (10.0.0.5), port 5432 failed")
 
     monkeypatch.setattr(billow.security, "authenticate", database_down)
+    monkeypatch.setattr(billow.security, "remembered", lambda user, password, source: False)  # nothing verified yet
     with edge.connect() as sock:
         sock.sendall(f"GET /1.0/kb/accounts/pagination HTTP/1.1\r\n{edge.headers}\r\n".encode())
         status, headers, body = read_response(sock)

@@ -179,3 +179,30 @@ def test_a_combo_payment_needs_the_permissions_of_what_it_creates(server: Server
                                                        "transaction": purchase})
         assert r.status_code == 401 and r.json()["code"] == 40000
     assert kb.get("/1.0/kb/accounts", params={"externalKey": "combo-new"}).status_code == 404
+
+
+def test_credentials_verified_lately_are_answered_without_the_full_checks(server: ServerThread, kb: KB,
+                                                                         billow: Billow,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user, its permissions and the tenant verified by one request are answered from memory on the event loop
+    for the next (no thread hand-off, no database); a wrong password still goes to the full check and fails."""
+    name, password = _user(server, ["account:create"])
+    calls: dict[str, int] = {"user": 0, "permission": 0, "tenant": 0}
+
+    def counted(kind: str, full: object) -> object:
+        def call(*args: object) -> object:
+            calls[kind] += 1
+            return full(*args)  # type: ignore[operator]
+        return call
+
+    monkeypatch.setattr(billow.security, "authenticate", counted("user", billow.security.authenticate))
+    monkeypatch.setattr(billow.security, "is_permitted", counted("permission", billow.security.is_permitted))
+    monkeypatch.setattr(billow.tenants, "authenticate", counted("tenant", billow.tenants.authenticate))
+    with _as(kb, (name, password)) as user:
+        for _ in range(3):
+            r = user.post("/1.0/kb/accounts", json={"currency": "USD", "externalKey": f"remembered-{uuid.uuid4()}"})
+            assert r.status_code == 201, r.text
+        assert calls == {"user": 1, "permission": 1, "tenant": 1}
+    with _as(kb, (name, "not-" + password)) as intruder:
+        assert intruder.post("/1.0/kb/accounts", json={"currency": "USD"}).status_code == 401
+    assert calls["user"] == 2

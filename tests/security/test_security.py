@@ -61,3 +61,50 @@ def test_tenants_are_remembered_by_api_key_but_unknown_keys_are_not(tmp_path: Pa
     assert found is not None and found.id == created.id
     assert other_node.authenticate("later", "wrong") is None  # the secret is still checked
     kb.close()
+
+
+def test_what_the_event_loop_may_answer_alone_is_only_what_was_verified_lately(tmp_path: Path) -> None:
+    """`remembered` and `permitted_remembered` (called on the event loop, no database, no hashing) say yes only to
+    credentials `authenticate` accepted within the TTL; anything else goes back to the full check."""
+    from billow.core.context import CallContext
+    from billow.security.service import SecurityService
+    from billow.security.throttle import LoginThrottle
+
+    kb = Billow(database_url=f"sqlite:///{tmp_path / 'remembered.db'}")
+    kb.security.ensure_default_admin()
+    now = [100.0]
+    node = SecurityService(kb.db, permission_ttl=5.0, monotonic=lambda: now[0],
+                           throttle=LoginThrottle(max_failures=2, monotonic=lambda: now[0]))
+    assert not node.remembered("admin", "password", "10.0.0.1")  # never verified here
+    assert node.permitted_remembered("admin", "account:create") is None
+    assert node.authenticate("admin", "password", "10.0.0.1") and node.is_permitted("admin", "account:create")
+    assert node.remembered("admin", "password", "10.0.0.1")
+    assert node.permitted_remembered("admin", "account:create") is True
+    assert not node.remembered("admin", "wrong", "10.0.0.1")
+    assert not node.remembered("nobody", "password", "10.0.0.1")
+    now[0] += 5.1  # the user's row and permissions are forgotten with the TTL
+    assert not node.remembered("admin", "password", "10.0.0.1")
+    assert node.permitted_remembered("admin", "account:create") is None
+    assert node.authenticate("admin", "password", "10.0.0.2")
+    # a source locked out by failures is not let in by the remembered answer either
+    assert not node.authenticate("admin", "bad", "10.0.0.2") and not node.authenticate("admin", "bad", "10.0.0.2")
+    assert not node.remembered("admin", "password", "10.0.0.2")
+    assert node.remembered("admin", "password", "10.0.0.3")
+    # a change on this node is seen at once
+    node.update_password(CallContext(user_name="tests"), "admin", "changed")
+    assert not node.remembered("admin", "password", "10.0.0.3")
+    kb.close()
+
+
+def test_a_tenant_is_remembered_only_with_the_secret_that_was_verified(tmp_path: Path) -> None:
+    from billow.core.context import CallContext
+
+    kb = Billow(database_url=f"sqlite:///{tmp_path / 'tenant-remembered.db'}")
+    created = kb.tenants.create(CallContext(user_name="tests"), "key", "secret")
+    assert kb.tenants.remembered("key", "secret") is None  # created, never authenticated
+    assert kb.tenants.authenticate("key", "secret") is not None
+    found = kb.tenants.remembered("key", "secret")
+    assert found is not None and found.id == created.id and found.record_id == created.record_id
+    assert kb.tenants.remembered("key", "wrong") is None
+    assert kb.tenants.remembered("other", "secret") is None
+    kb.close()
