@@ -34,16 +34,17 @@ class _Plan:
     insert_sql: str  # a prepared INSERT ... RETURNING record_id of one row
 
 
-_PLANS: dict[tuple[Table, bool], _Plan] = {}
+# by dialect too: the conversions are the dialect's, and one process may write to SQLite and PostgreSQL
+_PLANS: dict[tuple[Table, bool, str], _Plan] = {}
 # a column whose default is the server's (the queue tables' processing_state) or computed: rows here share one
 # column list, so every row must give it
 _NO_DEFAULT_HERE = object()
 
 
 def _plan(conn: Connection, table: Table, with_ids: bool) -> _Plan:
-    plan = _PLANS.get((table, with_ids))
+    dialect = conn.dialect
+    plan = _PLANS.get((table, with_ids, dialect.name))
     if plan is None:
-        dialect = conn.dialect
         columns = [c for c in table.columns if c.name != "record_id" or with_ids]
         converters = []
         for c in columns:
@@ -56,7 +57,7 @@ def _plan(conn: Connection, table: Table, with_ids: bool) -> _Plan:
         names = ", ".join(f'"{n}"' for n in written)
         sql = (f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join(["%s"] * len(written))}) '
                'RETURNING "record_id"')
-        plan = _PLANS[(table, with_ids)] = _Plan(tuple(c.name for c in columns), tuple(converters), sql)
+        plan = _PLANS[(table, with_ids, dialect.name)] = _Plan(tuple(c.name for c in columns), tuple(converters), sql)
     return plan
 
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Boolean, Column, Date, MetaData, String, Table, select
@@ -74,3 +75,31 @@ def test_a_row_without_a_column_whose_default_is_the_servers_is_refused(billow: 
            "search_key1": 1, "search_key2": 1}
     with pytest.raises(ValueError, match="processing_state"), billow.db.transaction(internal_context()) as uow:
         insert_rows(uow.conn, table, [row] * count, returning_ids=False)
+
+
+SHARED = Table("bulk_probe_shared", MetaData(),
+               Column("record_id", RecordId, primary_key=True, autoincrement=True),
+               Column("amount", Money, nullable=True), Column("at", UTCDateTime, nullable=True),
+               Column("flag", Boolean, nullable=False, default=True))
+
+
+@pytest.mark.parametrize("count", [1, COPY_THRESHOLD])
+def test_one_process_writes_the_same_table_to_sqlite_and_to_the_other_database(billow: Billow, tmp_path: Path,
+                                                                               count: int) -> None:
+    """Each database gets its own conversions (a SQLite boolean is an integer, which PostgreSQL refuses): an
+    embedded process may copy between the two."""
+    first = Billow(f"sqlite:///{tmp_path / 'first.db'}")
+    rows = [{"amount": Decimal("2.5"), "at": datetime(2024, 3, 1, tzinfo=UTC), "flag": False}] * count
+    try:
+        for kb in (first, billow):
+            SHARED.create(kb.db.engine)
+            try:
+                with kb.db.transaction(internal_context()) as uow:
+                    insert_rows(uow.conn, SHARED, rows, returning_ids=True)
+                with kb.db.read() as uow:
+                    stored = [tuple(r[1:]) for r in uow.conn.execute(select(SHARED))]
+                assert stored == [(Decimal("2.5"), datetime(2024, 3, 1, tzinfo=UTC), False)] * count
+            finally:
+                SHARED.drop(kb.db.engine)
+    finally:
+        first.close()
