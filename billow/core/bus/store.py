@@ -20,6 +20,7 @@ The protocol follows killbill-commons (`queue/.../QueueSqlDao.sql.stg`,
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ def _ready(t: Table, now: datetime, wall: datetime) -> list[Any]:
     return cond
 
 
+@functools.cache  # the same clause every claim: built once (its construction was a fifth of a claim's CPU)
 def _earlier_exists(t: Table) -> Any:
     p = t.alias("p")
     if t is notifications:
