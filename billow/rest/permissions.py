@@ -142,12 +142,11 @@ async def authorize(request: Request) -> None:
         return
     principal: str | None = getattr(request.state, "principal", None)
     security = request.app.state.billow.security
-    if principal is None:
-        raise NotPermitted("User doesn't have enough permissions", code=40000,
-                           class_name="org.killbill.billing.security.SecurityApiException")
-    allowed = security.permitted_remembered(principal, permission)
-    if allowed is None:  # not remembered: read in a thread
-        allowed = await run_in_threadpool(security.is_permitted, principal, permission)
+    allowed: bool | None = False
+    if principal is not None:
+        allowed = security.permitted_remembered(principal, permission)
+        if allowed is None:  # not remembered: read in a thread
+            allowed = await run_in_threadpool(security.is_permitted, principal, permission)
     if not allowed:
         raise NotPermitted("User doesn't have enough permissions", code=40000,
                            class_name="org.killbill.billing.security.SecurityApiException")

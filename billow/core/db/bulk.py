@@ -69,9 +69,7 @@ def _values(plan: _Plan, rows: Sequence[Mapping[str, Any]], ids: Sequence[int] |
             if name == "record_id":
                 value: Any = ids[i] if ids is not None else None
             else:
-                value = row.get(name, default)
-                if value is _NO_DEFAULT_HERE:
-                    raise ValueError(f"insert_rows: every row needs a value for {name} (no default applies here)")
+                value = _given(row, name, default)
                 if process is not None and value is not None:
                     value = process(value)
             out.append(value)
