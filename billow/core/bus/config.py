@@ -35,6 +35,11 @@ class BusConfig:
     # few hundred per second. A pack that fails is rolled back and its groups run one by one, so
     # order and retries per account are those of single groups.
     pack_rows: int = 64
+    # queue.mode (Kill Bill's bus default: STICKY_EVENTS): a unit of work's few events are inserted claimed by the
+    # node that posts them and handed to its dispatcher in memory (`Outbox.write`); False is POLLING, where every
+    # event waits for a claim. Handed events wait in memory up to `workers * pack_rows` rows; past that,
+    # events go to the table for any node.
+    sticky_events: bool = True
     # max.failure.retry (3): a handler that raises is retried this many times, then FAILED.
     max_failure_retry: int = 3
     # Back-off before retry n (Kill Bill retries at once; configurable here). The last
@@ -85,7 +90,7 @@ class BusConfig:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> BusConfig:
         """Settings from the environment, with Kill Bill's property names where it has them
-        (`org.killbill.persistent.bus.main.reapThreshold`, `...reapSchedule`, `...nbThreads`, in
+        (`org.killbill.persistent.bus.main.reapThreshold`, `...reapSchedule`, `...nbThreads`, `...queue.mode`, in
         milliseconds for durations) or `BILLOW_BUS_HEARTBEAT_MS` / `BILLOW_BUS_DEAD_AFTER_BEATS`."""
         env = os.environ if environ is None else environ
         cfg = cls(**overrides)  # type: ignore[arg-type]
@@ -99,6 +104,12 @@ class BusConfig:
         cfg.heartbeat_interval = ms("BILLOW_BUS_HEARTBEAT_MS") or cfg.heartbeat_interval
         if env.get("BILLOW_BUS_DEAD_AFTER_BEATS"):
             cfg.dead_after_beats = int(env["BILLOW_BUS_DEAD_AFTER_BEATS"])
+        mode = env.get("org.killbill.persistent.bus.main.queue.mode")
+        if mode:
+            if mode.upper() not in ("STICKY_EVENTS", "POLLING"):
+                raise ValueError(f"org.killbill.persistent.bus.main.queue.mode: {mode!r} is not STICKY_EVENTS "
+                                 "or POLLING")
+            cfg.sticky_events = mode.upper() == "STICKY_EVENTS"
         if env.get("org.killbill.persistent.bus.main.nbThreads"):
             cfg.workers = int(env["org.killbill.persistent.bus.main.nbThreads"])
         return cfg

@@ -11,10 +11,15 @@ fails, the rest of the group is released and the account waits for the retry. Bu
 are claimed before notifications, so the events a notification posts run before the next
 notification. On PostgreSQL, claims use `FOR UPDATE SKIP LOCKED` and LISTEN/NOTIFY wakes
 the claimer; on SQLite (one writer at a time) the claim is a plain transaction.
+
+Events this process posts are handed to its dispatcher in memory (see `billow.core.bus.outbox`): the
+claimer takes them before claiming, and claims only when the tables may hold work (a NOTIFY, a
+local write that went to the table, a clock move, a release) or at least every poll interval.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -39,11 +44,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("billow.bus")
 
-OK, RETRY, LOST = "ok", "retry", "lost"
+OK, RETRY, LOST, DEFERRED = "ok", "retry", "lost", "deferred"
 
 
 class _LostClaim(Exception):
     pass
+
+
+class _NotYet(Exception):
+    """A handed row was not taken: an earlier row of its account is still in the table."""
 
 
 class _Commit(Exception):
@@ -62,6 +71,10 @@ class Dispatcher:
         self.owner = bus.config.node_name
         self.boot = bus.wall_clock.utcnow()
         self._wake = bus.outbox.doorbell
+        self._table_due = bus.outbox.table_due
+        self._last_claim = 0.0  # monotonic
+        self._handed: collections.deque[Entry] = collections.deque()
+        self._handed_lock = threading.Lock()
         self._stop = threading.Event()
         self._idle_cv = threading.Condition()
         self._inflight = 0
@@ -88,6 +101,8 @@ class Dispatcher:
             targets.append(("claimer", self._claim_loop))
         if dispatch and not self.db.is_sqlite and self.cfg.listen_notify:
             targets.append(("listener", self._listen_loop))
+        if dispatch and self.cfg.sticky_events:
+            self.bus.outbox.local = self
         for name, fn in targets:
             t = threading.Thread(target=fn, name=f"billow-bus-{name}", daemon=True)
             t.start()
@@ -95,6 +110,8 @@ class Dispatcher:
 
     def stop(self) -> None:
         """Stop claiming, let running groups finish (up to shutdownTimeout), release the rest."""
+        if self.bus.outbox.local is self:
+            self.bus.outbox.local = None
         self._stop.set()
         self._wake.set()
         conn = self._listen_conn
@@ -109,6 +126,10 @@ class Dispatcher:
             for f in list(self._futures):
                 with contextlib.suppress(Exception):  # logged by the worker
                     f.result(timeout=max(0.0, deadline - time.monotonic()))
+        with self._handed_lock:
+            left = list(self._handed)
+            self._handed.clear()
+        self._release(left)  # handed rows not begun: for the next node (or this one restarted) to claim
         if not self._futures:
             try:
                 with self.db.transaction(internal_context()) as uow:
@@ -121,7 +142,32 @@ class Dispatcher:
                 self._beat_engine = None
 
     def wake(self) -> None:
+        self.bus.outbox.ring()
+
+    # -- handed events (Outbox.write) ---------------------------------------------------------
+    def accepts(self, rows: int) -> bool:
+        """Whether to hand `rows` more events to this dispatcher: while it runs, up to `workers * pack_rows`
+        waiting in memory (past that, a backlog goes to the table, where every node can take its share)."""
+        if self._stop.is_set():
+            return False
+        with self._handed_lock:
+            return len(self._handed) + rows <= max(1, self.cfg.workers) * max(1, self.cfg.pack_rows)
+
+    def claimed_until(self) -> datetime:
+        return self._wall() + self.cfg.claim_time
+
+    def hand(self, entries: list[Entry]) -> None:
+        """Rows inserted claimed by this node, after their commit (called in the committing thread)."""
+        with self._handed_lock:
+            self._handed.extend(entries)
         self._wake.set()
+
+    def _take_handed(self, rows: int) -> list[list[Entry]]:
+        """Up to `rows` handed rows, as account groups in record-id order (as a claim groups them)."""
+        with self._handed_lock:
+            taken = [self._handed.popleft() for _ in range(min(rows, len(self._handed)))]
+        # committing threads may hand in another order than they committed: record ids give an account's order
+        return _merge([], [[e] for e in sorted(taken, key=lambda e: e.record_id)])
 
     # -- time ---------------------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -161,14 +207,24 @@ class Dispatcher:
             with self._idle_cv:
                 idle = self.cfg.workers - self._inflight
             groups: list[list[Entry]] = []
+            failed = False
             if idle > 0:
                 pack_rows = max(1, self.cfg.pack_rows)
-                try:
-                    groups = self.claim(idle * pack_rows)
-                except Exception:
-                    log.exception("claim failed on node %s", self.owner)
-                    self._stop.wait(self.cfg.poll_interval)
-                    continue
+                groups = self._take_handed(idle * pack_rows)
+                if len(groups) < idle * pack_rows and (
+                        self._table_due.is_set()
+                        or time.monotonic() - self._last_claim >= self.cfg.poll_interval):
+                    self._table_due.clear()
+                    self._last_claim = time.monotonic()
+                    try:
+                        claimed = self.claim(idle * pack_rows - len(groups))
+                    except Exception:
+                        log.exception("claim failed on node %s", self.owner)
+                        self._table_due.set()
+                        claimed, failed = [], True
+                    if claimed:
+                        self._table_due.set()  # there may be more
+                    groups = _merge(claimed, groups)
                 # spread the claimed groups over the idle workers, whole groups of at most
                 # `pack_rows` rows per transaction
                 limit = max(1, min(pack_rows, -(-sum(len(g) for g in groups) // idle)))
@@ -182,11 +238,15 @@ class Dispatcher:
                     rows += len(g)
                 if pack:
                     self._submit(pack)
-            if groups and len(groups) >= idle * max(1, self.cfg.pack_rows):
-                continue  # workers are full; a finishing worker wakes us
+            if failed:
+                self._stop.wait(self.cfg.poll_interval)
+                continue
             if groups:
-                continue  # there may be more ready work right away
-            self._wake.wait(self.cfg.poll_interval)
+                continue  # there may be more ready work right away; a full set of workers waits below next time
+            if idle <= 0:
+                self._wake.wait(self.cfg.poll_interval)  # a finishing worker wakes us
+            else:  # until handed rows, a ring, or the next claim is due
+                self._wake.wait(max(0.001, self._last_claim + self.cfg.poll_interval - time.monotonic()))
 
     def _submit(self, groups: list[list[Entry]]) -> None:
         assert self._pool is not None
@@ -306,6 +366,8 @@ class Dispatcher:
         entry = batch[k]
         if isinstance(exc, _LostClaim):
             log.warning("claim on %s %s lost (reaped?); skipping", entry.table, entry.record_id)
+        elif isinstance(exc, _NotYet):
+            self._release([entry])  # the caller releases the rows after it
         else:
             self._on_error(entry, internal_context(tenant_record_id=entry.search_key2,
                                                    user_token=entry.user_token), exc)
@@ -373,7 +435,7 @@ class Dispatcher:
                 for n, entry in enumerate(batch):
                     pos[0] = n
                     if entry.record_id not in taken:
-                        raise _LostClaim()
+                        raise _NotYet() if entry.handed else _LostClaim()
                     uow.ctx = internal_context(tenant_record_id=entry.search_key2,
                                                user_token=entry.user_token)
                     if entry.table == store.BUS:
@@ -406,6 +468,7 @@ class Dispatcher:
             return pos[0], exc
 
     def _release(self, entries: list[Entry]) -> None:
+        """Give claimed rows back for a claim to take (this node's, or another's), in their account's order."""
         if not entries:
             return
         try:
@@ -415,6 +478,7 @@ class Dispatcher:
                     store.release(uow.conn, table, ids, self.owner)
         except Exception:
             log.exception("could not release claimed rows; the reaper will")
+        self.bus.outbox.ring()
 
     def run_one(self, entry: Entry) -> str:
         ctx = internal_context(tenant_record_id=entry.search_key2, user_token=entry.user_token)
@@ -433,6 +497,9 @@ class Dispatcher:
         except _LostClaim:
             log.warning("claim on %s %s lost (reaped?); skipping", entry.table, entry.record_id)
             return LOST
+        except _NotYet:  # an earlier row of its account is left: a claim runs it in its turn
+            self._release([entry])
+            return DEFERRED
         except Exception as exc:
             return self._on_error(entry, ctx, exc)
 
@@ -440,7 +507,7 @@ class Dispatcher:
         if entry.search_key1 is not None:
             uow.lock_account(entry.search_key1)
         if not store.take(uow.conn, entry, self.owner):
-            raise _LostClaim()
+            raise _NotYet() if entry.handed else _LostClaim()
 
     def _run_event(self, entry: Entry, ctx: Any) -> None:
         event = BusEvent.from_json(entry.class_name, entry.event_json)
@@ -588,7 +655,7 @@ class Dispatcher:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     while not self._stop.is_set():
                         for _n in conn.notifies(timeout=1.0):
-                            self._wake.set()
+                            self.bus.outbox.ring()  # work in the tables: claim
             except Exception:
                 if self._stop.is_set():
                     return
@@ -639,3 +706,25 @@ class Dispatcher:
                 return self._pending(tenant_record_id) == 0
             if not groups:
                 time.sleep(0.005)
+
+
+def _merge(claimed: list[list[Entry]], handed: list[list[Entry]]) -> list[list[Entry]]:
+    """One group per account: an account's handed rows join its claimed group, after it (a claimed head has no
+    earlier row in the table, and handed rows stay there until done, so they come later), and so run in its
+    pack, in order. Rows without an account stay groups of their own."""
+    out = [list(g) for g in claimed]
+    by_account: dict[tuple[int | None, int | None], list[Entry]] = {
+        (g[0].search_key1, g[0].search_key2): g for g in out if g[0].search_key1 is not None
+        and g[0].table == store.BUS}  # handed rows are bus events: never joined to a notification's group
+    for g in handed:
+        for e in g:
+            key = (e.search_key1, e.search_key2)
+            group = by_account.get(key) if e.search_key1 is not None else None
+            if group is None:
+                group = [e]
+                out.append(group)
+                if e.search_key1 is not None:
+                    by_account[key] = group
+            else:
+                group.append(e)
+    return out

@@ -13,6 +13,12 @@ The protocol follows killbill-commons (`queue/.../QueueSqlDao.sql.stg`,
   cannot overtake an earlier row that is in processing, waiting for a retry or claimed
   by another node. A claim takes heads (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and the
   contiguous ready rows behind them; one worker then runs each account group in order.
+- A row posted by a node whose dispatcher runs is *handed* instead (Kill Bill's STICKY_EVENTS
+  mode, its default for the bus): inserted already claimed by that node and given to its
+  dispatcher in memory after the commit, so no claim reads the table for it. Taking a handed
+  row also checks its account's order: if an earlier row of the account is still in the table
+  (another node's, or one waiting for a retry), the handed row is not taken but released, and
+  a claim then runs it in its turn.
 - A transactional handler's transaction starts by deleting its row (checking the claim is
   still this node's) and ends by inserting the PROCESSED history row: the handler's own
   writes and the completion commit together, or not at all.
@@ -85,6 +91,8 @@ class Entry:
     queue_name: str | None = None
     effective_date: datetime | None = None
     future_user_token: str | None = None
+    # inserted claimed by its node and handed to its dispatcher in memory (not read by a claim)
+    handed: bool = False
 
     @classmethod
     def from_row(cls, table: str, row: Any) -> Entry:
@@ -105,6 +113,17 @@ def insert_entries(conn: Connection, table: str, rows: Sequence[dict[str, Any]])
     """Many rows in one round trip (COPY on PostgreSQL for a billing run's hundreds of events)."""
     if rows:
         insert_rows(conn, TABLES[table], rows, returning_ids=False)
+
+
+def insert_handed(conn: Connection, rows: Sequence[dict[str, Any]], owner: str, claimed_until: datetime
+                  ) -> list[Entry]:
+    """Bus rows inserted already claimed by `owner`, for its dispatcher to run without a claim (Kill Bill's
+    STICKY_EVENTS: `DBBackedQueueWithInflightQueue`); the entries to hand over after the commit."""
+    claimed = [{**row, "processing_state": IN_PROCESSING, "processing_owner": owner,
+                "processing_available_date": claimed_until} for row in rows]
+    ids = insert_rows(conn, bus_events, claimed, returning_ids=True)
+    return [Entry(table=BUS, record_id=rid, handed=True, **{c: row[c] for c in _ENTRY_COLUMNS})
+            for rid, row in zip(ids, claimed, strict=True)]
 
 
 # -- claims -------------------------------------------------------------------------------------
@@ -241,21 +260,30 @@ def release(conn: Connection, table: str, record_ids: Sequence[int], owner: str)
 
 # -- completion ---------------------------------------------------------------------------------
 def take(conn: Connection, entry: Entry, owner: str) -> bool:
-    """Delete a claimed row if the claim is still ours (locks it until the transaction ends)."""
-    t = TABLES[entry.table]
-    res = conn.execute(delete(t).where(t.c.record_id == entry.record_id, t.c.processing_owner == owner,
-                                       t.c.processing_state == IN_PROCESSING))
-    return res.rowcount == 1
+    """Delete a claimed row if the claim is still ours (locks it until the transaction ends); a handed row
+    only if it is its account's next (see `take_many`)."""
+    return bool(take_many(conn, [entry], owner))
 
 
 def take_many(conn: Connection, entries: Sequence[Entry], owner: str) -> set[int]:
-    """`take` for several rows of one table at once; returns the record ids taken."""
+    """`take` for several rows of one table at once; returns the record ids taken.
+
+    Handed rows were never checked against their account's order by a claim: one is taken only if no row of its
+    account before it is left in the table, but those taken with it. The caller holds the account locks, under
+    which no earlier row can appear. Not taking one means its turn has not come (its account's earlier row fails
+    the check too, so its later ones are not taken either)."""
     if not entries:
         return set()
     t = TABLES[entries[0].table]
-    res = conn.execute(delete(t).where(in_values(conn, t.c.record_id, [e.record_id for e in entries]),
-                                       t.c.processing_owner == owner, t.c.processing_state == IN_PROCESSING)
-                       .returning(t.c.record_id))
+    ids = [e.record_id for e in entries]
+    cond = [in_values(conn, t.c.record_id, ids), t.c.processing_owner == owner,
+            t.c.processing_state == IN_PROCESSING]
+    if any(e.handed for e in entries):
+        p = t.alias("p")
+        cond.append(or_(t.c.search_key1.is_(None), ~exists(select(literal(1)).select_from(p).where(
+            p.c.search_key1 == t.c.search_key1, p.c.search_key2 == t.c.search_key2,
+            p.c.record_id < t.c.record_id, ~in_values(conn, p.c.record_id, ids)))))
+    res = conn.execute(delete(t).where(*cond).returning(t.c.record_id))
     return {r[0] for r in res}
 
 
