@@ -35,11 +35,13 @@ class BusConfig:
     # few hundred per second. A pack that fails is rolled back and its groups run one by one, so
     # order and retries per account are those of single groups.
     pack_rows: int = 64
-    # queue.mode (Kill Bill's bus default: STICKY_EVENTS): a unit of work's few events are inserted claimed by the
+    # queue.mode STICKY_EVENTS (Kill Bill's bus default): a unit of work's few events are inserted claimed by the
     # node that posts them and handed to its dispatcher in memory (`Outbox.write`); False is POLLING, where every
     # event waits for a claim. Handed events wait in memory up to `workers * pack_rows` rows; past that,
-    # events go to the table for any node.
-    sticky_events: bool = True
+    # events go to the table for any node. Off by default for now: with it on, one PostgreSQL scenario
+    # (tests/overdue/test_overdue_scenario.py, the payment that clears an overdue account) read the account's
+    # credit as 0.00 right after the payment, before the bus had finished; not yet understood.
+    sticky_events: bool = False
     # max.failure.retry (3): a handler that raises is retried this many times, then FAILED.
     max_failure_retry: int = 3
     # Back-off before retry n (Kill Bill retries at once; configurable here). The last

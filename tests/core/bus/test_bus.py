@@ -153,9 +153,10 @@ def test_handler_failing_twice_then_succeeding_is_processed_once(db_url: str, ma
     assert (row.processing_state, row.error_count) == (PROCESSED, 2)
 
 
-def test_per_account_order_holds_under_concurrency(db_url: str, make_db: Any, make_bus: Any) -> None:
+@pytest.mark.parametrize("sticky", [False, True], ids=["polling", "sticky"])
+def test_per_account_order_holds_under_concurrency(db_url: str, make_db: Any, make_bus: Any, sticky: bool) -> None:
     db = make_db(db_url)
-    bus = make_bus(db, workers=6, claimed=5, retry_delays=ZERO, max_failure_retry=5)
+    bus = make_bus(db, workers=6, claimed=5, retry_delays=ZERO, max_failure_retry=5, sticky_events=sticky)
     failed_once: set[tuple[int, int]] = set()
     lock = threading.Lock()
 

@@ -88,7 +88,7 @@ def test_events_posted_while_the_dispatcher_runs_are_run_without_a_claim(db_url:
 
     monkeypatch.setattr(store, "claim", counted)
     db = make_db(db_url)
-    bus = make_bus(db, poll_interval=30.0)
+    bus = make_bus(db, poll_interval=30.0, sticky_events=True)
     bus.subscribe(lambda uow, ev: record_effect(uow, ev), Ping)
     bus.start(workers=2)
     assert wait_for(lambda: claims)  # the claim at start
@@ -118,7 +118,8 @@ def test_events_posted_while_the_dispatcher_runs_are_run_without_a_claim(db_url:
 
 def test_a_handed_event_waits_for_an_earlier_row_of_its_account(db_url: str, make_db: Any, make_bus: Any) -> None:
     db = make_db(db_url)
-    bus = make_bus(db, retry_delays=(timedelta(seconds=1),), max_failure_retry=3, poll_interval=0.05)
+    bus = make_bus(db, retry_delays=(timedelta(seconds=1),), max_failure_retry=3, poll_interval=0.05,
+                   sticky_events=True)
     failing = {1}
 
     def handler(uow: Any, ev: Ping) -> None:
@@ -161,7 +162,7 @@ def test_handed_events_of_a_node_that_died_are_reaped_and_run_by_another(db_url:
 def test_a_stopping_dispatcher_releases_the_handed_events_it_has_not_begun(db_url: str, make_db: Any,
                                                                              make_bus: Any) -> None:
     db = make_db(db_url)
-    bus = make_bus(db, shutdown_timeout=30.0)
+    bus = make_bus(db, shutdown_timeout=30.0, sticky_events=True)
     started, gate = threading.Event(), threading.Event()
 
     def handler(uow: Any, ev: Ping) -> None:
@@ -189,7 +190,8 @@ def test_a_stopping_dispatcher_releases_the_handed_events_it_has_not_begun(db_ur
 
 def test_queue_mode_comes_from_kill_bills_property() -> None:
     key = "org.killbill.persistent.bus.main.queue.mode"
-    assert BusConfig.from_environment({}).sticky_events is True
+    assert BusConfig.from_environment({}).sticky_events is False  # off by default for now (see BusConfig)
+    assert BusConfig.from_environment({key: "STICKY_EVENTS"}).sticky_events is True
     assert BusConfig.from_environment({key: "POLLING"}).sticky_events is False
     assert BusConfig.from_environment({key: "sticky_events"}).sticky_events is True
     with pytest.raises(ValueError, match="queue.mode: 'SOMETIMES'"):
