@@ -81,13 +81,14 @@ def test_events_posted_while_the_dispatcher_runs_are_run_without_a_claim(db_url:
                                                                          make_bus: Any, monkeypatch: Any) -> None:
     claims: list[str] = []
     claim = store.claim
+    db = make_db(db_url)
 
     def counted(conn: Any, table: str, **kwargs: Any) -> Any:
-        claims.append(table)
+        if kwargs["owner"] == db.outbox.node_name:  # not another bus of this process (the suite's own Billow)
+            claims.append(table)
         return claim(conn, table, **kwargs)
 
     monkeypatch.setattr(store, "claim", counted)
-    db = make_db(db_url)
     bus = make_bus(db, poll_interval=30.0, sticky_events=True)
     bus.subscribe(lambda uow, ev: record_effect(uow, ev), Ping)
     bus.start(workers=2)
