@@ -162,12 +162,12 @@ class Dispatcher:
             self._handed.extend(entries)
         self._wake.set()
 
-    def _take_handed(self, rows: int) -> list[list[Entry]]:
-        """Up to `rows` handed rows, as account groups in record-id order (as a claim groups them)."""
+    def _take_handed(self, rows: int) -> list[Entry]:
+        """Up to `rows` handed rows (first in, first out), in record-id order: committing threads may hand in
+        another order than they committed, and record ids give an account's order."""
         with self._handed_lock:
             taken = [self._handed.popleft() for _ in range(min(rows, len(self._handed)))]
-        # committing threads may hand in another order than they committed: record ids give an account's order
-        return _merge([], [[e] for e in sorted(taken, key=lambda e: e.record_id)])
+        return sorted(taken, key=lambda e: e.record_id)
 
     # -- time ---------------------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -210,21 +210,22 @@ class Dispatcher:
             failed = False
             if idle > 0:
                 pack_rows = max(1, self.cfg.pack_rows)
-                groups = self._take_handed(idle * pack_rows)
-                if len(groups) < idle * pack_rows and (
+                handed = self._take_handed(idle * pack_rows)
+                claimed: list[list[Entry]] = []
+                if len(handed) < idle * pack_rows and (
                         self._table_due.is_set()
                         or time.monotonic() - self._last_claim >= self.cfg.poll_interval):
                     self._table_due.clear()
                     self._last_claim = time.monotonic()
                     try:
-                        claimed = self.claim(idle * pack_rows - len(groups))
+                        claimed = self.claim(idle * pack_rows - len(handed))
                     except Exception:
                         log.exception("claim failed on node %s", self.owner)
                         self._table_due.set()
                         claimed, failed = [], True
                     if claimed:
                         self._table_due.set()  # there may be more
-                    groups = _merge(claimed, groups)
+                groups = _merge(claimed, handed)
                 # spread the claimed groups over the idle workers, whole groups of at most
                 # `pack_rows` rows per transaction
                 limit = max(1, min(pack_rows, -(-sum(len(g) for g in groups) // idle)))
@@ -708,23 +709,22 @@ class Dispatcher:
                 time.sleep(0.005)
 
 
-def _merge(claimed: list[list[Entry]], handed: list[list[Entry]]) -> list[list[Entry]]:
-    """One group per account: an account's handed rows join its claimed group, after it (a claimed head has no
-    earlier row in the table, and handed rows stay there until done, so they come later), and so run in its
-    pack, in order. Rows without an account stay groups of their own."""
+def _merge(claimed: list[list[Entry]], handed: list[Entry]) -> list[list[Entry]]:
+    """Account groups, as a claim makes them: an account's handed rows (in record-id order) join its claimed group,
+    after it (a claimed head has no earlier row in the table, and handed rows stay there until done, so they come
+    later), and so run in its pack, in order. Rows without an account stay groups of their own."""
     out = [list(g) for g in claimed]
     by_account: dict[tuple[int | None, int | None], list[Entry]] = {
         (g[0].search_key1, g[0].search_key2): g for g in out if g[0].search_key1 is not None
         and g[0].table == store.BUS}  # handed rows are bus events: never joined to a notification's group
-    for g in handed:
-        for e in g:
-            key = (e.search_key1, e.search_key2)
-            group = by_account.get(key) if e.search_key1 is not None else None
-            if group is None:
-                group = [e]
-                out.append(group)
-                if e.search_key1 is not None:
-                    by_account[key] = group
-            else:
-                group.append(e)
+    for e in handed:
+        key = (e.search_key1, e.search_key2)
+        group = by_account.get(key) if e.search_key1 is not None else None
+        if group is None:
+            group = [e]
+            out.append(group)
+            if e.search_key1 is not None:
+                by_account[key] = group
+        else:
+            group.append(e)
     return out

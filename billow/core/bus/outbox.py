@@ -6,12 +6,12 @@ what it wrote. After a commit the outbox rings its doorbell, which the local dis
 nodes hear of it through PostgreSQL's NOTIFY.
 
 With `BusConfig.sticky_events` (off by default for now, see there), while this process's dispatcher runs, a
-unit of work's few events are *handed* to it instead (Kill Bill's
-STICKY_EVENTS, the default mode of its bus): inserted already claimed by this node and given to the dispatcher
-in memory after the commit. No claim has to find them and no other node is woken for them: at API rates a
-claim cost more than running the event, and with several processes on a node every process's bus woke for
-every event to race for it. A crash leaves them claimed by a dead node, for the reaper (nothing is lost); a
-flood (a billing run's batch, a backlog) goes to the table as before, for every node to share.
+unit of work's few events are *handed* to it instead (Kill Bill's STICKY_EVENTS, the default mode of its bus):
+inserted already claimed by this node and given to the dispatcher in memory after the commit. No claim has to
+find them and no other node is woken for them: at API rates a claim cost more than running the event, and
+with several processes on a node every process's bus woke for every event to race for it. A crash leaves them
+claimed by a dead node, for the reaper (nothing is lost); a flood (a billing run's batch, a backlog) goes to the
+table as before, for every node to share.
 """
 
 from __future__ import annotations

@@ -213,7 +213,7 @@ def test_an_accounts_handed_rows_join_its_claimed_group_after_it() -> None:
     from billow.core.bus.dispatcher import _merge
 
     claimed = [[_entry(3, 13, handed=False)], [_entry(4, 14, store.NOTIFICATIONS, handed=False)]]
-    handed = [[_entry(8, 13)], [_entry(9, 14)], [_entry(10, None)], [_entry(11, 13)], [_entry(12, None)]]
+    handed = [_entry(8, 13), _entry(9, 14), _entry(10, None), _entry(11, 13), _entry(12, None)]
     groups = _merge(claimed, handed)
     assert [[e.record_id for e in g] for g in groups] == [[3, 8, 11], [4], [9], [10], [12]]
 
@@ -226,5 +226,5 @@ def test_rows_handed_out_of_commit_order_are_taken_in_record_id_order(db_url: st
     dispatcher = Dispatcher(make_bus(make_db(db_url)))
     dispatcher.hand([_entry(7, 13), _entry(8, 13)])
     dispatcher.hand([_entry(5, 13), _entry(6, 14)])
-    assert [[e.record_id for e in g] for g in dispatcher._take_handed(3)] == [[5, 7, 8]]  # first in, first out
-    assert [[e.record_id for e in g] for g in dispatcher._take_handed(10)] == [[6]]
+    assert [e.record_id for e in dispatcher._take_handed(3)] == [5, 7, 8]  # first in, first out
+    assert [e.record_id for e in dispatcher._take_handed(10)] == [6]
