@@ -72,6 +72,7 @@ log = logging.getLogger("billow")
 def _load_tables() -> None:
     # Importing the stores registers their tables in the shared metadata.
     import billow.account.store  # noqa: F401
+    import billow.core.db.leases  # noqa: F401
     import billow.custom_field.store  # noqa: F401
     import billow.email.store  # noqa: F401
     import billow.entitlement.store  # noqa: F401

@@ -40,7 +40,7 @@ from billow.catalog.model import Catalog
 from billow.core.bus.bus import Bus
 from billow.core.clock import Clock, SystemClock, TestClock
 from billow.core.context import internal_context
-from billow.core.db import Database, UnitOfWork
+from billow.core.db import Database, UnitOfWork, leases
 from billow.entitlement.internal import EntitlementInternalApi
 from billow.entitlement.model import BlockingState, Subscription
 from billow.invoice import store, store_checkpoints, store_lookup, store_parent, store_payments
@@ -479,6 +479,7 @@ class BillingRun:
                     ) -> Outcome | None:
         """One run for one account (under the account lock). Parked accounts are left alone unless `api`."""
         uow.lock_account(account_record_id)
+        leases.ensure_free(uow.conn, [account_record_id], self.wall_clock.utcnow())
         if not api and store.is_parked(uow.conn, account_record_id):
             return None
         state = self.load_states(uow, [account_record_id]).get(account_record_id)
@@ -505,6 +506,7 @@ class BillingRun:
         `run_account` does for each, with the reads and writes of all of them done once. An account in an illegal
         invoicing state is parked, the others billed. Parked accounts are left alone."""
         uow.lock_accounts(targets)
+        leases.ensure_free(uow.conn, targets, self.wall_clock.utcnow())
         parked = store.parked_among(uow.conn, list(targets))
         states = self.load_states(uow, [a for a in sorted(targets) if a not in parked])
         catalog = self.catalogs.catalog(uow) if any(s.subscriptions for s in states.values()) else None
@@ -655,7 +657,13 @@ class BillingRun:
                         exc_info=True)
         for arid in claimed:
             try:
-                self._bill(tenant, [arid], owner, report)
+                # a payment at its gateway holds the account's lease: wait for it as Kill Bill's dispatcher waits
+                # for its lock (org.killbill.invoice.globalLock.retries)
+                leases.retry_while_busy(lambda: self._bill(tenant, [arid], owner, report))  # noqa: B023
+            except leases.AccountBusy:  # still held: a next-billing-date wake-up tries again (QueueRetryException)
+                with self.db.transaction(internal_context(tenant)) as uow:
+                    store.release_claim(uow.conn, arid, owner)
+                    self.schedule_triggers(uow, [uow.now])
             except Exception as e:  # noqa: BLE001
                 log.exception("billing account record %s failed", arid)
                 # an illegal invoicing state parks the account at once, as on the bus path (Kill Bill's
@@ -671,6 +679,7 @@ class BillingRun:
             claimed = store.claimed_rows(uow.conn, account_record_ids, owner)
             if not claimed:
                 return
+            leases.ensure_free(uow.conn, claimed, self.wall_clock.utcnow())
             checkpoints = store_checkpoints.valid(uow.conn, uow.tenant, list(claimed))
             states = self.load_states(uow, list(claimed), without_history=checkpoints)
             catalog = self.catalogs.catalog(uow) if any(s.subscriptions for s in states.values()) else None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from billow.account.internal import AccountInternalApi
 from billow.core.context import CallContext
-from billow.core.db import Database, UnitOfWork
+from billow.core.db import Database, UnitOfWork, leases
 from billow.core.errors import InvalidInput
 from billow.invoice import store, store_lookup
 from billow.invoice.billing_run import AccountState, BillingRun
@@ -46,6 +46,7 @@ class InvoiceCorrections:
     run: BillingRun
     accounts: AccountInternalApi
 
+    @leases.waits_while_busy
     def create_migration_invoice(self, ctx: CallContext, account_id: str, items: Sequence[MigrationItem],
                                  target: date | None) -> Invoice:
         """One COMMITTED migration invoice holding the given items (INVOICE_CREATION is posted; its balance is
@@ -64,6 +65,7 @@ class InvoiceCorrections:
                 if m.item.currency is not None and m.item.currency != currency:
                     raise InvalidInput(f"currency: {m.item.currency} is not the account currency {currency}")
             uow.lock_account(account.record_id)
+            leases.ensure_free(uow.conn, [account.record_id], self.run.wall_clock.utcnow())
             state = self.run.load_states(uow, [account.record_id])[account.record_id]
             today = account.time.local_date(uow.now)
             invoice = Invoice(id=str(uuid.uuid4()), account_id=account.id, invoice_date=today,
@@ -78,6 +80,7 @@ class InvoiceCorrections:
             uow.post(invoice_created(uow, account, invoice.id, currency))
         return dataclasses.replace(invoice, invoice_number=rows[0]["record_id"])
 
+    @leases.waits_while_busy
     def delete_cba(self, ctx: CallContext, account_id: str, invoice_id: str, item_id: str) -> None:
         """`deleteCBA`: a credit used on an invoice (CBA_ADJ < 0) goes back to the account; a credit an invoice
         generated from a CREDIT_ADJ (CBA_ADJ > 0) is taken back with that credit, reclaiming from later uses
@@ -85,6 +88,7 @@ class InvoiceCorrections:
         with self.db.transaction(ctx) as uow:
             account = self.accounts.get(uow, account_id)
             uow.lock_account(account.record_id)
+            leases.ensure_free(uow.conn, [account.record_id], self.run.wall_clock.utcnow())
             state = self.run.load_states(uow, [account.record_id])[account.record_id]
             invoice = next((inv for inv in state.invoices if inv.id == invoice_id), None)
             if invoice is None or invoice.migrated or invoice.status is not InvoiceStatus.COMMITTED:

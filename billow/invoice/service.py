@@ -22,7 +22,7 @@ from billow.account.model import Account
 from billow.catalog.internal import CatalogInternalApi
 from billow.core.bus.bus import Bus, Notification
 from billow.core.context import CallContext
-from billow.core.db import Database, UnitOfWork
+from billow.core.db import Database, UnitOfWork, leases
 from billow.core.db.audit_read import AuditLogEntry, audit_logs
 from billow.core.errors import InvalidInput
 from billow.core.limits import check_amount, check_date, check_text
@@ -115,6 +115,11 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
     def count_due(self, tenant: int | None, now: datetime) -> int:
         return self.run.count_due(tenant, now)
 
+    def ensure_free(self, uow: UnitOfWork, *account_record_ids: int) -> None:
+        """Under their account locks: no payment of these accounts is at its gateway (`leases.ensure_free`)."""
+        leases.ensure_free(uow.conn, account_record_ids, self.run.wall_clock.utcnow())
+
+    @leases.waits_while_busy
     def trigger(self, ctx: CallContext, account_id: str, target: date | None) -> Invoice:
         """`triggerInvoiceGeneration` (REST createFutureInvoice): raises NothingToInvoice."""
         with self.db.transaction(ctx) as uow:
@@ -230,20 +235,30 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
         return ({inv_ids[k]: v for k, v in a.items()}, {item_ids[k]: v for k, v in b.items()})
 
     # ============================================================ status changes
+    def _locked_invoice_account(self, uow: UnitOfWork, invoice_id: str) -> None:
+        """The invoice's account locked and free of payments at their gateway (before an internal API changes it)."""
+        owner = self.internal.owner_of_invoice(uow, invoice_id)
+        uow.lock_account(owner.account_record_id)
+        self.ensure_free(uow, owner.account_record_id)
+
     def _locked(self, uow: UnitOfWork, invoice_id: str) -> tuple[Any, AccountState]:
         row = store.invoice_record(uow.conn, uow.tenant, invoice_id=invoice_id)
         if row is None:
             raise invoice_not_found(invoice_id)
         arid = row["account_record_id"]
         uow.lock_account(arid)
+        self.ensure_free(uow, arid)
         state = self.run.load_states(uow, [arid])[arid]
         return row, state
 
+    @leases.waits_while_busy
     def commit(self, ctx: CallContext, invoice_id: str) -> None:
         """`commitInvoice`: DRAFT → COMMITTED; CTDs set, credit applied, INVOICE_CREATION published."""
         with self.db.transaction(ctx) as uow:
+            self._locked_invoice_account(uow, invoice_id)
             self.internal.commit(uow, invoice_id)
 
+    @leases.waits_while_busy
     def void(self, ctx: CallContext, invoice_id: str) -> None:
         """`voidInvoice` (DefaultInvoiceUserApi): refused when paid, repaired or its credit was used."""
         with self.db.transaction(ctx) as uow:
@@ -282,6 +297,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
             raise InvalidInput("accountId: all items must belong to the same account")
         return self.accounts.get(uow, ids.pop())
 
+    @leases.waits_while_busy
     def add_items(self, ctx: CallContext, account_id: str | None, items: Sequence[ItemInput],
                   item_type: InvoiceItemType, *, requested: date | None, auto_commit: bool) -> list[InvoiceItem]:
         """External charges (`insertExternalCharges`), taxes (`insertTaxItems`) and credits (`insertCredits`).
@@ -306,6 +322,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
                     raise invoice_error(4020, f"Currency {it.currency} does not match the account currency "
                                               f"{currency}")
             uow.lock_account(account.record_id)
+            self.ensure_free(uow, account.record_id)
             state = self.run.load_states(uow, [account.record_id])[account.record_id]
             today = requested or account.time.local_date(uow.now)
             by_id = {inv.id: inv for inv in state.invoices}
@@ -354,6 +371,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
                     uow.post(invoice_created(uow, account, inv.id, currency))
         return created
 
+    @leases.waits_while_busy
     def adjust_item(self, ctx: CallContext, invoice_id: str, item: ItemInput, *,
                     requested: date | None) -> Invoice:
         """`insertInvoiceItemAdjustment`: ITEM_ADJ (−amount, or the whole adjustable amount) linked to the item."""
@@ -363,11 +381,13 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
         if item.amount is not None and item.amount <= 0:
             raise invoice_error(4010, f"Adjustment amount {item.amount} should be strictly positive")
         with self.db.transaction(ctx) as uow:
+            self._locked_invoice_account(uow, invoice_id)
             self.internal.adjust_item(uow, invoice_id, item.invoice_item_id, amount=item.amount,
                                       currency=item.currency, description=item.description, day=requested)
         return self.get(ctx, invoice_id)
 
     # ============================================================ account credit
+    @leases.waits_while_busy
     def rebalance_credit(self, ctx: CallContext, account_id: str) -> None:
         """`consumeExistingCBAOnAccountWithUnpaidInvoices` (PUT /accounts/{id}/cbaRebalancing): the account's
         credit pays its unpaid COMMITTED invoices, oldest invoice date first (`CBADao.doCBAComplexity`);
@@ -375,11 +395,13 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
         with self.db.transaction(ctx) as uow:
             account = self.accounts.get(uow, account_id)
             uow.lock_account(account.record_id)
+            self.ensure_free(uow, account.record_id)
             invoices = self.internal.invoices(uow, account)
             cba = credit_items([], invoices, now=uow.now)
             if cba:
                 uow.insert_many("invoice_items", [store.item_row(it, account.record_id) for it in cba])
 
+    @leases.waits_while_busy
     def transfer_child_credit_to_parent(self, ctx: CallContext, child_account_id: str) -> None:
         """`transferChildCreditToParent` (DefaultInvoiceUserApi, DefaultInvoiceDao): the child's whole credit
         moves to its parent in one transaction. The child gets a COMMITTED invoice with an EXTERNAL_CHARGE of the
@@ -391,6 +413,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
                 raise invoice_error(3009, f"The Account {child.id} does not have a Parent Account associated")
             parent = self.accounts.get(uow, child.parent_account_id)
             uow.lock_accounts([child.record_id, parent.record_id])
+            self.ensure_free(uow, child.record_id, parent.record_id)
             child_invoices = self.internal.invoices(uow, child)
             credit = account_cba(child_invoices)
             if credit <= 0:

@@ -386,6 +386,12 @@ def release_failed(conn: Connection, account_record_id: int, owner: str, error: 
     return parked
 
 
+def release_claim(conn: Connection, account_record_id: int, owner: str) -> None:
+    """Give the rows back untouched (the account was busy: a payment at its gateway), for a claim to take again."""
+    conn.execute(update(SC).where(SC.c.account_record_id == account_record_id, SC.c.owner == owner).values(
+        owner=None, claimed_at=None))
+
+
 def pending_dates(conn: Connection, account_record_id: int) -> list[tuple[str, date]]:
     return [(r.subscription_id, r.target_date) for r in conn.execute(
         select(SC.c.subscription_id, SC.c.target_date).where(SC.c.account_record_id == account_record_id,

@@ -17,7 +17,7 @@ from datetime import date
 from billow.account.internal import AccountInternalApi
 from billow.account.model import Account
 from billow.core.context import CallContext
-from billow.core.db import Database, UnitOfWork
+from billow.core.db import Database, UnitOfWork, leases
 from billow.core.errors import BillowError
 from billow.invoice import store
 from billow.invoice.billing_run import BillingRun
@@ -52,6 +52,7 @@ class InvoiceTriggers:
             raise NothingToInvoice(account.id, target)
         return out.invoice
 
+    @leases.waits_while_busy
     def trigger_group(self, ctx: CallContext, account_id: str, target: date | None) -> tuple[str, list[Invoice]]:
         """`triggerInvoiceGroupGeneration`: (group id, invoices); raises NothingToInvoice."""
         outcome: Invoice | None = None
@@ -76,15 +77,18 @@ class InvoiceTriggers:
         makes one API call per account: one failing account leaves the others' runs)."""
         account_ids, total = self.parked_accounts(ctx, offset, limit)
         results: dict[str, str] = {}
+        def run_one(account_id: str) -> str:
+            with self.db.transaction(ctx) as uow:
+                account = self.accounts.get(uow, account_id)
+                try:
+                    self._run_for_api(uow, account, uow.now.date())
+                    return OK
+                except NothingToInvoice as e:
+                    return error_name(e)
+
         for account_id in account_ids:
             try:
-                with self.db.transaction(ctx) as uow:
-                    account = self.accounts.get(uow, account_id)
-                    try:
-                        self._run_for_api(uow, account, uow.now.date())
-                        results[account_id] = OK
-                    except NothingToInvoice as e:
-                        results[account_id] = error_name(e)
+                results[account_id] = leases.retry_while_busy(lambda: run_one(account_id))  # noqa: B023
             except BillowError as e:
                 log.warning("invoice run of parked account %s failed: %s", account_id, e.message)
                 results[account_id] = error_name(e)

@@ -3,6 +3,7 @@ HTTP status `PaymentApiExceptionMapper` gives each."""
 
 from __future__ import annotations
 
+from billow.core.db import leases
 from billow.core.errors import BillowError
 
 PAYMENT_EXCEPTION = "org.killbill.billing.payment.api.PaymentApiException"
@@ -77,7 +78,7 @@ class PaymentOutcomeError(BillowError):
         self.payment_id = payment_id
 
 
-class AccountBusy(PaymentError):
+class AccountBusy(PaymentError, leases.AccountBusy):
     """Another payment call of the account holds its lease (Kill Bill's global lock could not be taken): 503, and an
     automatic payment is tried again later."""
 

@@ -27,7 +27,7 @@ from decimal import Decimal
 from billow.account.model import Account
 from billow.core.bus.bus import Notification
 from billow.core.context import internal_context
-from billow.core.db import UnitOfWork
+from billow.core.db import UnitOfWork, leases
 from billow.invoice.model import Invoice
 from billow.invoice.payments import InvoicePayment
 from billow.payment import states, store
@@ -163,8 +163,8 @@ class InvoicePaymentBatch:
         config = self.processor.config(uow)
         lease = str(uuid.uuid4())
         wall = self.processor.wall_clock.utcnow()
-        held = store.take_leases(uow.conn, [d.account.record_id for d in due], lease, wall,
-                                 wall + timedelta(seconds=config.plugin_timeout + LEASE_MARGIN_S))
+        held = leases.take_many(uow.conn, [d.account.record_id for d in due], lease, wall,
+                                wall + timedelta(seconds=config.plugin_timeout + LEASE_MARGIN_S))
         left += [d.notification for d in due if d.account.record_id not in held]
         by_token: dict[str | None, list[_Due]] = {}
         for d in due:
@@ -223,7 +223,7 @@ class InvoicePaymentBatch:
         uow.lock_accounts(s.prep.account.record_id for s in started)
         lease = started[0].prep.lease
         assert lease is not None
-        store.drop_leases(uow.conn, [s.prep.account.record_id for s in started], lease)
+        leases.drop_many(uow.conn, [s.prep.account.record_id for s in started], lease)
         by_token: dict[str | None, list[tuple[_Started, Outcome]]] = {}
         for s, outcome in zip(started, outcomes, strict=True):
             by_token.setdefault(s.user_token, []).append((s, outcome))

@@ -31,7 +31,7 @@ from billow.account.model import Account
 from billow.core import failpoints
 from billow.core.clock import Clock, SystemClock
 from billow.core.context import CallContext
-from billow.core.db import Database, UnitOfWork
+from billow.core.db import Database, UnitOfWork, leases
 from billow.core.limits import check_text
 from billow.core.money import round_money
 from billow.payment import states, store
@@ -73,10 +73,8 @@ log = logging.getLogger(__name__)
 
 _ZERO = Decimal(0)
 T = TypeVar("T")
-# Kill Bill's org.killbill.payment.globalLock.retries (50) and its 100 ms sleep; a lease outlives the plugin
-# timeout by this margin, so that a call still running is never overtaken
-LEASE_TRIES = 50
-LEASE_WAIT_S = 0.1
+# a lease (`billow.core.db.leases`) outlives the plugin timeout by this margin, so that a call still running is never
+# overtaken
 LEASE_MARGIN_S = 30.0
 
 
@@ -192,14 +190,11 @@ class PaymentProcessor:
         """`make` (which calls `prepare`) in its own unit of work, again while another call holds the account's
         lease: Kill Bill's global lock, tried `LEASE_TRIES` times `LEASE_WAIT_S` apart
         (`org.killbill.payment.globalLock.retries`, 50 x 100 ms)."""
-        for _ in range(LEASE_TRIES - 1):
-            try:
-                with db.transaction(ctx) as uow:
-                    return make(uow)
-            except AccountBusy:
-                time.sleep(LEASE_WAIT_S)
-        with db.transaction(ctx) as uow:
-            return make(uow)
+        def attempt() -> T:
+            with db.transaction(ctx) as uow:
+                return make(uow)
+
+        return leases.retry_while_busy(attempt)
 
     def prepare(self, uow: UnitOfWork, call: TransactionCall) -> Prepared:
         account = self.accounts.get(uow, call.account_id)
@@ -207,8 +202,8 @@ class PaymentProcessor:
         config = self.config(uow)
         lease = str(uuid.uuid4())
         wall = self.wall_clock.utcnow()
-        if not store.take_lease(uow.conn, account.record_id, lease, wall,
-                                wall + timedelta(seconds=config.plugin_timeout + LEASE_MARGIN_S)):
+        if not leases.take(uow.conn, account.record_id, lease, wall,
+                           wall + timedelta(seconds=config.plugin_timeout + LEASE_MARGIN_S)):
             raise AccountBusy(f"Failed to lock account {account.id}: another payment of the account is in progress")
         prep = self._prepare(uow, call, account, config)
         return dataclasses.replace(prep, lease=lease)
@@ -410,7 +405,7 @@ class PaymentProcessor:
                ) -> tuple[Payment, PaymentTransaction]:
         uow.lock_account(prep.account.record_id)
         if prep.lease is not None:
-            store.drop_lease(uow.conn, prep.account.record_id, prep.lease)
+            leases.drop(uow.conn, prep.account.record_id, prep.lease)
         current = store.transaction(uow.conn, uow.tenant, prep.transaction.id)
         assert current is not None
         info = outcome.info

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Connection, Index, String, Table, Text, delete, func, select, true
-from sqlalchemy.dialects import postgresql, sqlite
 
 from billow.core.db.schema import RecordId, audited_table, metadata
 from billow.core.db.sets import in_values
@@ -39,16 +38,6 @@ auto_pay_off = Table(
     Column("invoice_id", String(36), nullable=False),
     Column("created_date", UTCDateTime, nullable=False),
     Index("ix_payment_auto_pay_off_account", "tenant_record_id", "account_record_id"),
-)
-
-# Kill Bill's global account locker for payments, across nodes and without a database transaction held during a
-# gateway call: a lease, taken in the unit of work that records a transaction before its call and dropped in the one
-# that records its outcome; a holder that died frees it when it expires.
-account_leases = Table(
-    "payment_account_leases", metadata,
-    Column("account_record_id", RecordId, primary_key=True, autoincrement=False),
-    Column("owner", String(36), nullable=False),
-    Column("expires_at", UTCDateTime, nullable=False),
 )
 
 payment_methods = audited_table(
@@ -284,48 +273,6 @@ def attempts(conn: Connection, tenant: int, *, payment_external_key: str | None 
     if attempt_id is not None:
         q = q.where(ATT.c.id == attempt_id)
     return [to_attempt(r._mapping) for r in conn.execute(q.order_by(ATT.c.record_id))]
-
-
-def take_lease(conn: Connection, account_record_id: int, owner: str, now: datetime, until: datetime) -> bool:
-    """The account's payment lease for `owner` until `until`, unless another owner holds an unexpired one."""
-    t = account_leases
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(t).values(account_record_id=account_record_id, owner=owner, expires_at=until)
-    stmt = stmt.on_conflict_do_update(index_elements=[t.c.account_record_id],
-                                      set_={"owner": owner, "expires_at": until},
-                                      where=(t.c.expires_at < now) | (t.c.owner == owner))
-    conn.execute(stmt)
-    held = conn.execute(select(t.c.owner).where(t.c.account_record_id == account_record_id)).scalar_one_or_none()
-    return held == owner
-
-
-def take_leases(conn: Connection, account_record_ids: Sequence[int], owner: str, now: datetime, until: datetime
-                ) -> set[int]:
-    """`take_lease` for many accounts at once (one owner): the account record ids whose lease `owner` now holds."""
-    if not account_record_ids:
-        return set()
-    t = account_leases
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(t).values([{"account_record_id": a, "owner": owner, "expires_at": until}
-                                     for a in sorted(set(account_record_ids))])
-    stmt = stmt.on_conflict_do_update(index_elements=[t.c.account_record_id],
-                                      set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
-                                      where=(t.c.expires_at < now) | (t.c.owner == owner))
-    conn.execute(stmt)
-    return {r[0] for r in conn.execute(select(t.c.account_record_id).where(
-        in_values(conn, t.c.account_record_id, set(account_record_ids)), t.c.owner == owner))}
-
-
-def drop_leases(conn: Connection, account_record_ids: Sequence[int], owner: str) -> None:
-    t = account_leases
-    if account_record_ids:
-        conn.execute(delete(t).where(in_values(conn, t.c.account_record_id, set(account_record_ids)),
-                                     t.c.owner == owner))
-
-
-def drop_lease(conn: Connection, account_record_id: int, owner: str) -> None:
-    t = account_leases
-    conn.execute(delete(t).where(t.c.account_record_id == account_record_id, t.c.owner == owner))
 
 
 def park_auto_pay_off(conn: Connection, tenant: int, account_record_id: int, invoice_id: str, now: datetime) -> None:

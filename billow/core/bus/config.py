@@ -38,11 +38,8 @@ class BusConfig:
     # queue.mode STICKY_EVENTS (Kill Bill's bus default): a unit of work's few events are inserted claimed by the
     # node that posts them and handed to its dispatcher in memory (`Outbox.write`); False is POLLING, where every
     # event waits for a claim. Handed events wait in memory up to `workers * pack_rows` rows; past that,
-    # events go to the table for any node. Off by default until a race it widens is fixed: an invoice run can
-    # apply an account's credit to an invoice whose payment is in flight (the plugin is called outside the
-    # account lock; Kill Bill holds its ACCNT_INV_PAY lock across the call), which the PostgreSQL overdue
-    # scenario (tests/overdue/test_overdue_scenario.py) hits when the bus runs the invoice at once.
-    sticky_events: bool = False
+    # events go to the table for any node.
+    sticky_events: bool = True
     # max.failure.retry (3): a handler that raises is retried this many times, then FAILED.
     max_failure_retry: int = 3
     # Back-off before retry n (Kill Bill retries at once; configurable here). The last

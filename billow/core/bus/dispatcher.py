@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine
@@ -37,6 +37,7 @@ from billow.core.bus.event import BusEvent
 from billow.core.bus.store import Entry
 from billow.core.bus.tables import FAILED, PROCESSED
 from billow.core.context import internal_context
+from billow.core.db.leases import LEASE_WAIT_S, AccountBusy
 
 if TYPE_CHECKING:
     from billow.core.bus.bus import Bus, Notification, NotificationQueue, Subscription
@@ -369,6 +370,8 @@ class Dispatcher:
             log.warning("claim on %s %s lost (reaped?); skipping", entry.table, entry.record_id)
         elif isinstance(exc, _NotYet):
             self._release([entry])  # the caller releases the rows after it
+        elif isinstance(exc, AccountBusy):
+            self._release([entry], busy=True)
         else:
             self._on_error(entry, internal_context(tenant_record_id=entry.search_key2,
                                                    user_token=entry.user_token), exc)
@@ -468,15 +471,18 @@ class Dispatcher:
                 return 0, _Commit(exc)
             return pos[0], exc
 
-    def _release(self, entries: list[Entry]) -> None:
-        """Give claimed rows back for a claim to take (this node's, or another's), in their account's order."""
+    def _release(self, entries: list[Entry], *, busy: bool = False) -> None:
+        """Give claimed rows back for a claim to take (this node's, or another's), in their account's order; rows
+        whose account was `busy` (`AccountBusy`: a payment at its gateway) a moment later, as Kill Bill's
+        `QueueRetryException` reschedules them, without counting an error."""
         if not entries:
             return
+        at = self._wall() + timedelta(seconds=LEASE_WAIT_S) if busy else None
         try:
             with self.db.transaction(internal_context()) as uow:
                 for table in (store.BUS, store.NOTIFICATIONS):
                     ids = [e.record_id for e in entries if e.table == table]
-                    store.release(uow.conn, table, ids, self.owner)
+                    store.release(uow.conn, table, ids, self.owner, at)
         except Exception:
             log.exception("could not release claimed rows; the reaper will")
         self.bus.outbox.ring()
@@ -500,6 +506,9 @@ class Dispatcher:
             return LOST
         except _NotYet:  # an earlier row of its account is left: a claim runs it in its turn
             self._release([entry])
+            return DEFERRED
+        except AccountBusy:
+            self._release([entry], busy=True)
             return DEFERRED
         except Exception as exc:
             return self._on_error(entry, ctx, exc)

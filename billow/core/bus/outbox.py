@@ -5,7 +5,7 @@ the outbox (`Database(url, clock, outbox=Outbox(config))`); the bus built on tha
 what it wrote. After a commit the outbox rings its doorbell, which the local dispatcher waits on; other
 nodes hear of it through PostgreSQL's NOTIFY.
 
-With `BusConfig.sticky_events` (off by default for now, see there), while this process's dispatcher runs, a
+With `BusConfig.sticky_events` (on by default, as in Kill Bill), while this process's dispatcher runs, a
 unit of work's few events are *handed* to it instead (Kill Bill's STICKY_EVENTS, the default mode of its bus):
 inserted already claimed by this node and given to the dispatcher in memory after the commit. No claim has to
 find them and no other node is woken for them: at API rates a claim cost more than running the event, and

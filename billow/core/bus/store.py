@@ -245,8 +245,10 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
     return out
 
 
-def release(conn: Connection, table: str, record_ids: Sequence[int], owner: str) -> None:
-    """Give claimed rows back untouched (shutdown, or an earlier row of the group failed)."""
+def release(conn: Connection, table: str, record_ids: Sequence[int], owner: str,
+            available_at: datetime | None = None) -> None:
+    """Give claimed rows back untouched (shutdown, or an earlier row of the group failed), for a claim to take at
+    once or from `available_at` on."""
     if not record_ids:
         return
     t = TABLES[table]
@@ -254,7 +256,7 @@ def release(conn: Connection, table: str, record_ids: Sequence[int], owner: str)
         update(t)
         .where(in_values(conn, t.c.record_id, record_ids), t.c.processing_owner == owner,
                t.c.processing_state == IN_PROCESSING)
-        .values(processing_state=AVAILABLE, processing_owner=None, processing_available_date=None)
+        .values(processing_state=AVAILABLE, processing_owner=None, processing_available_date=available_at)
     )
 
 

@@ -191,7 +191,7 @@ def test_a_stopping_dispatcher_releases_the_handed_events_it_has_not_begun(db_ur
 
 def test_queue_mode_comes_from_kill_bills_property() -> None:
     key = "org.killbill.persistent.bus.main.queue.mode"
-    assert BusConfig.from_environment({}).sticky_events is False  # off by default for now (see BusConfig)
+    assert BusConfig.from_environment({}).sticky_events is True  # Kill Bill's default
     assert BusConfig.from_environment({key: "STICKY_EVENTS"}).sticky_events is True
     assert BusConfig.from_environment({key: "POLLING"}).sticky_events is False
     assert BusConfig.from_environment({key: "sticky_events"}).sticky_events is True
