@@ -77,6 +77,7 @@ class InvoiceTriggers:
         makes one API call per account: one failing account leaves the others' runs)."""
         account_ids, total = self.parked_accounts(ctx, offset, limit)
         results: dict[str, str] = {}
+
         def run_one(account_id: str) -> str:
             with self.db.transaction(ctx) as uow:
                 account = self.accounts.get(uow, account_id)
