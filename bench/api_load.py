@@ -1,7 +1,10 @@
 """API load benchmark: an open-loop client on loopback against a real `billow serve` on PostgreSQL.
 
     python bench/api_load.py postgresql://postgres@127.0.0.1:5432/<fresh database> \\
-        [--rates 50,100,150,300] [--duration 30] [--processes N] [--serve-arg ...]
+        [--rates 50,100,150,300 | --clients 4] [--duration 30] [--serve-arg ...]
+
+With `--clients 4` (or `2,8`, ...) the load is a closed loop instead: that many clients each start the next flow
+when their last one ended, for `duration` seconds; the server's CPU per flow is then its cost flat out.
 
 For each offered rate R, one operation is started every 1/R s for `duration` seconds, whatever the state of
 the earlier ones (open loop): create an account, then, as soon as it exists, create a subscription for it (a
@@ -85,48 +88,81 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-async def run_rate(base: str, auth: dict[str, str], rate: float, duration: float) -> dict[str, object]:
-    total = int(rate * duration)
-    account_ms: list[float] = []
-    sub_ms: list[float] = []
-    statuses: Counter[str] = Counter()
-    done = 0
+class Flows:
+    """One flow: create an account, then, as soon as it exists, a subscription for it; latencies and answers."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.account_ms: list[float] = []
+        self.sub_ms: list[float] = []
+        self.statuses: Counter[str] = Counter()
+        self.done = 0
+
+    async def one(self, i: int, scheduled: float) -> None:
+        try:
+            r = await self.client.post("/1.0/kb/accounts", json={"name": f"load-{i}", "currency": "USD",
+                                                                 "externalKey": f"load-{uuid.uuid4().hex}"})
+        except httpx.HTTPError as exc:
+            self.statuses[f"account {type(exc).__name__}"] += 1
+            return
+        self.account_ms.append((time.monotonic() - scheduled) * 1000)
+        self.statuses[f"account {r.status_code}"] += 1
+        if r.status_code != 201:
+            return
+        account_id = r.headers["location"].rstrip("/").rsplit("/", 1)[1]
+        sent = time.monotonic()
+        try:
+            r = await self.client.post("/1.0/kb/subscriptions", json={"accountId": account_id,
+                                                                      "planName": "basic-monthly"})
+        except httpx.HTTPError as exc:
+            self.statuses[f"subscription {type(exc).__name__}"] += 1
+            return
+        self.sub_ms.append((time.monotonic() - sent) * 1000)
+        self.statuses[f"subscription {r.status_code}"] += 1
+        if r.status_code == 201:
+            self.done += 1
+
+    def result(self, elapsed: float) -> dict[str, object]:
+        return {"account_ms": self.account_ms, "sub_ms": self.sub_ms, "statuses": self.statuses, "done": self.done,
+                "elapsed": elapsed}
+
+
+def _client(base: str, auth: dict[str, str]) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
-    async with httpx.AsyncClient(base_url=base, headers=auth, auth=("admin", "password"), timeout=120,
-                                 limits=limits) as client:
+    return httpx.AsyncClient(base_url=base, headers=auth, auth=("admin", "password"), timeout=120, limits=limits)
+
+
+async def run_rate(base: str, auth: dict[str, str], rate: float, duration: float) -> dict[str, object]:
+    """Open loop: one flow started every 1/rate s, whatever the state of the earlier ones."""
+    total = int(rate * duration)
+    async with _client(base, auth) as client:
+        flows = Flows(client)
         start = time.monotonic() + 0.2
 
         async def one(i: int) -> None:
-            nonlocal done
             scheduled = start + i / rate
             await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
-            try:
-                r = await client.post("/1.0/kb/accounts", json={"name": f"load-{i}", "currency": "USD",
-                                                                "externalKey": f"load-{uuid.uuid4().hex}"})
-            except httpx.HTTPError as exc:
-                statuses[f"account {type(exc).__name__}"] += 1
-                return
-            account_ms.append((time.monotonic() - scheduled) * 1000)
-            statuses[f"account {r.status_code}"] += 1
-            if r.status_code != 201:
-                return
-            account_id = r.headers["location"].rstrip("/").rsplit("/", 1)[1]
-            sent = time.monotonic()
-            try:
-                r = await client.post("/1.0/kb/subscriptions", json={"accountId": account_id,
-                                                                     "planName": "basic-monthly"})
-            except httpx.HTTPError as exc:
-                statuses[f"subscription {type(exc).__name__}"] += 1
-                return
-            sub_ms.append((time.monotonic() - sent) * 1000)
-            statuses[f"subscription {r.status_code}"] += 1
-            if r.status_code == 201:
-                done += 1
+            await flows.one(i, scheduled)
 
         began = time.monotonic()
         await asyncio.gather(*(one(i) for i in range(total)))
-        elapsed = time.monotonic() - began
-    return {"account_ms": account_ms, "sub_ms": sub_ms, "statuses": statuses, "done": done, "elapsed": elapsed}
+        return flows.result(time.monotonic() - began)
+
+
+async def run_closed(base: str, auth: dict[str, str], clients: int, duration: float) -> dict[str, object]:
+    """Closed loop: `clients` clients each start a flow as soon as their last one ended, for `duration` s (what the
+    server can do flat out, and its CPU per flow when it is the bottleneck)."""
+    async with _client(base, auth) as client:
+        flows = Flows(client)
+        began = time.monotonic()
+        counter = iter(range(10**9))
+
+        async def loop() -> None:
+            while time.monotonic() - began < duration:
+                await flows.one(next(counter), time.monotonic())
+
+        await asyncio.gather(*(loop() for _ in range(clients)))
+        return flows.result(time.monotonic() - began)
 
 
 def main() -> int:
@@ -134,6 +170,7 @@ def main() -> int:
     p.add_argument("url", help="a fresh PostgreSQL database (postgresql://...)")
     p.add_argument("--rates", default="50,100,150,300")
     p.add_argument("--duration", type=float, default=30.0)
+    p.add_argument("--clients", default="", help="closed loop instead: numbers of clients, e.g. 4 or 2,8")
     p.add_argument("--serve-arg", action="append", default=[], help="passed to billow serve")
     args = p.parse_args()
     port = free_port()
@@ -163,17 +200,22 @@ def main() -> int:
         auth = {**admin, "X-Killbill-ApiKey": key, "X-Killbill-ApiSecret": "secret"}
         httpx.post(f"{base}/1.0/kb/catalog/xml", content=CATALOG, auth=("admin", "password"),
                    headers={**auth, "Content-Type": "text/xml"}).raise_for_status()
-        print(f"billow serve on PostgreSQL, open loop, {args.duration:.0f} s per rate")
-        for rate in (float(r) for r in args.rates.split(",")):
+        closed = [int(c) for c in args.clients.split(",") if c]
+        steps = closed or [float(r) for r in args.rates.split(",")]
+        print(f"billow serve on PostgreSQL (pid {server.pid}), {'closed' if closed else 'open'} loop, "
+              f"{args.duration:.0f} s per {'number of clients' if closed else 'rate'}")
+        for rate in steps:
             cpu0 = tree_cpu_seconds(server.pid)
-            res = asyncio.run(run_rate(base, auth, rate, args.duration))
+            res = asyncio.run(run_closed(base, auth, int(rate), args.duration) if closed
+                              else run_rate(base, auth, rate, args.duration))
             time.sleep(2)  # let the bus finish the first invoices of the step
             cpu = tree_cpu_seconds(server.pid) - cpu0
             a, s = res["account_ms"], res["sub_ms"]
             done = int(res["done"])  # type: ignore[call-overload]
             statuses = res["statuses"]
             assert isinstance(a, list) and isinstance(s, list) and isinstance(statuses, Counter)
-            print(f"{rate:>5.0f}/s  account p50 {pct(a, .5):7.1f} p99 {pct(a, .99):8.1f} max {max(a or [0]):8.1f} ms"
+            step = f"{rate:>5.0f}{' clients' if closed else '/s'}"
+            print(f"{step}  account p50 {pct(a, .5):7.1f} p99 {pct(a, .99):8.1f} max {max(a or [0]):8.1f} ms"
                   f" | subscription p50 {pct(s, .5):7.1f} p99 {pct(s, .99):8.1f} max {max(s or [0]):8.1f} ms"
                   f" | {done / args.duration:6.1f} subscriptions/s | CPU {1000 * cpu / max(done, 1):5.1f} ms each"
                   f" | {dict(sorted(statuses.items()))}")
