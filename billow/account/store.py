@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Integer, String, UniqueConstraint, func, or_, select
+from sqlalchemy import Boolean, Column, Connection, Integer, String, UniqueConstraint, bindparam, func, or_, select
 
 from billow.account.model import Account, AccountEmail
+from billow.core.db.prepared import Prepared, in_param
 from billow.core.db.schema import audited_table
-from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
 
 accounts = audited_table(
@@ -67,20 +67,28 @@ def to_account(row: Any) -> Account:
     )
 
 
+_BY_ID = Prepared(lambda _: select(T).where(T.c.tenant_record_id == bindparam("tenant"),
+                                            T.c.id == bindparam("id")))
+_BY_RECORD_ID = Prepared(lambda _: select(T).where(T.c.tenant_record_id == bindparam("tenant"),
+                                                   T.c.record_id == bindparam("record_id")))
+_BY_RECORD_IDS = Prepared(lambda dialect: select(T).where(T.c.tenant_record_id == bindparam("tenant"),
+                                                          in_param(dialect, T.c.record_id, "record_ids")))
+_EXTERNAL_KEYS_IN_USE = Prepared(lambda dialect: select(T.c.external_key).where(
+    T.c.tenant_record_id == bindparam("tenant"), in_param(dialect, T.c.external_key, "keys")))
+
+
 def by_id(conn: Connection, tenant_record_id: int, account_id: str) -> Account | None:
-    row = conn.execute(select(T).where(T.c.tenant_record_id == tenant_record_id, T.c.id == account_id)).first()
+    row = conn.execute(_BY_ID(conn), {"tenant": tenant_record_id, "id": account_id}).first()
     return to_account(row) if row else None
 
 
 def by_record_id(conn: Connection, tenant_record_id: int, record_id: int) -> Account | None:
-    row = conn.execute(
-        select(T).where(T.c.tenant_record_id == tenant_record_id, T.c.record_id == record_id)).first()
+    row = conn.execute(_BY_RECORD_ID(conn), {"tenant": tenant_record_id, "record_id": record_id}).first()
     return to_account(row) if row else None
 
 
 def by_record_ids(conn: Connection, tenant_record_id: int, record_ids: list[int]) -> dict[int, Account]:
-    rows = conn.execute(select(T).where(T.c.tenant_record_id == tenant_record_id,
-                                        in_values(conn, T.c.record_id, record_ids)))
+    rows = conn.execute(_BY_RECORD_IDS(conn), {"tenant": tenant_record_id, "record_ids": list(record_ids)})
     return {r.record_id: to_account(r) for r in rows}
 
 
@@ -92,8 +100,7 @@ def by_external_key(conn: Connection, tenant_record_id: int, external_key: str) 
 
 def external_keys_in_use(conn: Connection, tenant_record_id: int, external_keys: list[str]) -> set[str]:
     """Which of these external keys accounts of the tenant have."""
-    rows = conn.execute(select(T.c.external_key).where(T.c.tenant_record_id == tenant_record_id,
-                                                        in_values(conn, T.c.external_key, external_keys)))
+    rows = conn.execute(_EXTERNAL_KEYS_IN_USE(conn), {"tenant": tenant_record_id, "keys": list(external_keys)})
     return {r[0] for r in rows}
 
 

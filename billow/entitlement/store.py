@@ -9,9 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Integer, String, Text, func, literal, or_, select
+from sqlalchemy import Boolean, Column, Connection, Integer, String, Text, bindparam, func, literal, or_, select
 
 from billow.catalog.model import PhaseType, ProductCategory
+from billow.core.db.prepared import Prepared, in_param
 from billow.core.db.schema import audited_table
 from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
@@ -219,9 +220,13 @@ def bundles_page(conn: Connection, tenant: int, offset: int, limit: int, *, acco
     return [to_bundle(r._mapping) for r in rows], total
 
 
+_BUNDLES_OF_ACCOUNT = Prepared(lambda _: select(B).where(
+    B.c.tenant_record_id == bindparam("tenant"), B.c.account_record_id == bindparam("account"))
+    .order_by(B.c.record_id))
+
+
 def bundles_of_account(conn: Connection, tenant: int, account_record_id: int) -> list[Bundle]:
-    rows = conn.execute(select(B).where(B.c.tenant_record_id == tenant, B.c.account_record_id == account_record_id)
-                        .order_by(B.c.record_id))
+    rows = conn.execute(_BUNDLES_OF_ACCOUNT(conn), {"tenant": tenant, "account": account_record_id})
     return [to_bundle(r._mapping) for r in rows]
 
 
@@ -230,19 +235,24 @@ def subscriptions_of_account(conn: Connection, tenant: int, account_record_id: i
     return subscriptions_of_accounts(conn, tenant, [account_record_id]).get(account_record_id, [])
 
 
+_EVENTS_OF_ACCOUNTS = Prepared(lambda dialect: select(E).where(
+    E.c.tenant_record_id == bindparam("tenant"), in_param(dialect, E.c.account_record_id, "accounts"))
+    .order_by(E.c.effective_date, E.c.record_id))
+_SUBSCRIPTIONS_OF_ACCOUNTS = Prepared(lambda dialect: select(S).where(
+    S.c.tenant_record_id == bindparam("tenant"), in_param(dialect, S.c.account_record_id, "accounts"))
+    .order_by(S.c.record_id))
+
+
 def subscriptions_of_accounts(conn: Connection, tenant: int, account_record_ids: list[int]
                               ) -> dict[int, list[Subscription]]:
     """The subscriptions (with their events) of many accounts, in two queries whatever their number."""
-    evs = conn.execute(select(E).where(E.c.tenant_record_id == tenant,
-                                       in_values(conn, E.c.account_record_id, account_record_ids))
-                       .order_by(E.c.effective_date, E.c.record_id)).all()
+    params = {"tenant": tenant, "accounts": list(account_record_ids)}
+    evs = conn.execute(_EVENTS_OF_ACCOUNTS(conn), params).all()
     by_sub: dict[str, list[SubscriptionEvent]] = {}
     for r in evs:
         ev = to_event(r._mapping)
         by_sub.setdefault(ev.subscription_id, []).append(ev)
-    subs = conn.execute(select(S).where(S.c.tenant_record_id == tenant,
-                                        in_values(conn, S.c.account_record_id, account_record_ids))
-                        .order_by(S.c.record_id)).all()
+    subs = conn.execute(_SUBSCRIPTIONS_OF_ACCOUNTS(conn), params).all()
     out: dict[int, list[Subscription]] = {}
     for r in subs:
         out.setdefault(r.account_record_id, []).append(to_subscription(r._mapping, by_sub.get(r.id, ())))
@@ -268,12 +278,15 @@ def blocking_states_of_account(conn: Connection, tenant: int, account_record_id:
     return blocking_states_of_accounts(conn, tenant, [account_record_id]).get(account_record_id, [])
 
 
+_BLOCKING_STATES_OF_ACCOUNTS = Prepared(lambda dialect: select(BS).where(
+    BS.c.tenant_record_id == bindparam("tenant"), in_param(dialect, BS.c.account_record_id, "accounts"),
+    BS.c.is_active.is_(True)).order_by(BS.c.effective_date, BS.c.record_id))
+
+
 def blocking_states_of_accounts(conn: Connection, tenant: int, account_record_ids: list[int]
                                 ) -> dict[int, list[BlockingState]]:
-    rows = conn.execute(select(BS).where(BS.c.tenant_record_id == tenant,
-                                         in_values(conn, BS.c.account_record_id, account_record_ids),
-                                         BS.c.is_active.is_(True))
-                        .order_by(BS.c.effective_date, BS.c.record_id))
+    rows = conn.execute(_BLOCKING_STATES_OF_ACCOUNTS(conn), {"tenant": tenant,
+                                                              "accounts": list(account_record_ids)})
     out: dict[int, list[BlockingState]] = {}
     for r in rows:
         out.setdefault(r.account_record_id, []).append(to_blocking_state(r._mapping))

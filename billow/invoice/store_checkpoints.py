@@ -15,9 +15,24 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ColumnElement, Connection, Index, Table, Text, delete, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    Index,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    union_all,
+)
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from billow.core.db.prepared import Prepared, in_param
 from billow.core.db.schema import RecordId, metadata
 from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
@@ -55,14 +70,20 @@ def valid(conn: Connection, tenant: int, account_record_ids: Sequence[int]) -> d
             for r in rows if r.history_count == r.live}
 
 
+# both histories in one statement (a round trip fewer for each invoice run)
+_HISTORY_COUNTS = Prepared(lambda dialect: union_all(*(
+    select(h.c.account_record_id, func.count()).where(in_param(dialect, h.c.account_record_id, "accounts"))
+    .group_by(h.c.account_record_id) for h in HISTORIES)))
+_FORGET = Prepared(lambda dialect: delete(checkpoints).where(
+    checkpoints.c.tenant_record_id == bindparam("tenant"),
+    in_param(dialect, checkpoints.c.account_record_id, "accounts")))
+
+
 def history_counts(conn: Connection, account_record_ids: Sequence[int]) -> dict[int, int]:
     """The count of invoice and item history rows of each account (as this transaction sees them)."""
     counts = dict.fromkeys(account_record_ids, 0)
-    for h in HISTORIES:
-        for arid, n in conn.execute(select(h.c.account_record_id, func.count())
-                                    .where(in_values(conn, h.c.account_record_id, list(account_record_ids)))
-                                    .group_by(h.c.account_record_id)):
-            counts[arid] += n
+    for arid, n in conn.execute(_HISTORY_COUNTS(conn), {"accounts": list(account_record_ids)}):
+        counts[arid] += n
     return counts
 
 
@@ -72,8 +93,7 @@ def save(conn: Connection, tenant: int, made: Mapping[int, BillingCheckpoint], f
     ids = sorted({*made, *forget})
     if not ids:
         return
-    conn.execute(delete(checkpoints).where(checkpoints.c.tenant_record_id == tenant,
-                                           in_values(conn, checkpoints.c.account_record_id, ids)))
+    conn.execute(_FORGET(conn), {"tenant": tenant, "accounts": ids})
     if made:
         counts = history_counts(conn, list(made))
         conn.execute(insert(checkpoints), [

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, String, func, or_, select, text
+from sqlalchemy import Boolean, Column, Connection, String, bindparam, func, literal_column, or_, select, text
 
+from billow.core.db.prepared import Prepared, in_param
 from billow.core.db.schema import audited_table
 from billow.core.db.sets import in_values
 from billow.core.db.text import contains
@@ -152,14 +153,19 @@ def search(conn: Connection, tenant: int, key: str, built_in_ids: Sequence[str],
     return [to_tag(r) for r in rows], total
 
 
+_CONTROL_TAGS = Prepared(lambda dialect: select(
+    TG.c.account_record_id, TG.c.object_id, TG.c.object_type, TG.c.tag_definition_id)
+    .where(TG.c.tenant_record_id == bindparam("tenant"), in_param(dialect, TG.c.account_record_id, "accounts"),
+           # the control tags' ids are constants (UUIDs): written into the statement, not expanded at each run
+           TG.c.tag_definition_id.in_([literal_column(f"'{i}'") for i in sorted(CONTROL_TAG_NAMES)]),
+           TG.c.is_active.is_(True)))
+
+
 def control_tags(conn: Connection, tenant: int, account_record_ids: Sequence[int]
                  ) -> list[tuple[int, str, str, str]]:
     """(account record id, object id, object type, control tag name) of the active control tags on these
     accounts and on their objects: one query for a whole billing batch."""
     if not account_record_ids:
         return []
-    rows = conn.execute(select(TG.c.account_record_id, TG.c.object_id, TG.c.object_type, TG.c.tag_definition_id)
-                        .where(TG.c.tenant_record_id == tenant,
-                               in_values(conn, TG.c.account_record_id, account_record_ids),
-                               TG.c.tag_definition_id.in_(list(CONTROL_TAG_NAMES)), TG.c.is_active.is_(True)))
+    rows = conn.execute(_CONTROL_TAGS(conn), {"tenant": tenant, "accounts": list(account_record_ids)})
     return [(r[0], r[1], r[2], CONTROL_TAG_NAMES[r[3]]) for r in rows]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, String, Text, func, select
+from sqlalchemy import Boolean, Column, Connection, String, Text, bindparam, func, select
 
+from billow.core.db.prepared import Prepared, in_param
 from billow.core.db.schema import audited_table
 
 tenants = audited_table(
@@ -71,14 +72,17 @@ def active_values_by_prefix(conn: Connection, tenant_record_id: int, prefix: str
     return [dict(r._mapping) for r in rows]
 
 
+_VALUES_FINGERPRINTS = Prepared(lambda dialect: select(
+    tenant_kvs.table.c.tenant_key, func.count(), func.max(tenant_kvs.table.c.record_id))
+    .where(tenant_kvs.table.c.tenant_record_id == bindparam("tenant"),
+           in_param(dialect, tenant_kvs.table.c.tenant_key, "keys"), tenant_kvs.table.c.is_active.is_(True))
+    .group_by(tenant_kvs.table.c.tenant_key))
+
+
 def values_fingerprints(conn: Connection, tenant_record_id: int, keys: list[str]) -> dict[str, tuple[int, int]]:
     """(count, highest record id) of each key's active values, in one query: changes whenever its values
     change."""
-    kv = tenant_kvs.table
-    rows = conn.execute(
-        select(kv.c.tenant_key, func.count(), func.max(kv.c.record_id))
-        .where(kv.c.tenant_record_id == tenant_record_id, kv.c.tenant_key.in_(keys), kv.c.is_active.is_(True))
-        .group_by(kv.c.tenant_key))
+    rows = conn.execute(_VALUES_FINGERPRINTS(conn), {"tenant": tenant_record_id, "keys": list(keys)})
     found = {r[0]: (int(r[1]), int(r[2])) for r in rows}
     return {k: found.get(k, (0, 0)) for k in keys}
 

@@ -222,10 +222,13 @@ def test_a_billing_batch_reads_its_control_tags_at_once(w: World) -> None:
         w.advance(days=31)  # 2024-02-15: one batch bills the four accounts
     finally:
         run.control_tags = original
-    # the batch reads the four accounts' tags at once; the payment service then reads, once for the pack of
-    # INVOICE_CREATION events, the accounts of the two new COMMITTED invoices (written-off invoices have no balance)
+    # the batch reads the four accounts' tags at once; the payment service then reads, once for each pack of
+    # INVOICE_CREATION events (the bus may run the two in one pack or two), the accounts of the two new COMMITTED
+    # invoices, each once (written-off invoices have no balance)
     batch = sorted(a.record_id for a in accounts)
-    assert reads == [batch, sorted([accounts[0].record_id, accounts[3].record_id])]
+    assert reads[0] == batch
+    assert sorted(arid for read in reads[1:] for arid in read) == sorted([accounts[0].record_id,
+                                                                          accounts[3].record_id])
     statuses = [[(i.status, i.target_date) for i in w.kb.invoices.of_account(w.ctx, a.id)] for a in accounts]
     jan, feb = date(2024, 1, 15), date(2024, 2, 15)
     assert statuses == [[(InvoiceStatus.COMMITTED, jan), (InvoiceStatus.COMMITTED, feb)],

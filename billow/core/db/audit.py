@@ -8,12 +8,13 @@ Kill Bill does the same in its `EntitySqlDaoWrapperInvocationHandler`.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Connection, Row, Table, bindparam, func, select, text
+from sqlalchemy import BigInteger, Connection, Dialect, Row, Table, TextClause, Update, bindparam, func, select, text
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -199,33 +200,38 @@ def _update_from_arrays(conn: Connection, t: Table, columns: list[str], stamped:
     executemany of hundreds of UPDATEs, then a SELECT of the new states, cost a billing run a second per
     10,000 accounts)."""
     dialect = conn.dialect
-    arrays = [func.unnest(bindparam(None, [r["_rid"] for r in stamped], type_=ARRAY(BigInteger()))).label("_rid")]
+    params: dict[str, list[Any]] = {"rids": [r["_rid"] for r in stamped]}
+    for name in columns:
+        process = t.c[name].type.bind_processor(dialect)
+        params[f"v_{name}"] = [r[name] if process is None or r[name] is None else process(r[name]) for r in stamped]
+    return sorted(r[0] for r in conn.execute(_update_from_arrays_sql(t, tuple(columns), dialect), params))
+
+
+@functools.lru_cache(maxsize=256)
+def _update_from_arrays_sql(t: Table, columns: tuple[str, ...], dialect: Dialect) -> Update:
+    """`_update_from_arrays`' statement for one table and set of columns, built once."""
+    arrays = [func.unnest(bindparam("rids", type_=ARRAY(BigInteger()))).label("_rid")]
     for name in columns:
         col_type = t.c[name].type
-        process = col_type.bind_processor(dialect)
-        values = [r[name] if process is None or r[name] is None else process(r[name]) for r in stamped]
         base = col_type.load_dialect_impl(dialect) if isinstance(col_type, TypeDecorator) else col_type
-        arrays.append(func.unnest(bindparam(None, values, type_=ARRAY(base))).label(f"v_{name}"))
+        arrays.append(func.unnest(bindparam(f"v_{name}", type_=ARRAY(base))).label(f"v_{name}"))
     v = select(*arrays).subquery("v")
-    stmt = (sa_update(t).where(t.c.record_id == v.c._rid).values({c: v.c[f"v_{c}"] for c in columns})
+    return (sa_update(t).where(t.c.record_id == v.c._rid).values({c: v.c[f"v_{c}"] for c in columns})
             .returning(t.c.record_id))
-    return sorted(r[0] for r in conn.execute(stmt))
 
 
 def _server_side(conn: Connection, rows: int) -> bool:
     return rows >= SERVER_SIDE_HISTORY and conn.dialect.name == "postgresql"
 
 
-def _history_in_server(uow: UnitOfWork, entry: AuditedTable, record_ids: Sequence[int], change_type: str) -> None:
-    """PostgreSQL, many rows: the history copies and audit rows are written by one statement from the rows
-    as they now are in the table (`INSERT INTO <t>_history SELECT ... FROM <t>`, then `audit_log` from its
-    RETURNING), so no row travels back and forth through Python: the same rows `_write_history` writes."""
-    ctx = uow.ctx
+@functools.cache
+def _history_sql(entry: AuditedTable) -> TextClause:
+    """`_history_in_server`'s statement for one table, built once (a text's parameters are parsed when it is made)."""
     t, h = entry.table, entry.history
     cols = ", ".join(f'"{c.name}"' for c in t.columns if c.name != "record_id")
     account = {None: "NULL", "self": "target_record_id"}.get(entry.account_column, f'"{entry.account_column}"')
     tenant = "target_record_id" if entry.tenant_self else "tenant_record_id"
-    sql = text(f"""
+    return text(f"""
         WITH h AS (
             INSERT INTO "{h.name}" (target_record_id, change_type, {cols})
             SELECT record_id, :change_type, {cols} FROM "{t.name}" WHERE record_id = ANY(:ids)
@@ -235,7 +241,15 @@ def _history_in_server(uow: UnitOfWork, entry: AuditedTable, record_ids: Sequenc
         SELECT gen_random_uuid()::text, target_record_id, :table_name, record_id, :change_type, :now, :created_by,
                :reason_code, :comments, :user_token, arid, coalesce(trid, :ctx_tenant) FROM h""").bindparams(
         bindparam("ids", type_=ARRAY(BigInteger())), bindparam("now", type_=UTCDateTime()))
-    uow.conn.execute(sql, {"ids": list(record_ids), "change_type": change_type, "table_name": t.name,
+
+
+def _history_in_server(uow: UnitOfWork, entry: AuditedTable, record_ids: Sequence[int], change_type: str) -> None:
+    """PostgreSQL, many rows: the history copies and audit rows are written by one statement from the rows
+    as they now are in the table (`INSERT INTO <t>_history SELECT ... FROM <t>`, then `audit_log` from its
+    RETURNING), so no row travels back and forth through Python: the same rows `_write_history` writes."""
+    ctx = uow.ctx
+    t = entry.table
+    uow.conn.execute(_history_sql(entry), {"ids": list(record_ids), "change_type": change_type, "table_name": t.name,
                            "now": uow.now, "created_by": ctx.user_name, "reason_code": ctx.reason_code,
                            "comments": ctx.comments, "user_token": ctx.user_token,
                            "ctx_tenant": ctx.tenant_record_id})

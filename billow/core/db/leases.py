@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import Column, Connection, String, Table, delete, select
+from sqlalchemy import Column, Connection, String, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from billow.core.db.prepared import Prepared, in_param
 from billow.core.db.schema import RecordId, metadata
 from billow.core.db.sets import in_values
 from billow.core.db.types import UTCDateTime
@@ -90,14 +91,17 @@ def drop(conn: Connection, account_record_id: int, owner: str) -> None:
     drop_many(conn, [account_record_id], owner)
 
 
+_HELD = Prepared(lambda dialect: select(account_leases.c.account_record_id).where(
+    in_param(dialect, account_leases.c.account_record_id, "accounts"),
+    account_leases.c.expires_at >= bindparam("now", type_=UTCDateTime())))
+
+
 def held(conn: Connection, account_record_ids: Iterable[int], now: datetime) -> set[int]:
     """Those of the accounts whose lease some call holds, unexpired at `now` (the wall clock)."""
     wanted = set(account_record_ids)
     if not wanted:
         return set()
-    t = account_leases
-    return {r[0] for r in conn.execute(select(t.c.account_record_id).where(
-        in_values(conn, t.c.account_record_id, wanted), t.c.expires_at >= now))}
+    return {r[0] for r in conn.execute(_HELD(conn), {"accounts": list(wanted), "now": now})}
 
 
 def ensure_free(conn: Connection, account_record_ids: Iterable[int], now: datetime) -> None:

@@ -24,6 +24,11 @@ from sqlalchemy import Connection, text
 from billow.core.context import CallContext
 from billow.core.db import audit
 
+# built once: a statement object's cache key is computed at every execution of a new one
+_LOCK_ONE = text("SELECT pg_advisory_xact_lock(:k)")
+_LOCK_MANY = text("SELECT count(pg_advisory_xact_lock(k)) FROM "
+                  "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS ordered")
+
 
 class EventWriter(Protocol):
     """Where posted events go at the end of a unit of work (the bus's outbox, `billow.core.bus.outbox`)."""
@@ -153,7 +158,7 @@ class UnitOfWork:
         """
         if self.is_sqlite or account_record_id in self._locked:
             return
-        self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": account_lock_key(account_record_id)})
+        self.conn.execute(_LOCK_ONE, {"k": account_lock_key(account_record_id)})
         self._locked.add(account_record_id)
 
     def lock_accounts(self, account_record_ids: Iterable[int]) -> None:
@@ -163,11 +168,9 @@ class UnitOfWork:
         wanted = {a for a in account_record_ids if a not in self._locked}
         keys = sorted({account_lock_key(a) for a in wanted})
         if len(keys) == 1:
-            self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": keys[0]})
+            self.conn.execute(_LOCK_ONE, {"k": keys[0]})
         elif keys:
-            self.conn.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM "
-                                   "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS ordered"),
-                              {"keys": keys})
+            self.conn.execute(_LOCK_MANY, {"keys": keys})
         self._locked.update(wanted)
 
 
