@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     select,
     type_coerce,
@@ -33,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from billow.core.db.prepared import Prepared, in_param
 from billow.core.db.schema import RecordId, audited_table, metadata
 from billow.core.db.sets import in_values
 from billow.core.db.types import Money, UTCDateTime
@@ -148,23 +150,29 @@ _ITEM_TYPES = {t.value: t for t in InvoiceItemType}
 _STATUSES = {s.value: s for s in InvoiceStatus}
 
 
+_INVOICES_OF_ACCOUNTS = Prepared(lambda dialect: select(*_INVOICE_COLUMNS).where(
+    INV.c.tenant_record_id == bindparam("tenant"), in_param(dialect, INV.c.account_record_id, "accounts"))
+    .order_by(INV.c.record_id))
+_ITEMS_OF_ACCOUNTS = Prepared(lambda dialect: select(*_ITEM_COLUMNS).where(
+    IT.c.tenant_record_id == bindparam("tenant"), in_param(dialect, IT.c.account_record_id, "accounts"))
+    .order_by(IT.c.record_id))
+
+
 def invoices_of_accounts(conn: Connection, tenant: int, account_record_ids: Sequence[int]) -> dict[int, list[Invoice]]:
     """Every invoice (with items) of these accounts, by account record id, oldest first: two queries."""
     out: dict[int, list[Invoice]] = {a: [] for a in account_record_ids}
     if not account_record_ids:
         return out
     ids = list(account_record_ids)
-    inv_rows = conn.execute(select(*_INVOICE_COLUMNS).where(INV.c.tenant_record_id == tenant,
-                                                            in_values(conn, INV.c.account_record_id, ids))
-                            .order_by(INV.c.record_id)).all()
+    params = {"tenant": tenant, "accounts": ids}
+    inv_rows = conn.execute(_INVOICES_OF_ACCOUNTS(conn), params).all()
     if not inv_rows:
         return out
     items: dict[str, list[InvoiceItem]] = {}
     types = _ITEM_TYPES
     for (id_, inv_id, acc, typ, start, end, amount, cur, sub, bundle, product, plan, phase, usage, rate, linked, qty,
          details, descr, catalog_date, child, created) in conn.execute(
-            select(*_ITEM_COLUMNS).where(IT.c.tenant_record_id == tenant, in_values(conn, IT.c.account_record_id, ids))
-            .order_by(IT.c.record_id)).all():  # fetchall: row-by-row fetchone costs more
+            _ITEMS_OF_ACCOUNTS(conn), params).all():  # fetchall: row-by-row fetchone costs more
         item = InvoiceItem(id_, inv_id, acc, types[typ], start, end, amount, cur, sub, bundle, product, plan, phase,
                            usage, rate, linked, qty, details, descr,
                            None if catalog_date is None else catalog_date.replace(tzinfo=UTC), child,
@@ -418,12 +426,15 @@ def is_parked(conn: Connection, account_record_id: int) -> bool:
                                                      SC.c.state == FAILED).limit(1)).first() is not None
 
 
+_PARKED_AMONG = Prepared(lambda dialect: select(SC.c.account_record_id).where(
+    in_param(dialect, SC.c.account_record_id, "accounts"), SC.c.state == FAILED).distinct())
+
+
 def parked_among(conn: Connection, account_record_ids: Sequence[int]) -> set[int]:
     """Of these accounts, the parked ones (a FAILED schedule row)."""
     if not account_record_ids:
         return set()
-    return {r[0] for r in conn.execute(select(SC.c.account_record_id).where(
-        in_values(conn, SC.c.account_record_id, account_record_ids), SC.c.state == FAILED).distinct())}
+    return {r[0] for r in conn.execute(_PARKED_AMONG(conn), {"accounts": list(account_record_ids)})}
 
 
 def tenants_of(conn: Connection, account_record_ids: Sequence[int]) -> dict[int, int]:

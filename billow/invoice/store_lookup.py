@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, false, func, or_, select, true
 
-from billow.core.db.sets import in_values
+from billow.core.db.prepared import Prepared, in_param
 from billow.core.money import is_currency
 from billow.invoice.model import Invoice, InvoiceItem, InvoiceStatus
 from billow.invoice.store import INV, IT, to_item
@@ -53,6 +53,16 @@ def _to_invoice(m: Mapping[str, Any], items: Sequence[InvoiceItem]) -> Invoice:
                    migrated=bool(m["migrated"]), created_date=m["created_date"])
 
 
+_ITEMS_OF_INVOICES = Prepared(lambda dialect: select(IT).where(
+    IT.c.tenant_record_id == bindparam("tenant"), in_param(dialect, IT.c.invoice_id, "invoices"),
+    in_param(dialect, IT.c.account_record_id, "accounts")).order_by(IT.c.record_id))
+_INVOICES_BY_IDS = Prepared(lambda dialect: select(INV).where(
+    INV.c.tenant_record_id == bindparam("tenant"), in_param(dialect, INV.c.id, "invoices")))
+_INVOICES_BY_IDS_OF_ACCOUNTS = Prepared(lambda dialect: select(INV).where(
+    INV.c.tenant_record_id == bindparam("tenant"), in_param(dialect, INV.c.id, "invoices"),
+    in_param(dialect, INV.c.account_record_id, "accounts")))
+
+
 def load(conn: Connection, tenant: int, rows: Sequence[Any]) -> list[Invoice]:
     """Invoices rows with their items (one query for the items), in the order of `rows`."""
     if not rows:
@@ -60,9 +70,7 @@ def load(conn: Connection, tenant: int, rows: Sequence[Any]) -> list[Invoice]:
     ids = [r.id for r in rows]
     accounts = {r.account_record_id for r in rows}  # the accounts' index bounds the reads (see `paid_amounts`)
     items: dict[str, list[InvoiceItem]] = {}
-    for r in conn.execute(select(IT).where(IT.c.tenant_record_id == tenant, in_values(conn, IT.c.invoice_id, ids),
-                                           in_values(conn, IT.c.account_record_id, list(accounts)))
-                          .order_by(IT.c.record_id)):
+    for r in conn.execute(_ITEMS_OF_INVOICES(conn), {"tenant": tenant, "invoices": ids, "accounts": list(accounts)}):
         items.setdefault(r.invoice_id, []).append(to_item(dict(r._mapping)))
     paid = paid_amounts(conn, tenant, ids, accounts)
     return [dataclasses.replace(inv, paid_amount=paid[inv.id]) if inv.id in paid else inv
@@ -74,10 +82,12 @@ def invoices_by_ids(conn: Connection, tenant: int, invoice_ids: Sequence[str],
     """Invoices by id; with `owners` ({invoice id: account record id}) only those of the account given."""
     if not invoice_ids:
         return {}
-    q = select(INV).where(INV.c.tenant_record_id == tenant, in_values(conn, INV.c.id, list(invoice_ids)))
-    if owners is not None:
-        q = q.where(in_values(conn, INV.c.account_record_id, list(set(owners.values()))))
-    rows = conn.execute(q).all()
+    params = {"tenant": tenant, "invoices": list(invoice_ids)}
+    if owners is None:
+        rows = conn.execute(_INVOICES_BY_IDS(conn), params).all()
+    else:
+        params["accounts"] = list(set(owners.values()))
+        rows = conn.execute(_INVOICES_BY_IDS_OF_ACCOUNTS(conn), params).all()
     if owners is not None:
         rows = [r for r in rows if owners.get(r.id) == r.account_record_id]
     return {inv.id: inv for inv in load(conn, tenant, rows)}

@@ -12,8 +12,9 @@ from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Index, String, select, true
+from sqlalchemy import Boolean, Column, Connection, Index, Select, String, bindparam, select, true
 
+from billow.core.db.prepared import Prepared, in_param
 from billow.core.db.schema import audited_table
 from billow.core.db.sets import in_values
 from billow.core.db.types import Money, UTCDateTime
@@ -38,6 +39,16 @@ invoice_payments = audited_table(
 IP = invoice_payments.table
 
 
+def _paid(dialect: str, *, by_account: bool) -> Select[Any]:
+    q = select(IP.c.invoice_id, IP.c.amount).where(IP.c.tenant_record_id == bindparam("tenant"), IP.c.success == true(),
+                                                   in_param(dialect, IP.c.invoice_id, "invoices"))
+    return q.where(in_param(dialect, IP.c.account_record_id, "accounts")) if by_account else q
+
+
+_PAID = Prepared(lambda dialect: _paid(dialect, by_account=False))
+_PAID_OF_ACCOUNTS = Prepared(lambda dialect: _paid(dialect, by_account=True))
+
+
 def paid_amounts(conn: Connection, tenant: int, invoice_ids: Sequence[str],
                  account_record_ids: Collection[int] | None = None) -> dict[str, Decimal]:
     """Net successful payments by invoice (purchases − refunds − chargebacks). With their accounts' record ids the
@@ -45,11 +56,11 @@ def paid_amounts(conn: Connection, tenant: int, invoice_ids: Sequence[str],
     behind a table that grew fast (a billing day)."""
     if not invoice_ids:
         return {}
-    q = select(IP.c.invoice_id, IP.c.amount).where(
-        IP.c.tenant_record_id == tenant, IP.c.success == true(), in_values(conn, IP.c.invoice_id, list(invoice_ids)))
-    if account_record_ids is not None:
-        q = q.where(in_values(conn, IP.c.account_record_id, list(account_record_ids)))
-    return _sums(conn.execute(q).all())
+    params = {"tenant": tenant, "invoices": list(invoice_ids)}
+    if account_record_ids is None:
+        return _sums(conn.execute(_PAID(conn), params).all())
+    params["accounts"] = list(account_record_ids)
+    return _sums(conn.execute(_PAID_OF_ACCOUNTS(conn), params).all())
 
 
 def paid_of_accounts(conn: Connection, tenant: int, account_record_ids: Sequence[int]) -> dict[str, Decimal]:
@@ -69,14 +80,26 @@ def _sums(rows: Sequence[Any]) -> dict[str, Decimal]:
     return out
 
 
+def _rows(dialect: str, *, by_account: bool) -> Select[Any]:
+    q = select(IP).where(IP.c.tenant_record_id == bindparam("tenant"), in_param(dialect, IP.c.invoice_id, "invoices"))
+    if by_account:
+        q = q.where(in_param(dialect, IP.c.account_record_id, "accounts"))
+    return q.order_by(IP.c.record_id)
+
+
+_ROWS = Prepared(lambda dialect: _rows(dialect, by_account=False))
+_ROWS_OF_ACCOUNTS = Prepared(lambda dialect: _rows(dialect, by_account=True))
+
+
 def rows_of_invoices(conn: Connection, tenant: int, invoice_ids: Sequence[str],
                      account_record_ids: Collection[int] | None = None) -> list[Mapping[str, Any]]:
     if not invoice_ids:
         return []
-    q = select(IP).where(IP.c.tenant_record_id == tenant, in_values(conn, IP.c.invoice_id, list(invoice_ids)))
-    if account_record_ids is not None:
-        q = q.where(in_values(conn, IP.c.account_record_id, list(account_record_ids)))
-    return [dict(r._mapping) for r in conn.execute(q.order_by(IP.c.record_id))]
+    params = {"tenant": tenant, "invoices": list(invoice_ids)}
+    if account_record_ids is None:
+        return [dict(r._mapping) for r in conn.execute(_ROWS(conn), params)]
+    params["accounts"] = list(account_record_ids)
+    return [dict(r._mapping) for r in conn.execute(_ROWS_OF_ACCOUNTS(conn), params)]
 
 
 def rows_of(conn: Connection, tenant: int, *, invoice_id: str | None = None, payment_id: str | None = None,
