@@ -26,7 +26,7 @@ import dataclasses
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -474,12 +474,17 @@ class BillingRun:
         for arid, (state, _) in starts.items():
             state.usage = UsageRating(records.get(arid, []), dry_run=dry_run)
 
+    def ensure_free(self, uow: UnitOfWork, account_record_ids: Iterable[int]) -> None:
+        """Under their account locks: no payment of these accounts is at its gateway (`leases.ensure_free`, by the
+        wall clock leases expire by); every invoice run and credit move of the service asks here."""
+        leases.ensure_free(uow.conn, account_record_ids, self.wall_clock.utcnow())
+
     # -- one account, in the caller's unit of work ------------------------------------------------
     def run_account(self, uow: UnitOfWork, account_record_id: int, target: date | None, *, api: bool
                     ) -> Outcome | None:
         """One run for one account (under the account lock). Parked accounts are left alone unless `api`."""
         uow.lock_account(account_record_id)
-        leases.ensure_free(uow.conn, [account_record_id], self.wall_clock.utcnow())
+        self.ensure_free(uow, [account_record_id])
         if not api and store.is_parked(uow.conn, account_record_id):
             return None
         state = self.load_states(uow, [account_record_id]).get(account_record_id)
@@ -506,7 +511,7 @@ class BillingRun:
         `run_account` does for each, with the reads and writes of all of them done once. An account in an illegal
         invoicing state is parked, the others billed. Parked accounts are left alone."""
         uow.lock_accounts(targets)
-        leases.ensure_free(uow.conn, targets, self.wall_clock.utcnow())
+        self.ensure_free(uow, targets)
         parked = store.parked_among(uow.conn, list(targets))
         states = self.load_states(uow, [a for a in sorted(targets) if a not in parked])
         catalog = self.catalogs.catalog(uow) if any(s.subscriptions for s in states.values()) else None
@@ -679,7 +684,7 @@ class BillingRun:
             claimed = store.claimed_rows(uow.conn, account_record_ids, owner)
             if not claimed:
                 return
-            leases.ensure_free(uow.conn, claimed, self.wall_clock.utcnow())
+            self.ensure_free(uow, claimed)
             checkpoints = store_checkpoints.valid(uow.conn, uow.tenant, list(claimed))
             states = self.load_states(uow, list(claimed), without_history=checkpoints)
             catalog = self.catalogs.catalog(uow) if any(s.subscriptions for s in states.values()) else None

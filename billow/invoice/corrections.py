@@ -65,7 +65,7 @@ class InvoiceCorrections:
                 if m.item.currency is not None and m.item.currency != currency:
                     raise InvalidInput(f"currency: {m.item.currency} is not the account currency {currency}")
             uow.lock_account(account.record_id)
-            leases.ensure_free(uow.conn, [account.record_id], self.run.wall_clock.utcnow())
+            self.run.ensure_free(uow, [account.record_id])
             state = self.run.load_states(uow, [account.record_id])[account.record_id]
             today = account.time.local_date(uow.now)
             invoice = Invoice(id=str(uuid.uuid4()), account_id=account.id, invoice_date=today,
@@ -88,7 +88,7 @@ class InvoiceCorrections:
         with self.db.transaction(ctx) as uow:
             account = self.accounts.get(uow, account_id)
             uow.lock_account(account.record_id)
-            leases.ensure_free(uow.conn, [account.record_id], self.run.wall_clock.utcnow())
+            self.run.ensure_free(uow, [account.record_id])
             state = self.run.load_states(uow, [account.record_id])[account.record_id]
             invoice = next((inv for inv in state.invoices if inv.id == invoice_id), None)
             if invoice is None or invoice.migrated or invoice.status is not InvoiceStatus.COMMITTED:

@@ -115,10 +115,6 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
     def count_due(self, tenant: int | None, now: datetime) -> int:
         return self.run.count_due(tenant, now)
 
-    def ensure_free(self, uow: UnitOfWork, *account_record_ids: int) -> None:
-        """Under their account locks: no payment of these accounts is at its gateway (`leases.ensure_free`)."""
-        leases.ensure_free(uow.conn, account_record_ids, self.run.wall_clock.utcnow())
-
     @leases.waits_while_busy
     def trigger(self, ctx: CallContext, account_id: str, target: date | None) -> Invoice:
         """`triggerInvoiceGeneration` (REST createFutureInvoice): raises NothingToInvoice."""
@@ -239,7 +235,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
         """The invoice's account locked and free of payments at their gateway (before an internal API changes it)."""
         owner = self.internal.owner_of_invoice(uow, invoice_id)
         uow.lock_account(owner.account_record_id)
-        self.ensure_free(uow, owner.account_record_id)
+        self.run.ensure_free(uow, [owner.account_record_id])
 
     def _locked(self, uow: UnitOfWork, invoice_id: str) -> tuple[Any, AccountState]:
         row = store.invoice_record(uow.conn, uow.tenant, invoice_id=invoice_id)
@@ -247,7 +243,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
             raise invoice_not_found(invoice_id)
         arid = row["account_record_id"]
         uow.lock_account(arid)
-        self.ensure_free(uow, arid)
+        self.run.ensure_free(uow, [arid])
         state = self.run.load_states(uow, [arid])[arid]
         return row, state
 
@@ -322,7 +318,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
                     raise invoice_error(4020, f"Currency {it.currency} does not match the account currency "
                                               f"{currency}")
             uow.lock_account(account.record_id)
-            self.ensure_free(uow, account.record_id)
+            self.run.ensure_free(uow, [account.record_id])
             state = self.run.load_states(uow, [account.record_id])[account.record_id]
             today = requested or account.time.local_date(uow.now)
             by_id = {inv.id: inv for inv in state.invoices}
@@ -395,7 +391,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
         with self.db.transaction(ctx) as uow:
             account = self.accounts.get(uow, account_id)
             uow.lock_account(account.record_id)
-            self.ensure_free(uow, account.record_id)
+            self.run.ensure_free(uow, [account.record_id])
             invoices = self.internal.invoices(uow, account)
             cba = credit_items([], invoices, now=uow.now)
             if cba:
@@ -413,7 +409,7 @@ class InvoiceService(InvoiceLookups, InvoiceCorrections, InvoiceTriggers):
                 raise invoice_error(3009, f"The Account {child.id} does not have a Parent Account associated")
             parent = self.accounts.get(uow, child.parent_account_id)
             uow.lock_accounts([child.record_id, parent.record_id])
-            self.ensure_free(uow, child.record_id, parent.record_id)
+            self.run.ensure_free(uow, [child.record_id, parent.record_id])
             child_invoices = self.internal.invoices(uow, child)
             credit = account_cba(child_invoices)
             if credit <= 0:
