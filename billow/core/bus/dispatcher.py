@@ -89,7 +89,8 @@ class Dispatcher:
         self._beat_lock = threading.Lock()
         self._claimed = 0  # rows this node claimed (each is deleted once done): when to vacuum the queue tables
         self._vacuumed_at = 0
-        self._analyzed_at: float | None = None  # when the reaper last analyzed stale tables (monotonic)
+        self._analyzed_at: float | None = None  # when this node last looked for stale tables (monotonic)
+        self._analyzing = threading.Lock()  # the reaper's thread and an inline drain: one looks at a time
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, *, dispatch: bool = True) -> None:
@@ -618,17 +619,35 @@ class Dispatcher:
         self._every(self.cfg.reap_every.total_seconds(), self.upkeep, "reaper", first_at_once=True)
 
     def upkeep(self) -> None:
-        """One pass of the reaper's thread: reap the dead nodes' claims, vacuum the queue tables when due, and, at
-        most every `analyze_every`, analyze the tables whose statistics are stale (`Database.analyze_stale`: what
-        autovacuum would do, for a server where it is off or lags). Not the queue tables: they swing between empty
-        and full, and statistics taken while empty would mislead the claims (see `Database.vacuum`); a bulk load
-        analyzes them full."""
+        """One pass of the reaper's thread: reap the dead nodes' claims, vacuum the queue tables when due, and,
+        when due, analyze the tables whose statistics are stale (`analyze_if_due`: what autovacuum would do, for a
+        server where it is off or lags). The queue tables only while full: they swing between empty and full, and
+        statistics taken while empty would mislead the claims (see `Database.vacuum`)."""
         self.reap()
         self.vacuum_if_due()
-        now = time.monotonic()
-        if self._analyzed_at is None or now - self._analyzed_at >= self.cfg.analyze_every.total_seconds():
+        self.analyze_if_due()
+
+    def analyze_if_due(self) -> list[str]:
+        """Every `analyze_check_every`: analyze the stale tables (`Database.analyze_stale`), those that only churn
+        at most every `analyze_every`, the queue tables only while they hold `analyze_queues_from` rows. The
+        tables analyzed.
+
+        Statistics of a full queue table stay good once it empties (its claims probe the primary key and walk
+        the ready rows in order); those of an empty one, or none, make a full one's claims read every ready
+        row."""
+        if not self._analyzing.acquire(blocking=False):
+            return []
+        try:
+            now = time.monotonic()
+            if self._analyzed_at is not None and \
+                    now - self._analyzed_at < self.cfg.analyze_check_every.total_seconds():
+                return []
             self._analyzed_at = now
-            self.db.analyze_stale(exclude=(store.BUS, store.NOTIFICATIONS))
+            full = self.cfg.analyze_queues_from
+            return self.db.analyze_stale(unless_analyzed_within=self.cfg.analyze_every,
+                                         min_rows={store.BUS: full, store.NOTIFICATIONS: full})
+        finally:
+            self._analyzing.release()
 
     def vacuum_if_due(self) -> bool:
         """PostgreSQL: `VACUUM` the queue tables once this node has claimed `vacuum_after_rows` rows since the last
@@ -702,6 +721,7 @@ class Dispatcher:
             beat_due = time.monotonic() - self._last_beat > self.cfg.heartbeat_interval.total_seconds()
             if not self._registered or beat_due:
                 self._beat()
+            self.analyze_if_due()  # what the reaper's thread does when there is one (embedded, tests, benches)
             # bus events in packs (one transaction for many accounts' groups, as the workers do);
             # notifications one at a time, in effective-date order across accounts
             groups = self.claim(max(1, self.cfg.workers) * max(1, self.cfg.pack_rows), strict=True)

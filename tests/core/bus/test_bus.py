@@ -571,13 +571,15 @@ def test_a_node_vacuums_the_queue_tables_after_claiming_enough_rows(db_url: str,
     assert not d.vacuum_if_due()  # counted again from there
 
 
-def test_the_reapers_pass_analyzes_stale_tables_but_never_the_queue_tables(db_url: str, make_db: Any,
-                                                                             make_bus: Any) -> None:
-    """`Dispatcher.upkeep` takes the statistics autovacuum would (here it is off) of a table that grew, at most
-    every `analyze_every`, and never those of the queue tables, however many rows they hold: taken at the wrong
-    moment (empty), they would make the claims read every ready row."""
+def test_the_reapers_pass_analyzes_stale_tables_and_the_queue_tables_only_when_full(db_url: str, make_db: Any,
+                                                                                     make_bus: Any) -> None:
+    """`Dispatcher.upkeep` takes the statistics autovacuum would (here it is off) of a table that changed, and
+    those of the queue tables only while they hold `analyze_queues_from` rows: taken at the wrong moment (empty),
+    they would make the claims read every ready row. It looks every `analyze_check_every`; a table that only
+    churns is analyzed at most every `analyze_every`, one that more than doubled since its last analysis at
+    once."""
     db = make_db(db_url)
-    bus = make_bus(db, node_name="upkeep-node", analyze_every=timedelta(0))
+    bus = make_bus(db, node_name="upkeep-node", analyze_every=timedelta(0), analyze_check_every=timedelta(0))
     bus.subscribe(lambda uow, ev: None, Ping)
     d = Dispatcher(bus)
     d._beat()
@@ -596,21 +598,62 @@ def test_the_reapers_pass_analyzes_stale_tables_but_never_the_queue_tables(db_ur
             c.execute(effects.insert(), [{"seq": i, "account": None} for i in range(n)])
             c.exec_driver_sql("SELECT pg_stat_force_next_flush()")  # counted at commit
 
+    def analyzed_once_more(before: int) -> bool:
+        return wait_for(lambda: (d.upkeep(), analyses()["bus_test_effects"] == before + 1)[1], timeout=10)
+
     post(db, 1, None, *range(200))
     add_effects(200)
     before = analyses()
-    assert wait_for(lambda: (d.upkeep(), analyses()["bus_test_effects"] == before["bus_test_effects"] + 1)[1],
-                    timeout=10)
+    assert analyzed_once_more(before["bus_test_effects"])
     after = analyses()
     assert (after["bus_events"], after["notifications"]) == (before["bus_events"], before["notifications"])
+    # 400 events in the queue, full by this count: analyzed; the empty notifications table is not
+    d.cfg.analyze_queues_from = 300
+    post(db, 1, None, *range(200))
+    assert wait_for(lambda: (d.upkeep(), analyses()["bus_events"] == before["bus_events"] + 1)[1], timeout=10)
+    assert analyses()["notifications"] == before["notifications"]
 
-    # at most every `analyze_every`: stale again (200 more rows of 400), left until the hour has passed
+    # churned, not grown past twice its rows (200 more of 400): left while analyzed within the hour
     d.cfg.analyze_every = timedelta(hours=1)
     add_effects(200)
     time.sleep(1.5)
     d.upkeep()
     assert analyses()["bus_test_effects"] == after["bus_test_effects"]
+    # one row more and it has more than doubled since its analysis (401 of 200): analyzed at once
+    add_effects(1)
+    assert analyzed_once_more(after["bus_test_effects"])
+    grown = analyses()["bus_test_effects"]
+
+    # the look itself is every `analyze_check_every`
+    d.cfg.analyze_every = timedelta(0)
+    d.cfg.analyze_check_every = timedelta(hours=1)
+    add_effects(1000)
+    time.sleep(1.5)
+    d.upkeep()
+    assert analyses()["bus_test_effects"] == grown
     assert d._analyzed_at is not None
     d._analyzed_at -= 3601
-    d.upkeep()
-    assert wait_for(lambda: analyses()["bus_test_effects"] == after["bus_test_effects"] + 1, timeout=10)
+    assert analyzed_once_more(grown)
+
+
+def test_draining_without_threads_analyzes_a_grown_table_too(db_url: str, make_db: Any, make_bus: Any) -> None:
+    """An embedded Billow that drains its bus in the caller's thread (`run_until_idle`, no reaper) looks for
+    stale tables as the reaper would: without it a deployment loading its first accounts that way kept the plans
+    made while its tables were empty (10,000 accounts: 126 s instead of 74 s)."""
+    db = make_db(db_url)
+    bus = make_bus(db, node_name="inline-node", analyze_check_every=timedelta(0))
+    bus.subscribe(lambda uow, ev: None, Ping)
+    if db.is_sqlite:
+        assert bus.run_until_idle(timeout_s=5)
+        return
+
+    def analyses() -> int:
+        with create_engine(db.url, poolclass=NullPool).connect() as c:
+            return int(c.exec_driver_sql("SELECT analyze_count FROM pg_stat_user_tables "
+                                         "WHERE relname = 'bus_test_effects'").scalar_one())
+
+    before = analyses()
+    with db.engine.begin() as c:
+        c.execute(effects.insert(), [{"seq": i, "account": None} for i in range(500)])
+        c.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+    assert wait_for(lambda: (bus.run_until_idle(timeout_s=5), analyses() == before + 1)[1], timeout=10)
