@@ -79,10 +79,6 @@ class BusConfig:
     # (more often, the tables a billing run churns, subscriptions and the schedule, were analyzed at every pass).
     analyze_check_every: timedelta = timedelta(seconds=10)
     analyze_every: timedelta = timedelta(minutes=1)
-    # Billow's: the queue tables are analyzed only while they hold this many rows: statistics taken while one is
-    # (nearly) empty make the claims read every ready row once it fills; none at all made a claim's UPDATE by record
-    # ids walk every AVAILABLE row through the state index (12 ms a claim at 10,000 events).
-    analyze_queues_from: int = 1000
 
     @property
     def dead_after(self) -> timedelta:

@@ -621,20 +621,15 @@ class Dispatcher:
     def upkeep(self) -> None:
         """One pass of the reaper's thread: reap the dead nodes' claims, vacuum the queue tables when due, and,
         when due, analyze the tables whose statistics are stale (`analyze_if_due`: what autovacuum would do, for a
-        server where it is off or lags). The queue tables only while full: they swing between empty and full, and
-        statistics taken while empty would mislead the claims (see `Database.vacuum`)."""
+        server where it is off or lags). Not the queue tables: they swing between empty and full, and statistics
+        taken while empty would mislead the claims (see `Database.vacuum`); a bulk load analyzes them full."""
         self.reap()
         self.vacuum_if_due()
         self.analyze_if_due()
 
     def analyze_if_due(self) -> list[str]:
-        """Every `analyze_check_every`: analyze the stale tables (`Database.analyze_stale`), those that only churn
-        at most every `analyze_every`, the queue tables only while they hold `analyze_queues_from` rows. The
-        tables analyzed.
-
-        Statistics of a full queue table stay good once it empties (its claims probe the primary key and walk
-        the ready rows in order); those of an empty one, or none, make a full one's claims read every ready
-        row."""
+        """Every `analyze_check_every`: analyze the stale tables but the queue tables (`Database.analyze_stale`),
+        those that only churn at most every `analyze_every`. The tables analyzed."""
         if not self._analyzing.acquire(blocking=False):
             return []
         try:
@@ -643,9 +638,8 @@ class Dispatcher:
                     now - self._analyzed_at < self.cfg.analyze_check_every.total_seconds():
                 return []
             self._analyzed_at = now
-            full = self.cfg.analyze_queues_from
-            return self.db.analyze_stale(unless_analyzed_within=self.cfg.analyze_every,
-                                         min_rows={store.BUS: full, store.NOTIFICATIONS: full})
+            return self.db.analyze_stale(exclude=(store.BUS, store.NOTIFICATIONS),
+                                         unless_analyzed_within=self.cfg.analyze_every)
         finally:
             self._analyzing.release()
 

@@ -59,6 +59,9 @@ bus_events = Table(
     "bus_events", metadata, *_queue_columns(128),
     Index("ix_bus_events_state", "processing_state", "processing_owner", "processing_available_date"),
     Index("ix_bus_events_keys", "search_key2", "search_key1", "record_id"),
+    # the ready rows in delivery order, what a claim walks (see store._AVAILABLE)
+    Index("ix_bus_events_ready", "record_id", postgresql_where=text("processing_state = 'AVAILABLE'"),
+          sqlite_where=text("processing_state = 'AVAILABLE'")),
     sqlite_autoincrement=True,
 )
 

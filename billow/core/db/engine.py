@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import traceback
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -288,8 +288,7 @@ class Database:
         self._maintain("ANALYZE", tables)
 
     def analyze_stale(self, *tables: str, exclude: Collection[str] = (),
-                      unless_analyzed_within: timedelta | None = None,
-                      min_rows: Mapping[str, int] | None = None) -> list[str]:
+                      unless_analyzed_within: timedelta | None = None) -> list[str]:
         """PostgreSQL: `ANALYZE` those of `tables` (none given: every table of the schema but `exclude`) whose
         statistics are stale by autovacuum's own rule: more rows changed since their last analysis than
         50 + 10% of their rows. Returns the tables analyzed; a no-op on SQLite.
@@ -297,7 +296,6 @@ class Database:
         `unless_analyzed_within` spares a stale table analyzed that recently, unless it never was or has more
         than doubled since (its rows against `pg_class.reltuples`, the count its last analysis took): a table
         that grows is analyzed at once, one that churns at most that often (an ANALYZE samples 30,000 rows).
-        `min_rows` leaves the tables it names while they hold fewer rows (the queue tables: see `Dispatcher`).
 
         Our reads by sets of ids (`= ANY(array)`, see `sets.in_values`) run as prepared statements, and the
         server plans them once for any array and keeps that plan until the table's next analysis. On a table
@@ -319,12 +317,8 @@ class Database:
         wanted = set(tables)
         within = unless_analyzed_within.total_seconds() if unless_analyzed_within is not None else None
 
-        least = min_rows or {}
-
         def due(r: Any) -> bool:
             if r.n_mod_since_analyze <= STALE_ROWS + STALE_FRACTION * r.n_live_tup:
-                return False
-            if r.n_live_tup < least.get(r.relname, 0):
                 return False
             if within is None or r.age is None or r.reltuples < 0 or r.n_live_tup > 2 * r.reltuples:
                 return True
