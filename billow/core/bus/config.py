@@ -33,14 +33,8 @@ class BusConfig:
     # Rows a worker runs in one transaction, several accounts' groups together (Billow's own): a
     # billing run makes one event per account, and a transaction per event would cap delivery at a
     # few hundred per second. A pack that fails is rolled back and its groups run one by one, so
-    # order and retries per account are those of single groups. Packs are this big only in a backlog
-    # (the claim loop spreads what it has over the idle workers). A pack's handlers read and write
-    # set-based, so what a pack costs beyond its rows (about 115 statements: claims, reads by sets of
-    # accounts, history counts) is paid once per pack; a new account brings three rows (account,
-    # entitlement and subscription creation), so 64 rows billed about 21 accounts a transaction
-    # (first invoices of a bulk load, 5,000 accounts: 2.0-2.6 ms of this process's CPU an invoice at
-    # 64 rows, 1.3-1.6 at 256, 1.1 at 1,024).
-    pack_rows: int = 256
+    # order and retries per account are those of single groups.
+    pack_rows: int = 64
     # queue.mode STICKY_EVENTS (Kill Bill's bus default): a unit of work's few events are inserted claimed by the
     # node that posts them and handed to its dispatcher in memory (`Outbox.write`); False is POLLING, where every
     # event waits for a claim. Handed events wait in memory up to `workers * pack_rows` rows; past that,
