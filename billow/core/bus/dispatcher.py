@@ -179,12 +179,14 @@ class Dispatcher:
         return self.bus.wall_clock.utcnow()
 
     # -- claiming -----------------------------------------------------------------------------
-    def claim(self, groups: int, *, strict: bool = False) -> list[list[Entry]]:
-        """One claim round: bus events first, then notifications due, up to `groups` groups.
+    def claim(self, rows: int, *, strict: bool = False) -> list[list[Entry]]:
+        """One claim round: bus events first, then notifications due, up to `rows` rows in account groups.
 
+        Sized in rows, not groups: a group holds up to `claimed` rows, and a node that took `rows` groups of a
+        backlog could hold ten times what its workers run at once, leaving the other nodes nothing to share.
         `strict` (drain in the calling thread): notifications are taken one at a time, so
         that they fire in effective-date order across accounts too."""
-        if groups <= 0:
+        if rows <= 0:
             return []
         out: list[list[Entry]] = []
         skip_locked = not self.db.is_sqlite
@@ -192,11 +194,13 @@ class Dispatcher:
             now, wall = self._now(), self._wall()
             if self.bus.subscriptions:
                 out += store.claim(uow.conn, store.BUS, owner=self.owner, now=now, wall=wall,
-                                   claim_time=self.cfg.claim_time, groups=groups,
+                                   claim_time=self.cfg.claim_time, groups=rows, max_rows=rows,
                                    group_size=self.cfg.claimed, skip_locked=skip_locked)
-            if self.bus.queues and (not out if strict else len(out) < groups):
+            room = rows - sum(len(g) for g in out)
+            if self.bus.queues and (not out if strict else room > 0):
                 out += store.claim(uow.conn, store.NOTIFICATIONS, owner=self.owner, now=now, wall=wall,
-                                   claim_time=self.cfg.claim_time, groups=1 if strict else groups - len(out),
+                                   claim_time=self.cfg.claim_time, groups=1 if strict else room,
+                                   max_rows=1 if strict else room,
                                    group_size=1 if strict else self.cfg.claimed,
                                    queue_names=list(self.bus.queues), skip_locked=skip_locked,
                                    others_only=[q.name for q in self.bus.queues.values() if q.others_only])

@@ -178,10 +178,12 @@ def _order(t: Table) -> list[Any]:
 
 
 def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: datetime, claim_time: timedelta,
-          groups: int, group_size: int, queue_names: Iterable[str] | None = None,
+          groups: int, group_size: int, max_rows: int | None = None, queue_names: Iterable[str] | None = None,
           skip_locked: bool = False, others_only: Collection[str] = ()) -> list[list[Entry]]:
-    """Claim up to `groups` account groups of up to `group_size` rows each, in delivery order. Notifications of
-    the `others_only` queues are left to the other nodes when this node (`owner`) created them."""
+    """Claim up to `groups` account groups of up to `group_size` rows each, in delivery order, and at most
+    `max_rows` rows in all (the last groups are cut short, or left whole to a later claim: a stream's rows after a
+    claimed one wait for it anyway). Notifications of the `others_only` queues are left to the other nodes when
+    this node (`owner`) created them."""
     t = TABLES[table]
     cond = _ready(t, now, wall)
     queues = list(queue_names) if queue_names is not None else None
@@ -234,6 +236,16 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
                 cut.add(key)
                 continue
             stream.append(r.record_id)
+    if max_rows is not None:
+        room = max(1, max_rows)
+        kept: list[list[int]] = []
+        for ids in ordered:
+            if room <= 0:
+                break  # its head stays AVAILABLE (the FOR UPDATE lock ends with the transaction)
+            del ids[room:]
+            kept.append(ids)
+            room -= len(ids)
+        ordered = kept
 
     all_ids = [i for ids in ordered for i in ids]
     claimed = conn.execute(

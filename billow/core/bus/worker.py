@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path", action="append", default=[], help="added to sys.path first")
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--claimed", type=int, default=10)
+    p.add_argument("--pack-rows", type=int, default=None, help="rows a worker runs in one transaction "
+                   "(default: BusConfig's)")
     p.add_argument("--node-name")
     p.add_argument("--heartbeat", type=float, default=None, help="seconds (default: BusConfig's)")
     p.add_argument("--reap-threshold", type=float, default=None, help="seconds (default: dead after 3 beats)")
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = BusConfig(workers=args.workers, claimed=args.claimed, reap_threshold=seconds(args.reap_threshold),
                     reap_schedule=seconds(args.reap_schedule), poll_interval=args.poll)
+    if args.pack_rows is not None:
+        cfg.pack_rows = args.pack_rows
     if args.heartbeat is not None:
         cfg.heartbeat_interval = timedelta(seconds=args.heartbeat)
     if args.node_name:

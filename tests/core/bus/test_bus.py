@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import threading
 import time
@@ -273,8 +274,8 @@ def test_rows_claimed_by_a_dead_node_are_reaped_and_redelivered(db_url: str, mak
         post(db, 1, a, 0, 1, 2)
     dead = Dispatcher(dead_bus)
     dead._beat()
-    claimed = dead.claim(3)
-    assert sum(len(g) for g in claimed) == 9  # three account groups of three
+    claimed = dead.claim(9)
+    assert [len(g) for g in claimed] == [3, 3, 3]  # three account groups of three
     assert count(db, bus_events, bus_events.c.processing_owner == "dead-node") == 9
     # the node stops beating: make its heartbeat old
     with db.transaction(internal_context()) as uow:
@@ -299,6 +300,29 @@ def test_rows_claimed_by_a_dead_node_are_reaped_and_redelivered(db_url: str, mak
     assert nodes[0]["bootTime"] and nodes[0]["lastUpdatedDate"]
 
 
+def test_a_claim_is_sized_in_rows_and_the_rest_waits_in_order(db_url: str, make_db: Any, make_bus: Any) -> None:
+    """A claim takes at most the rows it asked for: whole account groups, the last one cut short. What it left
+    stays AVAILABLE for any node, and an account's later rows still wait for its claimed ones."""
+    db = make_db(db_url)
+    bus = make_bus(db, node_name="node-a")
+    bus.subscribe(lambda uow, ev: None, Ping)
+    for a in range(1, 5):
+        post(db, 1, a, 0, 1, 2)
+    d = Dispatcher(bus)
+    d._beat()
+    first = d.claim(7)
+    assert [[(e.search_key1, json.loads(e.event_json)["seq"]) for e in g] for g in first] == [
+        [(1, 0), (1, 1), (1, 2)], [(2, 0), (2, 1), (2, 2)], [(3, 0)]]
+    assert count(db, bus_events, bus_events.c.processing_owner == "node-a") == 7
+    assert count(db, bus_events, bus_events.c.processing_state == "AVAILABLE") == 5
+    # account 3's rows after its claimed head wait for it; account 4 is free
+    second = d.claim(10)
+    assert [[(e.search_key1, json.loads(e.event_json)["seq"]) for e in g] for g in second] == [[(4, 0), (4, 1), (4, 2)]]
+    d.run_pack(first)
+    third = d.claim(10)
+    assert [[(e.search_key1, json.loads(e.event_json)["seq"]) for e in g] for g in third] == [[(3, 1), (3, 2)]]
+
+
 def test_a_node_late_with_its_heartbeat_is_not_dead_to_itself(db_url: str, make_db: Any, make_bus: Any) -> None:
     """A busy node whose heartbeat is late is alive for itself: its reaper leaves its own claims, it does not mark
     itself inactive, and its billing runs do not take each other's batches (`Bus.dead_nodes`); to the other
@@ -309,7 +333,7 @@ def test_a_node_late_with_its_heartbeat_is_not_dead_to_itself(db_url: str, make_
     post(db, 1, 1, 0, 1)
     busy = Dispatcher(busy_bus)
     busy._beat()
-    assert sum(len(g) for g in busy.claim(1)) == 2
+    assert sum(len(g) for g in busy.claim(2)) == 2
     with db.transaction(internal_context()) as uow:
         uow.conn.execute(update(node_infos).where(node_infos.c.node_name == "busy-node").values(
             updated_date=busy_bus.wall_clock.utcnow() - timedelta(minutes=30)))
@@ -341,7 +365,7 @@ def test_admin_listing_shows_pending_in_processing_and_filters(db_url: str, make
         bus.schedule(uow, "svc:q", {"k": 2}, now + timedelta(days=30), account_record_id=10)
     d = Dispatcher(bus)
     d._beat()
-    d.claim(1)  # account 10's two events go in processing
+    d.claim(2)  # account 10's two events go in processing
     with db.read_connection() as conn:
         out = queue_admin.list_entries(conn, tenant_record_id=1, now=now)
         by_account = queue_admin.list_entries(conn, tenant_record_id=1, now=now, account_record_id=10,

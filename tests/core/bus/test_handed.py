@@ -202,6 +202,14 @@ def test_queue_mode_comes_from_kill_bills_property() -> None:
         BusConfig.from_environment({key: "SOMETIMES"})
 
 
+def test_pack_rows_come_from_the_environment() -> None:
+    assert BusConfig.from_environment({}).pack_rows == BusConfig().pack_rows
+    assert BusConfig.from_environment({"BILLOW_BUS_PACK_ROWS": "64"}).pack_rows == 64
+    for bad in ("0", "-5", "many", "1.5"):
+        with pytest.raises(ValueError, match=f"BILLOW_BUS_PACK_ROWS: '{bad}' is not a whole number"):
+            BusConfig.from_environment({"BILLOW_BUS_PACK_ROWS": bad})
+
+
 def _entry(record_id: int, account: int | None, table: str = store.BUS, handed: bool = True) -> store.Entry:
     return store.Entry(table=table, record_id=record_id, class_name="x", event_json="{}", user_token=None,
                        created_date=datetime(2024, 1, 1, tzinfo=UTC), creating_owner="n", processing_owner="n",

@@ -24,13 +24,13 @@ FAST_TAKEOVER = ("--heartbeat", "0.2", "--reap-threshold", "1.5", "--reap-schedu
 
 
 def start_worker(url: str, node: str, *, sleep: float = 0.0, workers: int = 4,
-                 timing: tuple[str, ...] = FAST_TAKEOVER) -> subprocess.Popen[str]:
+                 timing: tuple[str, ...] = FAST_TAKEOVER, pack_rows: int | None = None) -> subprocess.Popen[str]:
     """A dispatcher process; `timing` are its heartbeat/reaper options (() for the defaults)."""
     env = dict(os.environ, BUS_TEST_SLEEP=str(sleep), PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
         [sys.executable, "-m", "billow.core.bus.worker", "--url", url, "--node-name", node,
          "--setup", "tests.core.bus.bus_worker_support:setup", "--path", str(REPO), "--workers", str(workers),
-         *timing, "--poll", "0.2"],
+         *timing, *(("--pack-rows", str(pack_rows)) if pack_rows else ()), "--poll", "0.2"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -98,7 +98,9 @@ def test_sigkilled_worker_claims_are_reaped_and_redelivered(pg_url: str, make_db
     db = make_db(pg_url)
     db.outbox.config.node_name = "poster"
     post_many(db, 400, accounts=40, per_txn=40)  # all pending before the victim starts
-    victim = start_worker(pg_url, "victim", sleep=0.05)
+    # small packs: the victim commits some effects while it still holds claims (its whole claim would otherwise
+    # run in one pack per worker, committed at the same moment)
+    victim = start_worker(pg_url, "victim", sleep=0.05, pack_rows=20)
     survivor = None
     try:
         claimed = select(func.count()).select_from(bus_events).where(

@@ -27,7 +27,9 @@ def test_a_killed_nodes_claims_are_delivered_once_within_a_minute(pg_url: str, m
     db = make_db(pg_url)
     db.outbox.config.node_name = "poster"
     post_many(db, 600, accounts=60, per_txn=60)
-    victim = start_worker(pg_url, "victim", sleep=0.05, timing=())
+    # small packs: the victim commits some effects while it still holds claims (its whole claim would otherwise
+    # run in one pack per worker, committed at the same moment)
+    victim = start_worker(pg_url, "victim", sleep=0.05, timing=(), pack_rows=20)
     survivor = None
     try:
         held = select(func.count()).select_from(bus_events).where(
