@@ -128,6 +128,7 @@ class Billow:
         run = BillingRun(self.db, accounts, entitlements, catalogs, self.bus, wall_clock=self.bus.wall_clock,
                          control_tags=tags.control_tags_of_accounts, processes=processes,
                          worker_factory=billing_worker, usage=usage, settings=tenants.settings)
+        self._billing_run = run
         invoices = InvoiceInternalApi(run)
         self.invoices = InvoiceService(self.db, run, invoices, accounts, entitlements, catalogs)
         invoice_listeners.install(invoices, run, accounts, self.bus)
@@ -178,6 +179,32 @@ class Billow:
     def start(self) -> None:
         """Start the bus workers (dispatch of events and due notifications)."""
         self.bus.start()
+        self.check_lock_table()
+
+    def account_locks_at_most(self) -> int:
+        """The account locks this process may hold at once: every bus worker's pack, and every billing run batch
+        (one per worker process, or one in this process)."""
+        cfg, run = self.bus.config, self._billing_run
+        return max(1, cfg.workers) * max(1, cfg.pack_rows) + max(1, run.processes) * run.batch_size
+
+    def check_lock_table(self) -> bool:
+        """Warn when two processes like this one could fill PostgreSQL's shared lock table: account locks are
+        advisory locks held until their transaction commits, and a full table fails every transaction that asks
+        for one more lock ("out of shared memory"). False when the warning was logged."""
+        try:
+            size = self.db.lock_table_size()
+        except Exception:  # noqa: BLE001 - a diagnostic: the node starts whatever it could read
+            log.warning("could not read PostgreSQL's lock table size", exc_info=True)
+            return True
+        held = self.account_locks_at_most()
+        if size is None or 2 * held <= size:
+            return True
+        log.warning("this process may hold up to %s account locks at once (bus workers x pack rows + billing "
+                    "processes x batch size), and PostgreSQL's lock table holds %s for the whole server "
+                    "(max_locks_per_transaction x (max_connections + max_prepared_transactions)): with a second "
+                    "such process, transactions can fail with 'out of shared memory'; raise "
+                    "max_locks_per_transaction, or lower BILLOW_BUS_PACK_ROWS or BILLOW_BILLING_PROCESSES", held, size)
+        return False
 
     def stop(self) -> None:
         self.bus.stop()

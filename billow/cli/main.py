@@ -67,6 +67,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
               help="on SIGTERM, seconds the requests in flight get before the bus stops")] = 10.0) -> None:
     """Serve Kill Bill's REST API (default port 8080, as Kill Bill)."""
     from billow.app import Billow
+    from billow.core.bus.config import BusConfig
     from billow.core.clock import TestClock
     from billow.core.db.engine import DEFAULT_POOL_SIZE
     from billow.core.errors import InvalidInput
@@ -102,6 +103,10 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
                                                   queue_size=request_queue_size, queue_timeout=request_queue_timeout)
     except InvalidInput as e:
         raise typer.BadParameter(e.message) from None
+    try:  # the bus's settings from the environment: a bad one is named here, not in a traceback
+        BusConfig.from_environment()
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="the environment") from None
     server_properties = load_properties(properties)
     # a worker process runs the billing runs of its own bus: the cores are shared among the HTTP processes
     billing = max(1, default_processes(server=True) // processes)

@@ -93,3 +93,12 @@ def test_cli_bill_bills_the_accounts_due_by_the_day_given(tmp_path: Path) -> Non
                          for it in inv.items if it.type is InvoiceItemType.RECURRING and it.start_date)
         assert periods == ["2024-01-15", "2024-02-15"]
     kb.close()
+
+
+def test_serve_names_a_bad_bus_setting_of_the_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bad-env.db'}"
+    r = CliRunner().invoke(app, ["serve", "--database-url", url], env={"BILLOW_BUS_PACK_ROWS": "lots",
+                                                                       "COLUMNS": "200"})
+    assert r.exit_code == 2, r.output
+    assert "BILLOW_BUS_PACK_ROWS: 'lots' is not a whole number" in r.output
+    assert not (tmp_path / "bad-env.db").exists()  # refused before anything was created

@@ -340,6 +340,16 @@ class Database:
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql(f"{command} {names}")
 
+    def lock_table_size(self) -> int | None:
+        """PostgreSQL's shared lock table, for the whole server: `max_locks_per_transaction` x (`max_connections`
+        + `max_prepared_transactions`) entries, which every advisory lock held takes one of (None on SQLite)."""
+        if self.is_sqlite:
+            return None
+        with self.engine.connect() as conn:
+            return int(conn.execute(text(
+                "SELECT current_setting('max_locks_per_transaction')::int * (current_setting('max_connections')::int"
+                " + current_setting('max_prepared_transactions')::int)")).scalar_one())
+
     def ping(self) -> bool:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
