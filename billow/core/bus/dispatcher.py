@@ -194,13 +194,12 @@ class Dispatcher:
             now, wall = self._now(), self._wall()
             if self.bus.subscriptions:
                 out += store.claim(uow.conn, store.BUS, owner=self.owner, now=now, wall=wall,
-                                   claim_time=self.cfg.claim_time, groups=rows, max_rows=rows,
+                                   claim_time=self.cfg.claim_time, rows=rows,
                                    group_size=self.cfg.claimed, skip_locked=skip_locked)
             room = rows - sum(len(g) for g in out)
             if self.bus.queues and (not out if strict else room > 0):
                 out += store.claim(uow.conn, store.NOTIFICATIONS, owner=self.owner, now=now, wall=wall,
-                                   claim_time=self.cfg.claim_time, groups=1 if strict else room,
-                                   max_rows=1 if strict else room,
+                                   claim_time=self.cfg.claim_time, rows=1 if strict else room,
                                    group_size=1 if strict else self.cfg.claimed,
                                    queue_names=list(self.bus.queues), skip_locked=skip_locked,
                                    others_only=[q.name for q in self.bus.queues.values() if q.others_only])

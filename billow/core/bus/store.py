@@ -178,12 +178,11 @@ def _order(t: Table) -> list[Any]:
 
 
 def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: datetime, claim_time: timedelta,
-          groups: int, group_size: int, max_rows: int | None = None, queue_names: Iterable[str] | None = None,
+          rows: int, group_size: int, queue_names: Iterable[str] | None = None,
           skip_locked: bool = False, others_only: Collection[str] = ()) -> list[list[Entry]]:
-    """Claim up to `groups` account groups of up to `group_size` rows each, in delivery order, and at most
-    `max_rows` rows in all (the last groups are cut short, or left whole to a later claim: a stream's rows after a
-    claimed one wait for it anyway). Notifications of the `others_only` queues are left to the other nodes when
-    this node (`owner`) created them."""
+    """Claim up to `rows` rows, in account groups of up to `group_size` rows each, in delivery order: whole
+    groups but the last, which is cut short (a stream's rows after a claimed one wait for it anyway). Notifications
+    of the `others_only` queues are left to the other nodes when this node (`owner`) created them."""
     t = TABLES[table]
     cond = _ready(t, now, wall)
     queues = list(queue_names) if queue_names is not None else None
@@ -195,7 +194,7 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
         cond.append(or_(t.c.queue_name.not_in(sorted(others_only)), t.c.creating_owner != owner))
     heads_q = (select(t.c.record_id, t.c.search_key1, t.c.search_key2,
                       *([t.c.queue_name] if t is notifications else []))
-               .where(*cond, ~_earlier_exists(t)).order_by(*_order(t)).limit(groups))
+               .where(*cond, ~_earlier_exists(t)).order_by(*_order(t)).limit(rows))
     if skip_locked:
         heads_q = heads_q.with_for_update(skip_locked=True, of=t)
     heads = conn.execute(heads_q).all()
@@ -220,10 +219,10 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
                .where(in_values(conn, t.c.search_key2, {h.search_key2 for h in with_account}),
                       in_values(conn, t.c.search_key1, {h.search_key1 for h in with_account}))
                .subquery())
-        rows = conn.execute(
+        streams = conn.execute(
             select(sub).where(sub.c.rn <= group_size).order_by(sub.c.search_key1, sub.c.rn)).all()
         cut: set[tuple[Any, ...]] = set()
-        for r in rows:
+        for r in streams:
             key = (r.search_key1, getattr(r, "queue_name", None))
             stream = by_key.get(key)
             if stream is None or key in cut:
@@ -236,16 +235,15 @@ def claim(conn: Connection, table: str, *, owner: str, now: datetime, wall: date
                 cut.add(key)
                 continue
             stream.append(r.record_id)
-    if max_rows is not None:
-        room = max(1, max_rows)
-        kept: list[list[int]] = []
-        for ids in ordered:
-            if room <= 0:
-                break  # its head stays AVAILABLE (the FOR UPDATE lock ends with the transaction)
-            del ids[room:]
-            kept.append(ids)
-            room -= len(ids)
-        ordered = kept
+    room = rows
+    kept: list[list[int]] = []
+    for ids in ordered:
+        if room <= 0:
+            break  # its head stays AVAILABLE (the FOR UPDATE lock ends with the transaction)
+        del ids[room:]
+        kept.append(ids)
+        room -= len(ids)
+    ordered = kept
 
     all_ids = [i for ids in ordered for i in ids]
     claimed = conn.execute(

@@ -265,15 +265,22 @@ def test_drain_returns_false_on_timeout(db_url: str, make_db: Any, make_bus: Any
     assert bus.run_until_idle(tenant_record_id=6, timeout_s=0.5) is True  # another tenant: nothing due
 
 
+def node_over_streams(db: Any, make_bus: Any, node_name: str, *, accounts: int) -> tuple[Any, Dispatcher]:
+    """Accounts 1..`accounts` with three events each (seq 0, 1, 2), and a live node (its bus and dispatcher)
+    whose handler does nothing: claims are made by hand."""
+    bus = make_bus(db, node_name=node_name)
+    bus.subscribe(lambda uow, ev: None, Ping)
+    for a in range(1, accounts + 1):
+        post(db, 1, a, 0, 1, 2)
+    dispatcher = Dispatcher(bus)
+    dispatcher._beat()
+    return bus, dispatcher
+
+
 def test_rows_claimed_by_a_dead_node_are_reaped_and_redelivered(db_url: str, make_db: Any,
                                                                 make_bus: Any) -> None:
     db = make_db(db_url)
-    dead_bus = make_bus(db, node_name="dead-node")
-    dead_bus.subscribe(lambda uow, ev: None, Ping)
-    for a in range(1, 6):
-        post(db, 1, a, 0, 1, 2)
-    dead = Dispatcher(dead_bus)
-    dead._beat()
+    dead_bus, dead = node_over_streams(db, make_bus, "dead-node", accounts=5)
     claimed = dead.claim(9)
     assert [len(g) for g in claimed] == [3, 3, 3]  # three account groups of three
     assert count(db, bus_events, bus_events.c.processing_owner == "dead-node") == 9
@@ -304,12 +311,7 @@ def test_a_claim_is_sized_in_rows_and_the_rest_waits_in_order(db_url: str, make_
     """A claim takes at most the rows it asked for: whole account groups, the last one cut short. What it left
     stays AVAILABLE for any node, and an account's later rows still wait for its claimed ones."""
     db = make_db(db_url)
-    bus = make_bus(db, node_name="node-a")
-    bus.subscribe(lambda uow, ev: None, Ping)
-    for a in range(1, 5):
-        post(db, 1, a, 0, 1, 2)
-    d = Dispatcher(bus)
-    d._beat()
+    _, d = node_over_streams(db, make_bus, "node-a", accounts=4)
     first = d.claim(7)
     assert [[(e.search_key1, json.loads(e.event_json)["seq"]) for e in g] for g in first] == [
         [(1, 0), (1, 1), (1, 2)], [(2, 0), (2, 1), (2, 2)], [(3, 0)]]
@@ -704,7 +706,7 @@ def test_a_claim_reads_a_few_pages_whatever_the_queues_statistics_say(pg_url: st
     with db.engine.begin() as conn:
         before = conn.exec_driver_sql(fetched).scalar_one()
         groups = store.claim(conn, store.BUS, owner="claimer", now=wall, wall=wall, claim_time=timedelta(minutes=5),
-                             groups=100, group_size=10, skip_locked=True)
+                             rows=300, group_size=10, skip_locked=True)
         pages = conn.exec_driver_sql(fetched).scalar_one() - before
     assert [len(g) for g in groups] == [3] * 100
     assert all(e.search_key1 == g[0].search_key1 for g in groups for e in g)
