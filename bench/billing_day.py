@@ -6,8 +6,9 @@ one billing day (every account due at once).
 Printed: the load (accounts and subscriptions through `Billow.bulk`, a batch of 500 per transaction), the first
 invoices (the bus, on SUBSCRIPTION_CREATION), the billing day (the test clock moved one month: the next-billing-
 date notification's run, in the worker processes), each with its time and rate, and the peak memory of this
-process and of the largest billing worker process. The accounts are generated as they are loaded (memory flat
-in N).
+process and of the largest child process (billing worker or bus helper: `billow serve`'s number of each, see
+`BILLOW_BILLING_PROCESSES` and `BILLOW_BUS_PROCESSES`). The accounts are generated as they are loaded (memory
+flat in N).
 
 `--nodes 2` starts a second node (`billow serve --test-mode` on the same database, as in `billing_run.py`) after
 the load: the bus of both nodes makes the first invoices, and the second node helps the billing day's run; the
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from billow.account.model import AccountData  # noqa: E402
 from billow.app import Billow  # noqa: E402
+from billow.core.bus.helpers import default_bus_processes  # noqa: E402
 from billow.core.clock import TestClock  # noqa: E402
 from billow.core.context import CallContext  # noqa: E402
 from billow.entitlement.model import SubscriptionRequest  # noqa: E402
@@ -77,7 +79,8 @@ def main() -> None:
         c.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
     clock = TestClock(START)
-    kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True))
+    kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True),
+                bus_processes=default_bus_processes(server=True))
     tenant = kb.tenants.create(CallContext(user_name="bench"), "bench", "secret")
     ctx = CallContext(user_name="bench").for_tenant(tenant.record_id, tenant.id)
     kb.catalogs.upload(ctx, CATALOG)
@@ -120,13 +123,21 @@ def main() -> None:
         for node, node_accounts in sorted(runs.accounts.items(), key=lambda kv: kv[0] != kb.bus.node_name):
             which = "this process" if node == kb.bus.node_name else "the second node"
             print(f"  node {node} ({which}): {node_accounts} accounts billed in {runs.runs[node]} runs and helps")
+        if n - sum(runs.accounts.values()):
+            print(f"  this process's bus helper processes: {n - sum(runs.accounts.values())} accounts")
         per_account = _invoices_per_account(kb)
         assert len(per_account) == n and set(per_account.values()) == {2}, "an account billed twice or missed"
         print(f"  every account has exactly 2 invoices ({n} accounts)")
     kb.close()
-    own, worker = peak_mb()
-    child = "largest child process (billing worker or second node)" if nodes > 1 else "largest billing worker process"
-    print(f"peak RSS {own:.0f} MB; {child} {worker:.0f} MB ({kb.invoices.run.processes} processes)")
+    print_peak(kb, second_node=nodes > 1)
+
+
+def print_peak(kb: Billow, *, second_node: bool = False) -> None:
+    own, child = peak_mb()
+    helpers = kb.helpers.processes if kb.helpers is not None else 0
+    what = "billing worker, bus helper or second node" if second_node else "billing worker or bus helper"
+    print(f"peak RSS {own:.0f} MB; largest child process ({what}) {child:.0f} MB ({kb.invoices.run.processes} "
+          f"billing processes, {helpers} bus helpers)")
 
 
 def billing_day_only(n: int, url: str) -> None:
@@ -134,7 +145,8 @@ def billing_day_only(n: int, url: str) -> None:
     day; accounts it billed already are not billed again): the load and first invoices of a million accounts take
     over an hour, the day is what changes."""
     clock = TestClock(DAY)
-    kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True))
+    kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True),
+                bus_processes=default_bus_processes(server=True))
     before = _count_invoices(kb)
     start_billing(kb)
     t = time.perf_counter()
@@ -148,9 +160,7 @@ def billing_day_only(n: int, url: str) -> None:
     assert len(per_account) == n and set(per_account.values()) == {2}, "an account billed twice or missed"
     print(f"  every account has exactly 2 invoices ({n} accounts)")
     kb.close()
-    own, worker = peak_mb()
-    print(f"peak RSS {own:.0f} MB; largest billing worker process {worker:.0f} MB ({kb.invoices.run.processes} "
-          "processes)")
+    print_peak(kb)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from billow.account.model import AccountData  # noqa: E402
 from billow.app import Billow  # noqa: E402
+from billow.core.bus.helpers import default_bus_processes  # noqa: E402
 from billow.core.clock import TestClock  # noqa: E402
 from billow.core.context import CallContext  # noqa: E402
 from billow.entitlement.model import SubscriptionRequest  # noqa: E402
@@ -201,7 +202,8 @@ def main() -> None:
     clock = TestClock(datetime(2024, 1, 1, 8, 0, tzinfo=UTC))
     # as `billow serve` and `billow bill` do: big runs use worker processes (BILLOW_BILLING_PROCESSES, else one
     # per CPU); this script has the __main__ guard multiprocessing's spawn needs
-    kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True))
+    kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True),
+                bus_processes=default_bus_processes(server=True))
     tenant = kb.tenants.create(CallContext(user_name="bench"), "bench", "secret")
     ctx = CallContext(user_name="bench").for_tenant(tenant.record_id, tenant.id)
     kb.catalogs.upload(ctx, CATALOG)
@@ -262,12 +264,16 @@ def main() -> None:
         for node, accounts in sorted(runs.accounts.items(), key=lambda kv: kv[0] != node1):
             which = "this process" if node == node1 else "the second node"
             print(f"  node {node} ({which}): {accounts} accounts billed in {runs.runs[node]} runs and helps")
+        helped = 6 * n - sum(runs.accounts.values())
+        if helped:
+            print(f"  this process's bus helper processes: {helped} accounts (their logs are their own)")
         per_account = _invoices_per_account(kb)
         assert len(per_account) == n and set(per_account.values()) == {13}, "an account billed twice or missed"
         print(f"  every account has exactly 13 invoices ({n} accounts)")
     kb.close()
-    workers = "" if db == "SQLite" else (f"; largest billing worker process {peak_rss_children_mb():.0f} MB "
-                                         f"({kb.invoices.run.processes} processes)")
+    helpers = kb.helpers.processes if kb.helpers is not None else 0
+    workers = "" if db == "SQLite" else (f"; largest child process {peak_rss_children_mb():.0f} MB "
+                                         f"({kb.invoices.run.processes} billing processes, {helpers} bus helpers)")
     print(f"billow [{db}] peak RSS {peak_rss_mb():.0f} MB{workers}")
 
 

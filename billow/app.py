@@ -26,6 +26,7 @@ from billow.catalog.service import CatalogService
 from billow.core.bus.admin import QueueAdmin
 from billow.core.bus.bus import Bus
 from billow.core.bus.config import BusConfig
+from billow.core.bus.helpers import BusHelpers, default_bus_processes
 from billow.core.bus.outbox import Outbox
 from billow.core.clock import Clock, SystemClock, TestClock
 from billow.core.db import Database, UnitOfWork
@@ -89,8 +90,8 @@ def _load_tables() -> None:
 class Billow:
     def __init__(self, database_url: str | None = None, clock: Clock | None = None, *,
                  migrate: bool = True, start_workers: bool = False, worker_threads: int = 2,
-                 billing_processes: int | None = None, bus_config: BusConfig | None = None,
-                 properties: Mapping[str, str] | None = None) -> None:
+                 billing_processes: int | None = None, bus_processes: int | None = None,
+                 bus_config: BusConfig | None = None, properties: Mapping[str, str] | None = None) -> None:
         _load_tables()
         self.clock: Clock = clock or SystemClock()
         # the bus's outbox: events posted in a unit of work are written in its transaction
@@ -169,6 +170,14 @@ class Billow:
                                             "tenant-kv": self.emails.forget})
         self.rotation = NodeRotation()
         self.nodes = NodeOperations(self.db, self.rotation)
+        # more of this node's bus in processes of their own (PostgreSQL; see billow.core.bus.helpers)
+        helpers = bus_processes if bus_processes is not None else default_bus_processes(server=False)
+        self.helpers: BusHelpers | None = None
+        if helpers > 0 and self.db.is_sqlite:
+            log.info("bus helper processes share a PostgreSQL database, not SQLite: none started")
+        elif helpers > 0:
+            self.helpers = BusHelpers(bus_helper, self.db.url, processes=helpers, clock=self.clock,
+                                      config=self.bus.config, extra=None if properties is None else dict(properties))
         if start_workers:
             self.start()
 
@@ -177,15 +186,19 @@ class Billow:
         return isinstance(self.clock, TestClock)
 
     def start(self) -> None:
-        """Start the bus workers (dispatch of events and due notifications)."""
+        """Start the bus workers (dispatch of events and due notifications), and the bus helper processes."""
         self.bus.start()
+        if self.helpers is not None:
+            self.helpers.start()
         self.check_lock_table()
 
     def account_locks_at_most(self) -> int:
-        """The account locks this process may hold at once: every bus worker's pack, and every billing run batch
-        (one per worker process, or one in this process)."""
+        """The account locks this process and its helpers may hold at once: every bus worker's pack, and every
+        billing run batch (one per worker process, or one in this process); a bus helper bills in its own process."""
         cfg, run = self.bus.config, self._billing_run
-        return max(1, cfg.workers) * max(1, cfg.pack_rows) + max(1, run.processes) * run.batch_size
+        own = max(1, cfg.workers) * max(1, cfg.pack_rows) + max(1, run.processes) * run.batch_size
+        helpers = self.helpers.processes if self.helpers is not None else 0
+        return own + helpers * (max(1, cfg.workers) * max(1, cfg.pack_rows) + run.batch_size)
 
     def check_lock_table(self) -> bool:
         """Warn when two processes like this one could fill PostgreSQL's shared lock table: account locks are
@@ -207,7 +220,11 @@ class Billow:
         return False
 
     def stop(self) -> None:
+        if self.helpers is not None:
+            self.helpers.stop_begin()  # they stop beside this process's bus, not after it
         self.bus.stop()
+        if self.helpers is not None:
+            self.helpers.stop()
 
     def run_until_idle(self, timeout_s: float = 5.0, tenant_record_id: int | None = None) -> bool:
         """Fire due notifications and drain the bus (of one tenant, or all). True when nothing is left."""
@@ -257,6 +274,13 @@ def object_owners(accounts: AccountInternalApi, entitlements: EntitlementInterna
     lookups = {ObjectType.ACCOUNT: of_account, ObjectType.BUNDLE: of_bundle, ObjectType.SUBSCRIPTION: of_subscription,
                ObjectType.INVOICE: invoices.owner_of_invoice, ObjectType.INVOICE_ITEM: invoices.owner_of_item}
     return {kind: owner_resolver(kind, lookup) for kind, lookup in lookups.items()}
+
+
+def bus_helper(url: str, clock: Clock, config: BusConfig, properties: Mapping[str, str] | None) -> Billow:
+    """What a bus helper process runs (`billow.core.bus.helpers`): a Billow of its own on the same database, with
+    the node's bus settings under the helper's node name; it bills the batches it claims in its own process."""
+    return Billow(url, clock, migrate=False, worker_threads=config.workers, billing_processes=1, bus_processes=0,
+                  bus_config=config, properties=properties)
 
 
 def properties_of(tenants: TenantInternalApi) -> Callable[[UnitOfWork], Mapping[str, str]]:

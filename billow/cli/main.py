@@ -68,6 +68,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
     """Serve Kill Bill's REST API (default port 8080, as Kill Bill)."""
     from billow.app import Billow
     from billow.core.bus.config import BusConfig
+    from billow.core.bus.helpers import default_bus_processes
     from billow.core.clock import TestClock
     from billow.core.db.engine import DEFAULT_POOL_SIZE
     from billow.core.errors import InvalidInput
@@ -105,13 +106,15 @@ def serve(host: str = "127.0.0.1", port: int = 8080, database_url: DatabaseUrl =
         raise typer.BadParameter(e.message) from None
     try:  # the bus's settings from the environment: a bad one is named here, not in a traceback
         BusConfig.from_environment()
+        # several HTTP processes share the bus already; one process gets helper processes for its bus
+        bus_helpers = default_bus_processes(server=True) if processes == 1 else 0
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="the environment") from None
     server_properties = load_properties(properties)
     # a worker process runs the billing runs of its own bus: the cores are shared among the HTTP processes
     billing = max(1, default_processes(server=True) // processes)
     billow = Billow(database_url, TestClock(start) if test_mode else None, worker_threads=workers,
-                    billing_processes=billing, properties=server_properties)
+                    billing_processes=billing, bus_processes=bus_helpers, properties=server_properties)
     if processes > 1 and billow.db.is_sqlite:
         billow.close()
         raise typer.BadParameter("several processes share a PostgreSQL database, not SQLite", param_hint="--processes")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 
 def utc(dt: datetime) -> datetime:
@@ -77,9 +77,48 @@ class TestClock(_ClockBase):
         self._notify(now)
         return now
 
-    def on_change(self, listener: Callable[[datetime], None]) -> None:
-        self._listeners.append(listener)
+    def on_change(self, listener: Callable[[datetime], None], *, first: bool = False) -> None:
+        """Call `listener` with the new instant at each move; `first`: before the listeners already there (a copy
+        of the clock that other processes read must be moved before anything wakes to work at the new time)."""
+        if first:
+            self._listeners.insert(0, listener)
+        else:
+            self._listeners.append(listener)
 
     def _notify(self, now: datetime) -> None:
         for listener in list(self._listeners):
             listener(now)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(instant: datetime) -> int:
+    """An instant as whole microseconds since the epoch (what a `SharedClock` holds)."""
+    delta = utc(instant) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class SharedClock(TestClock):
+    """Another process's `TestClock`, read from shared memory: that process writes each move of its clock to a
+    64-bit value (`multiprocessing.RawValue("q")`, microseconds since the epoch) and its helper processes read it
+    here, so that they see the same business time. Only the owner moves it."""
+
+    def __init__(self, shared: Any) -> None:
+        super().__init__(_EPOCH)
+        self._shared = shared
+
+    def utcnow(self) -> datetime:
+        return _EPOCH + timedelta(microseconds=self._shared.value)
+
+    def set(self, instant: datetime) -> datetime:
+        raise RuntimeError("a shared test clock is moved by the process that owns it")
+
+    def add(self, delta: timedelta) -> datetime:
+        raise RuntimeError("a shared test clock is moved by the process that owns it")
+
+    def add_months(self, months: int) -> datetime:
+        raise RuntimeError("a shared test clock is moved by the process that owns it")
+
+    def reset(self) -> datetime:
+        raise RuntimeError("a shared test clock is moved by the process that owns it")

@@ -148,7 +148,7 @@ def worker_app() -> FastAPI:
     configure(s.log_level, access_log=s.access_log)
     path = os.environ.get("BILLOW_PROPERTIES")
     billow = Billow(s.database_url, worker_threads=s.bus_workers, billing_processes=s.billing_processes,
-                    properties=read_properties_file(path) if path else {}, migrate=False)
+                    bus_processes=0, properties=read_properties_file(path) if path else {}, migrate=False)
     limits = AdmissionLimits.from_environment(DEFAULT_POOL_SIZE, concurrency=s.concurrency,
                                               queue_size=s.queue_size, queue_timeout=s.queue_timeout)
     app = create_app(billow, max_body_bytes=s.max_body_bytes, admission=limits)

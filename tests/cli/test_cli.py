@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from billow import Billow
@@ -95,10 +96,13 @@ def test_cli_bill_bills_the_accounts_due_by_the_day_given(tmp_path: Path) -> Non
     kb.close()
 
 
-def test_serve_names_a_bad_bus_setting_of_the_environment(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("BILLOW_BUS_PACK_ROWS", "lots", "BILLOW_BUS_PACK_ROWS: 'lots' is not a whole number"),
+    ("BILLOW_BUS_PROCESSES", "two", "BILLOW_BUS_PROCESSES: 'two' is not a whole number")])
+def test_serve_names_a_bad_bus_setting_of_the_environment(tmp_path: Path, name: str, value: str,
+                                                          message: str) -> None:
     url = f"sqlite:///{tmp_path / 'bad-env.db'}"
-    r = CliRunner().invoke(app, ["serve", "--database-url", url], env={"BILLOW_BUS_PACK_ROWS": "lots",
-                                                                       "COLUMNS": "200"})
+    r = CliRunner().invoke(app, ["serve", "--database-url", url], env={name: value, "COLUMNS": "200"})
     assert r.exit_code == 2, r.output
-    assert "BILLOW_BUS_PACK_ROWS: 'lots' is not a whole number" in r.output
+    assert message in r.output
     assert not (tmp_path / "bad-env.db").exists()  # refused before anything was created

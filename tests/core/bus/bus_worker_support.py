@@ -9,7 +9,12 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, insert
 
+from billow.core.bus.bus import Bus
+from billow.core.bus.config import BusConfig
 from billow.core.bus.event import BusEvent
+from billow.core.bus.outbox import Outbox
+from billow.core.clock import Clock
+from billow.core.db.engine import Database
 
 test_metadata = MetaData()
 
@@ -20,6 +25,7 @@ effects = Table(
     Column("seq", BigInteger, nullable=False),
     Column("account", BigInteger, nullable=True),
     Column("node", String(60), nullable=True),
+    Column("at", String(40), nullable=True),  # the handler's business time (ISO 8601), where it is recorded
 )
 
 
@@ -40,8 +46,8 @@ class TaggedPing(BusEvent):
         return {"tagDefinitionName": self.tag_definition_name}
 
 
-def record_effect(uow: Any, event: Ping, node: str | None = None) -> None:
-    uow.conn.execute(insert(effects).values(seq=event.seq, account=event.account_record_id, node=node))
+def record_effect(uow: Any, event: Ping, node: str | None = None, at: str | None = None) -> None:
+    uow.conn.execute(insert(effects).values(seq=event.seq, account=event.account_record_id, node=node, at=at))
 
 
 def setup(bus: Any) -> None:
@@ -54,3 +60,30 @@ def setup(bus: Any) -> None:
         record_effect(uow, event, bus.node_name)
 
     bus.subscribe(handle, Ping)
+
+
+class HelperProbe:
+    """A bus helper process's app in the bus tests (`billow.core.bus.helpers`): a bus that records every Ping with
+    its node and the business time it saw; `sleep` (the factory's extra argument) slows each Ping down."""
+
+    def __init__(self, url: str, clock: Clock, config: BusConfig, sleep: float | None) -> None:
+        self.db = Database(url, clock, outbox=Outbox(config))
+        self.bus = Bus(self.db)
+
+        def handle(uow: Any, event: Ping) -> None:
+            if sleep:
+                time.sleep(sleep)
+            record_effect(uow, event, self.bus.node_name, clock.utcnow().isoformat())
+
+        self.bus.subscribe(handle, Ping)
+
+    def start(self) -> None:
+        self.bus.start()
+
+    def close(self) -> None:
+        self.bus.stop()
+        self.db.dispose()
+
+
+def helper_probe(url: str, clock: Clock, config: BusConfig, sleep: float | None) -> HelperProbe:
+    return HelperProbe(url, clock, config, sleep)
