@@ -16,6 +16,7 @@ a *worker factory* the application hands over (its `billing_worker`, a module-le
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 import time
@@ -59,7 +60,20 @@ def default_processes(*, server: bool) -> int:
 
 def _init(factory: WorkerFactory, url: str, test_clock: bool, config: GeneratorConfig, max_errors: int) -> None:
     global _child
+    threading.Thread(target=_end_with_parent, name="billow-billing-parent", daemon=True).start()
     _child = factory(url, test_clock, config, max_errors)
+
+
+def _end_with_parent() -> None:
+    """End this worker when the process that started it is gone: killed (SIGKILL, a crash), it never says so, and
+    the executor's queue, whose pipe this worker holds both ends of, would keep it waiting forever with its
+    database connections. Its batch, if any, is rolled back with its connection and billed again once the dead
+    node's claims are reaped."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - always a child
+        return
+    multiprocessing.connection.wait([parent.sentinel])
+    os._exit(1)
 
 
 def _bill(tenant: int, claimed: dict[int, list[tuple[str, date]]], owner: str, now: datetime | None) -> RunReport:

@@ -95,7 +95,7 @@ def retry_failed(bus: Bus, *, tenant_record_id: int | None = None,
 
 
 def nodes_info(conn: Connection, *, include_inactive: bool = False) -> list[dict[str, Any]]:
-    """Kill Bill's NodeInfoJson for every live node."""
+    """Kill Bill's NodeInfoJson for every live node (bus helper processes are part of their node)."""
     from billow.core.version import KB_COMPAT_VERSION, __version__
 
     out = []
@@ -104,6 +104,8 @@ def nodes_info(conn: Connection, *, include_inactive: bool = False) -> list[dict
             info = json.loads(r.node_info)
         except ValueError:  # pragma: no cover
             info = {}
+        if info.get("helperOf"):  # a bus helper process of a node, not a node
+            continue
         version = info.get("version", __version__)
         out.append({
             "nodeName": r.node_name, "bootTime": _iso(r.boot_date),

@@ -81,6 +81,9 @@ class BusConfig:
     # (more often, the tables a billing run churns, subscriptions and the schedule, were analyzed at every pass).
     analyze_check_every: timedelta = timedelta(seconds=10)
     analyze_every: timedelta = timedelta(minutes=1)
+    # Billow's: in a bus helper process (billow.core.bus.helpers), the node it helps. The helper beats and claims
+    # as a node of its own, but `GET /1.0/kb/nodesInfo` lists nodes (servers), not their processes.
+    helper_of: str | None = None
 
     @property
     def dead_after(self) -> timedelta:

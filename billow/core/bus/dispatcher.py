@@ -586,6 +586,8 @@ class Dispatcher:
         from billow.core.version import __version__
 
         info = {"version": __version__}
+        if self.cfg.helper_of:
+            info["helperOf"] = self.cfg.helper_of
         if self.db.is_sqlite:
             with self.db.transaction(internal_context()) as uow:
                 store.heartbeat(uow.conn, self.owner, self._wall(), self.boot, info)

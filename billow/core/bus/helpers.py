@@ -135,7 +135,8 @@ class BusHelpers:
         mine, theirs = self._ctx.Pipe()
         proc = self._ctx.Process(
             target=_run, name=f"billow-bus-helper-{slot}", daemon=True,
-            args=(self._factory, self._url, self._shared, replace(self._config, node_name=name), self._extra, theirs))
+            args=(self._factory, self._url, self._shared,
+                  replace(self._config, node_name=name, helper_of=self._config.node_name), self._extra, theirs))
         proc.start()
         theirs.close()
         with self._lock:
@@ -202,6 +203,7 @@ class BusHelpers:
         if self._watchdog is not None:
             self._watchdog.join()
             self._watchdog = None
+            self.stop_begin()  # a helper the watchdog started meanwhile is told too (a second "stop" is ignored)
         deadline = time.monotonic() + (timeout if timeout is not None else self._config.shutdown_timeout + 10)
         with self._lock:
             procs = [p for p in self._procs if p is not None]

@@ -87,3 +87,12 @@ class HelperProbe:
 
 def helper_probe(url: str, clock: Clock, config: BusConfig, sleep: float | None) -> HelperProbe:
     return HelperProbe(url, clock, config, sleep)
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie nobody reaped has ended: PID 1 of a container may not reap)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" not in f.read()
+    except FileNotFoundError:
+        return False
