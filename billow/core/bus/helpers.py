@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from billow.core.bus.config import BusConfig, default_node_name
 from billow.core.clock import SharedClock, SystemClock, TestClock, to_micros
+from billow.core.logs import JsonFormatter, configure
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -69,12 +70,24 @@ def default_bus_processes(*, server: bool, environ: dict[str, str] | None = None
     return max(0, min(4, (os.cpu_count() or 1) // 2)) if server else 0
 
 
-def _run(factory: HelperFactory, url: str, shared: Any, config: BusConfig, extra: Any, parent: Connection) -> None:
+def _parents_logs() -> str | None:
+    """The level of this process's JSON logs (`billow.core.logs.configure`, as `billow serve` sets them), which a
+    helper takes too; None when the program logs its own way (a helper then keeps Python's defaults)."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        return logging.getLevelName(root.level)
+    return None
+
+
+def _run(factory: HelperFactory, url: str, shared: Any, config: BusConfig, extra: Any, parent: Connection,
+         logs: str | None) -> None:
     """A helper process's main: its app until the parent says stop, sends SIGTERM/SIGINT, or is gone.
 
     The parent talks through a pipe of its own per helper, not a shared `multiprocessing.Event`: a process killed
     while it held such an Event's lock would block every other process that waits on it, and a pipe's end of file
     also says that the parent died (SIGKILL) without stopping it."""
+    if logs is not None:
+        configure(logs, access_log=False)
     asked = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: asked.set())
@@ -136,7 +149,8 @@ class BusHelpers:
         proc = self._ctx.Process(
             target=_run, name=f"billow-bus-helper-{slot}", daemon=True,
             args=(self._factory, self._url, self._shared,
-                  replace(self._config, node_name=name, helper_of=self._config.node_name), self._extra, theirs))
+                  replace(self._config, node_name=name, helper_of=self._config.node_name), self._extra, theirs,
+                  _parents_logs()))
         proc.start()
         theirs.close()
         with self._lock:
@@ -153,7 +167,7 @@ class BusHelpers:
             self._spawn(slot)
         self._watchdog = threading.Thread(target=self._watch, name="billow-bus-helpers", daemon=True)
         self._watchdog.start()
-        log.info("%d bus helper processes started: %s", self.processes, ", ".join(self.node_names))
+        log.info("bus helper processes started (%d): %s", self.processes, ", ".join(self.node_names))
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Until every helper has started its bus (True), or the timeout."""
