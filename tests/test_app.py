@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from billow import Billow
 from billow.account.model import AccountData
+from billow.app import BILLING_RUN_QUEUES, bus_helper
 from billow.core.bus.config import BusConfig
 from billow.core.bus.tables import bus_events, bus_events_history
 from billow.core.clock import TestClock
@@ -95,3 +96,16 @@ def test_bus_helper_processes_make_a_bulk_loads_first_invoices_on_the_test_clock
             assert owners == set(kb.helpers.node_names)
         finally:
             kb.close()
+
+
+def test_a_bus_helper_leaves_billing_runs_to_its_node(tmp_path: Path) -> None:
+    """A helper delivers events and notifications, but a run's trigger and helper notifications go to the node's
+    billing worker processes (a helper billed batches beside its bus work, late)."""
+    url = f"sqlite:///{tmp_path / 'helper.db'}"
+    Billow(url).close()  # migrated
+    helper = bus_helper(url, TestClock(), BusConfig(node_name="n-h0", helper_of="n"), None)
+    try:
+        assert not set(BILLING_RUN_QUEUES) & set(helper.bus.queues)
+        assert helper.bus.queues and helper.bus.subscriptions  # the rest of the bus is there
+    finally:
+        helper.close()

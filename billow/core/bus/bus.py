@@ -174,6 +174,11 @@ class Bus:
         self.queues[name] = q
         return q
 
+    def unregister_queue(self, name: str) -> None:
+        """Leave a queue's notifications to the other processes (a bus helper leaves billing runs to its node's
+        billing workers); this process may still schedule them."""
+        self.queues.pop(name, None)
+
     def queue(self, name: str) -> NotificationQueue:
         return self.queues[name]
 

@@ -433,9 +433,11 @@ def reap(conn: Connection, table: str, *, wall: datetime, threshold: timedelta, 
 
 
 def live_nodes(conn: Connection, wall: datetime, threshold: timedelta) -> set[str]:
-    """The nodes running now: active, with a heartbeat younger than `threshold`."""
+    """The nodes running now: active, with a heartbeat younger than `threshold`. Bus helper processes are part of
+    their node (`BusConfig.helper_of`), not nodes."""
     n = node_infos
-    q = select(n.c.node_name).where(n.c.is_active.is_(True), n.c.updated_date >= wall - threshold)
+    q = select(n.c.node_name).where(n.c.is_active.is_(True), n.c.updated_date >= wall - threshold,
+                                    n.c.node_info.not_like('%"helperOf"%'))
     return {r[0] for r in conn.execute(q)}
 
 
