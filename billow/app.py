@@ -196,12 +196,13 @@ class Billow:
         self.check_lock_table()
 
     def account_locks_at_most(self) -> int:
-        """The account locks this process and its helpers may hold at once: every bus worker's pack, and every
-        billing run batch (one per worker process, or one in this process); a bus helper bills in its own process."""
+        """The account locks this process and its helpers may hold at once: every bus worker's pack (its own and
+        each helper's), and every billing run batch (one per worker process, or one in this process; helpers leave
+        billing runs to the node)."""
         cfg, run = self.bus.config, self._billing_run
-        own = max(1, cfg.workers) * max(1, cfg.pack_rows) + max(1, run.processes) * run.batch_size
+        packs = max(1, cfg.workers) * max(1, cfg.pack_rows)
         helpers = self.helpers.processes if self.helpers is not None else 0
-        return own + helpers * (max(1, cfg.workers) * max(1, cfg.pack_rows) + run.batch_size)
+        return (1 + helpers) * packs + max(1, run.processes) * run.batch_size
 
     def check_lock_table(self) -> bool:
         """Warn when two processes like this one could fill PostgreSQL's shared lock table: account locks are
