@@ -10,6 +10,10 @@ process and of the largest child process (billing worker or bus helper: `billow 
 `BILLOW_BILLING_PROCESSES` and `BILLOW_BUS_PROCESSES`). The accounts are generated as they are loaded (memory
 flat in N).
 
+Each phase after the load prints its costs (`costs.py`): the CPU of Billow's processes and of PostgreSQL (when
+the database runs on this machine) and the rows written, per invoice; the first invoices' CPU includes the start
+of the bus helper processes.
+
 `--nodes 2` starts a second node (`billow serve --test-mode` on the same database, as in `billing_run.py`) after
 the load: the bus of both nodes makes the first invoices, and the second node helps the billing day's run; the
 script prints the accounts each node billed that day and checks that every account has exactly two invoices.
@@ -17,6 +21,7 @@ script prints the accounts each node billed that day and checks that every accou
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -37,6 +42,7 @@ from billow.operations.bulk import BulkReport, NewAccount  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from billing_run import CATALOG, SecondNode, _count_invoices, _invoices_per_account, start_billing  # noqa: E402
+from costs import CostMeter  # noqa: E402
 
 START = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 DAY = datetime(2024, 2, 1, 9, 0, tzinfo=UTC)  # the billing day: every account's next billing date
@@ -97,6 +103,8 @@ def main() -> None:
           f"=> {report.accounts / load:.0f} accounts/s")
     runs = start_billing(kb)
     second = SecondNode(url, clock.utcnow()) if nodes > 1 else None  # its bus starts on the waiting events
+    meter = CostMeter(kb.db.engine, [os.getpid()] + ([second.proc.pid] if second is not None else []))
+    meter.start()
     t1 = time.perf_counter()
     kb.start()
     assert kb.run_until_idle(24 * 3600)
@@ -106,6 +114,8 @@ def main() -> None:
     invoices = _count_invoices(kb)
     print(f"first invoices: {invoices} in {first:.1f} s => {invoices / first:.0f} invoices/s "
           f"(load + first invoices: {load + first:.1f} s)")
+    print(meter.line(invoices))
+    meter.start()
     t2 = time.perf_counter()
     day_at = DAY
     moving = second.set_clock(day_at) if second is not None else None
@@ -118,6 +128,7 @@ def main() -> None:
     billed = _count_invoices(kb) - invoices
     print(f"billing day: {billed} invoices in {day:.1f} s => {billed / day:.0f} invoices/s"
           + (f" ({nodes} nodes)" if nodes > 1 else ""))
+    print(meter.line(billed))
     if second is not None:
         second.stop(runs)
         for node, node_accounts in sorted(runs.accounts.items(), key=lambda kv: kv[0] != kb.bus.node_name):

@@ -11,6 +11,11 @@ account due. Printed: set-up time, invoices written by the runs, invoices/s over
 the clock-move months: both clocks move together, the node that takes the next-billing-date notification asks
 the other to help, and the script prints the accounts each node billed (from their "billing run" log lines)
 and checks that every account has exactly one invoice per month.
+
+On PostgreSQL each phase also prints its costs (`costs.py`): the CPU of Billow's processes and of PostgreSQL
+(when the database runs on this machine) and the rows written, per invoice, over the phase's whole window; for
+`billow bill` that window includes the bus work after each run (payments of the new invoices), which its rate
+leaves out. `--rows` adds the rows of each table.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ from billow.core.clock import TestClock  # noqa: E402
 from billow.core.context import CallContext  # noqa: E402
 from billow.entitlement.model import SubscriptionRequest  # noqa: E402
 from billow.invoice.billing_pool import default_processes  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from costs import CostMeter  # noqa: E402
 
 CATALOG = """<?xml version="1.0" encoding="UTF-8"?>
 <catalog xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="CatalogSchema.xsd">
@@ -181,7 +189,7 @@ def _invoices_per_account(kb: Billow) -> Counter[int]:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--nodes")]
+    args = [a for a in sys.argv[1:] if not a.startswith("--nodes") and a != "--rows"]
     nodes = 1
     if "--nodes" in sys.argv:
         nodes = int(sys.argv[sys.argv.index("--nodes") + 1])
@@ -223,6 +231,7 @@ def main() -> None:
     # workers have fired the due notifications and billed every account (as POST /test/clock does)
     runs = start_billing(kb)
     second: SecondNode | None = None
+    meter = None if kb.db.is_sqlite else CostMeter(kb.db.engine, [os.getpid()])
     for label, months, via_clock in (("billow bill / run_due", range(2, 8), False),
                                      ("clock move, end to end", range(8, 14), True)):
         if via_clock:
@@ -233,6 +242,12 @@ def main() -> None:
         total = 0
         elapsed = 0.0
         per_month: list[str] = []
+        if meter is not None:
+            if kb.helpers is not None:
+                kb.helpers.wait_ready()  # their start-up is not the phase's
+            if second is not None:
+                meter.pids = [os.getpid(), second.proc.pid]
+            meter.start()
         for month in months:
             year, m = 2024 + (month - 1) // 12, (month - 1) % 12 + 1
             t = time.perf_counter()
@@ -258,6 +273,12 @@ def main() -> None:
                 kb.run_until_idle(3600)
         print(f"billow [{db}] N={n}, {label}: {total} invoices in {elapsed:.1f}s => {total / elapsed:.0f} invoices/s")
         print(f"  by month: {', '.join(per_month)}")
+        if meter is not None:
+            print(meter.line(total))
+            if "--rows" in sys.argv:
+                for table, (ins, upd, dele) in sorted(meter.table_rows().items()):
+                    print(f"    {table}: {ins / total:.2f} inserted, {upd / total:.2f} updated, {dele / total:.2f} "
+                          "deleted an invoice")
     if second is not None:
         second.stop(runs)
         node1 = kb.bus.node_name
