@@ -44,6 +44,7 @@ from billow.app import Billow  # noqa: E402
 from billow.core.bus.helpers import default_bus_processes  # noqa: E402
 from billow.core.clock import TestClock  # noqa: E402
 from billow.core.context import CallContext  # noqa: E402
+from billow.core.gcpause import freeze_start_up  # noqa: E402
 from billow.entitlement.model import SubscriptionRequest  # noqa: E402
 from billow.invoice.billing_pool import default_processes  # noqa: E402
 
@@ -212,6 +213,7 @@ def main() -> None:
     # per CPU); this script has the __main__ guard multiprocessing's spawn needs
     kb = Billow(url, clock, worker_threads=4, billing_processes=default_processes(server=True),
                 bus_processes=default_bus_processes(server=True))
+    freeze_start_up()  # as `billow serve` does once its application is built
     tenant = kb.tenants.create(CallContext(user_name="bench"), "bench", "secret")
     ctx = CallContext(user_name="bench").for_tenant(tenant.record_id, tenant.id)
     kb.catalogs.upload(ctx, CATALOG)

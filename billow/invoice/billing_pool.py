@@ -25,6 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from billow.core.gcpause import freeze_start_up
+
 if TYPE_CHECKING:
     from billow.core.clock import Clock
     from billow.invoice.billing_run import RunReport
@@ -62,6 +64,7 @@ def _init(factory: WorkerFactory, url: str, test_clock: bool, config: GeneratorC
     global _child
     threading.Thread(target=_end_with_parent, name="billow-billing-parent", daemon=True).start()
     _child = factory(url, test_clock, config, max_errors)
+    freeze_start_up()
 
 
 def _end_with_parent() -> None:

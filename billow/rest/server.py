@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from billow.core.gcpause import freeze_start_up
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -99,10 +101,11 @@ def serve_one(billow: Billow, *, host: str, port: int, max_body_bytes: int | Non
     """Serve `billow` in this process until a stop signal; its bus is started here and closed on the way out."""
     from billow.rest.app import create_app
 
+    app = create_app(billow, max_body_bytes=max_body_bytes, admission=admission)
+    freeze_start_up()
     billow.start()
     try:
-        BillowServer(config(create_app(billow, max_body_bytes=max_body_bytes, admission=admission),
-                            host=host, port=port, graceful_timeout=graceful_timeout)).run()
+        BillowServer(config(app, host=host, port=port, graceful_timeout=graceful_timeout)).run()
     finally:
         billow.close()
 
@@ -152,6 +155,7 @@ def worker_app() -> FastAPI:
     limits = AdmissionLimits.from_environment(DEFAULT_POOL_SIZE, concurrency=s.concurrency,
                                               queue_size=s.queue_size, queue_timeout=s.queue_timeout)
     app = create_app(billow, max_body_bytes=s.max_body_bytes, admission=limits)
+    freeze_start_up()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:

@@ -1,7 +1,9 @@
-"""Billing worker processes (billow.invoice.billing_pool): a worker whose parent was killed ends."""
+"""Billing worker processes (billow.invoice.billing_pool): a worker whose parent was killed ends; a worker freezes
+its start-up heap."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +46,16 @@ def test_billing_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None
     parent.kill()
     parent.wait()
     assert wait_until(lambda: not any(alive(pid) for pid in workers), timeout=30)
+
+
+def test_billing_workers_freeze_their_start_up_heap() -> None:
+    """Full collections in a worker walked every object of its start-up (gcpause.freeze_start_up)."""
+    from billow.invoice.billing_pool import BillingPool
+
+    pool = BillingPool(idle_worker, "unused", processes=1, test_clock=False, config=None,  # type: ignore[arg-type]
+                       max_errors=3)
+    try:
+        frozen = pool._started().submit(gc.get_freeze_count).result(timeout=60)
+    finally:
+        pool.close()
+    assert frozen > 1000  # the modules a worker imports, at least

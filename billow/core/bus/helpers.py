@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from billow.core.bus.config import BusConfig, default_node_name
 from billow.core.clock import SharedClock, SystemClock, TestClock, to_micros
+from billow.core.gcpause import freeze_start_up
 from billow.core.logs import JsonFormatter, configure
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ def _run(factory: HelperFactory, url: str, shared: Any, config: BusConfig, extra
         signal.signal(sig, lambda *_: asked.set())
     clock: Clock = SharedClock(shared) if shared is not None else SystemClock()
     app = factory(url, clock, config, extra)
+    freeze_start_up()
     app.start()
     try:
         parent.send("ready")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import time
 from typing import Any
@@ -26,6 +27,7 @@ effects = Table(
     Column("account", BigInteger, nullable=True),
     Column("node", String(60), nullable=True),
     Column("at", String(40), nullable=True),  # the handler's business time (ISO 8601), where it is recorded
+    Column("frozen", Integer, nullable=True),  # objects its process froze at start-up (gc), where it is recorded
 )
 
 
@@ -46,8 +48,10 @@ class TaggedPing(BusEvent):
         return {"tagDefinitionName": self.tag_definition_name}
 
 
-def record_effect(uow: Any, event: Ping, node: str | None = None, at: str | None = None) -> None:
-    uow.conn.execute(insert(effects).values(seq=event.seq, account=event.account_record_id, node=node, at=at))
+def record_effect(uow: Any, event: Ping, node: str | None = None, at: str | None = None,
+                  frozen: int | None = None) -> None:
+    uow.conn.execute(insert(effects).values(seq=event.seq, account=event.account_record_id, node=node, at=at,
+                                            frozen=frozen))
 
 
 def setup(bus: Any) -> None:
@@ -73,7 +77,7 @@ class HelperProbe:
         def handle(uow: Any, event: Ping) -> None:
             if sleep:
                 time.sleep(sleep)
-            record_effect(uow, event, self.bus.node_name, clock.utcnow().isoformat())
+            record_effect(uow, event, self.bus.node_name, clock.utcnow().isoformat(), gc.get_freeze_count())
 
         self.bus.subscribe(handle, Ping)
 

@@ -95,6 +95,7 @@ def test_helpers_share_a_backlog_once_in_order_on_the_parents_test_clock(pg_url:
         _delivered_once_in_order(rows, 2000)
         assert {r.node for r in rows} == set(helpers.node_names)  # both helpers took a share
         assert {r.at for r in rows} == {moved.isoformat()}
+        assert all(r.frozen > 0 for r in rows)  # each froze its start-up heap (gcpause.freeze_start_up)
         with db.read_connection() as conn:  # they beat as nodes, but nodesInfo lists nodes, not their helpers
             beating = {r.node_name for r in store.node_rows(conn)}
             listed = {n["nodeName"] for n in nodes_info(conn)}
