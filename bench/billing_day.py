@@ -1,7 +1,8 @@
 """A billing day at scale: N accounts with one $10 monthly subscription each, loaded through the bulk path, then
 one billing day (every account due at once).
 
-    python bench/billing_day.py N postgresql://... [--nodes 2]   (a database of its own: its schema is dropped)
+    python bench/billing_day.py N postgresql://... [--nodes 2] [--rows]   (a database of its own: its schema is
+                                                                         dropped)
 
 Printed: the load (accounts and subscriptions through `Billow.bulk`, a batch of 500 per transaction), the first
 invoices (the bus, on SUBSCRIPTION_CREATION), the billing day (the test clock moved one month: the next-billing-
@@ -12,7 +13,7 @@ flat in N).
 
 Each phase after the load prints its costs (`costs.py`): the CPU of Billow's processes and of PostgreSQL (when
 the database runs on this machine) and the rows written, per invoice; the first invoices' CPU includes the start
-of the bus helper processes.
+of the bus helper processes. `--rows` adds the rows of each table.
 
 `--nodes 2` starts a second node (`billow serve --test-mode` on the same database, as in `billing_run.py`) after
 the load: the bus of both nodes makes the first invoices, and the second node helps the billing day's run; the
@@ -63,6 +64,9 @@ def peak_mb() -> tuple[float, float]:
 def main() -> None:
     args = sys.argv[1:]
     day_only = "--day-only" in args
+    rows = "--rows" in args
+    if rows:
+        args.remove("--rows")
     if day_only:
         args.remove("--day-only")
     nodes = 1
@@ -71,7 +75,7 @@ def main() -> None:
         nodes = int(args[at + 1])
         del args[at:at + 2]
     if len(args) < 2 or not args[1].startswith("postgres") or nodes not in (1, 2):
-        raise SystemExit("usage: python bench/billing_day.py N postgresql://... [--nodes 2] [--day-only]")
+        raise SystemExit("usage: python bench/billing_day.py N postgresql://... [--nodes 2] [--day-only] [--rows]")
     n, url = int(args[0]), args[1]
     if day_only:
         billing_day_only(n, url)
@@ -117,6 +121,8 @@ def main() -> None:
     print(f"first invoices: {invoices} in {first:.1f} s => {invoices / first:.0f} invoices/s "
           f"(load + first invoices: {load + first:.1f} s)")
     print(meter.line(invoices))
+    if rows:
+        print("\n".join(meter.table_lines(invoices)))
     meter.start()
     t2 = time.perf_counter()
     day_at = DAY
@@ -131,6 +137,8 @@ def main() -> None:
     print(f"billing day: {billed} invoices in {day:.1f} s => {billed / day:.0f} invoices/s"
           + (f" ({nodes} nodes)" if nodes > 1 else ""))
     print(meter.line(billed))
+    if rows:
+        print("\n".join(meter.table_lines(billed)))
     if second is not None:
         second.stop(runs)
         for node, node_accounts in sorted(runs.accounts.items(), key=lambda kv: kv[0] != kb.bus.node_name):

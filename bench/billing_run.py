@@ -278,9 +278,7 @@ def main() -> None:
         if meter is not None:
             print(meter.line(total))
             if "--rows" in sys.argv:
-                for table, (ins, upd, dele) in sorted(meter.table_rows().items()):
-                    print(f"    {table}: {ins / total:.2f} inserted, {upd / total:.2f} updated, {dele / total:.2f} "
-                          "deleted an invoice")
+                print("\n".join(meter.table_lines(total)))
     if second is not None:
         second.stop(runs)
         node1 = kb.bus.node_name

@@ -12,7 +12,7 @@ are seen only when the database runs on this machine (a `127.0.0.1` or `localhos
 says so. The rows are the deltas of `pg_stat_user_tables` (inserted, updated, deleted). Backends report those
 counters some time after their transactions commit (at most every second, later when idle), so each snapshot
 first waits until the counters have caught up with the invoices the table holds (no invoice row is ever
-deleted, so its inserts equal its rows once reported).
+deleted, so its inserts equal its rows once reported) and until they stand still (the phases end idle).
 """
 
 from __future__ import annotations
@@ -75,17 +75,21 @@ class CostMeter:
         return out
 
     def _rows(self) -> dict[str, tuple[int, int, int]]:
-        """The counters, once they account for every invoice the table holds (waiting at most 15 s)."""
+        """The counters once reported: they account for every invoice the table holds, and they stood still for a
+        second (the heartbeats of `node_infos` aside); at most 15 s of waiting."""
         deadline = time.monotonic() + 15
+        last: dict[str, tuple[int, int, int]] | None = None
         with self.engine.connect() as conn:
             while True:
                 conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
                 rows = {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in conn.exec_driver_sql(_STATS)}
                 held = conn.exec_driver_sql("SELECT count(*) FROM invoices").scalar_one()
                 conn.rollback()
-                if rows.get("invoices", (0, 0, 0))[0] >= held or time.monotonic() > deadline:
+                rows.pop("node_infos", None)
+                if time.monotonic() > deadline or (rows.get("invoices", (0, 0, 0))[0] >= held and rows == last):
                     return rows
-                time.sleep(0.2)
+                last = rows
+                time.sleep(1.1)
 
     def _snapshot(self) -> _Snapshot:
         billow: set[int] = set()
@@ -125,9 +129,13 @@ class CostMeter:
                 f"({100 * (py + pg) / (wall * cores):.0f}% busy); an invoice: {1000 * py / invoices:.2f} + "
                 f"{1000 * pg / invoices:.2f} ms CPU; {rows}")
 
-    def table_rows(self) -> dict[str, tuple[int, ...]]:
-        """The rows each table gained, changed and lost since `start` (for a closer look)."""
+    def table_lines(self, invoices: int) -> list[str]:
+        """The rows each table gained, changed and lost since `start`, per invoice (for a closer look)."""
         assert self._start is not None
-        end = self._rows()
-        return {t: d for t, v in end.items()
-                if any(d := tuple(a - b for a, b in zip(v, self._start.rows.get(t, (0, 0, 0)), strict=True)))}
+        end, out = self._rows(), []
+        for table, now in sorted(end.items()):
+            ins, upd, dele = (a - b for a, b in zip(now, self._start.rows.get(table, (0, 0, 0)), strict=True))
+            if (ins or upd or dele) and invoices:
+                out.append(f"    {table}: {ins / invoices:.2f} inserted, {upd / invoices:.2f} updated, "
+                           f"{dele / invoices:.2f} deleted an invoice")
+        return out
