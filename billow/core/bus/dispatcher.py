@@ -720,7 +720,9 @@ class Dispatcher:
             beat_due = time.monotonic() - self._last_beat > self.cfg.heartbeat_interval.total_seconds()
             if not self._registered or beat_due:
                 self._beat()
-            self.analyze_if_due()  # what the reaper's thread does when there is one (embedded, tests, benches)
+            # what the reaper's thread does when there is one (embedded, tests, benches, `billow bill`)
+            self.vacuum_if_due()
+            self.analyze_if_due()
             # bus events in packs (one transaction for many accounts' groups, as the workers do);
             # notifications one at a time, in effective-date order across accounts
             groups = self.claim(max(1, self.cfg.workers) * max(1, self.cfg.pack_rows), strict=True)

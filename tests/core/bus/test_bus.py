@@ -597,6 +597,33 @@ def test_a_node_vacuums_the_queue_tables_after_claiming_enough_rows(db_url: str,
     assert not d.vacuum_if_due()  # counted again from there
 
 
+def test_an_inline_drain_vacuums_the_queue_tables_too(pg_url: str, make_db: Any, make_bus: Any) -> None:
+    """Without dispatcher threads (an embedding program, `billow bill`, the benches' `billow bill` months) there is
+    no reaper: the drain itself vacuums after `vacuum_after_rows` claimed rows. A year of billing 10,000 accounts
+    this way (and by a clock move whose processes each claimed less than the threshold) left 755,000 dead rows in
+    `bus_events`, and each claim walked them."""
+    db = make_db(pg_url)
+    bus = make_bus(db, node_name="inline-vacuum", vacuum_after_rows=6)
+    bus.subscribe(lambda uow, ev: None, Ping)
+
+    def vacuums() -> int:
+        with create_engine(db.url, poolclass=NullPool).connect() as c:
+            c.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            return int(c.exec_driver_sql("SELECT vacuum_count FROM pg_stat_user_tables "
+                                         "WHERE relname = 'bus_events'").scalar_one())
+
+    before = vacuums()
+    post(db, 1, 1, 1, 2, 3)
+    assert bus.run_until_idle(timeout_s=30)
+    assert count(db, bus_events) == 0
+    time.sleep(1.5)  # the statistics report lags
+    assert vacuums() == before  # 3 claimed: not yet
+    post(db, 1, 2, 4, 5, 6)
+    post(db, 1, 3, 7)
+    assert bus.run_until_idle(timeout_s=30)  # 7 claimed: the next pass of the drain vacuums
+    assert wait_for(lambda: vacuums() == before + 1, timeout=10)
+
+
 def test_the_reapers_pass_analyzes_stale_tables_but_never_the_queue_tables(db_url: str, make_db: Any,
                                                                              make_bus: Any) -> None:
     """`Dispatcher.upkeep` takes the statistics autovacuum would (here it is off) of a table that changed, and
