@@ -101,10 +101,10 @@ def serve_one(billow: Billow, *, host: str, port: int, max_body_bytes: int | Non
     """Serve `billow` in this process until a stop signal; its bus is started here and closed on the way out."""
     from billow.rest.app import create_app
 
-    app = create_app(billow, max_body_bytes=max_body_bytes, admission=admission)
-    freeze_start_up()
     billow.start()
     try:
+        app = create_app(billow, max_body_bytes=max_body_bytes, admission=admission)
+        freeze_start_up()
         BillowServer(config(app, host=host, port=port, graceful_timeout=graceful_timeout)).run()
     finally:
         billow.close()
