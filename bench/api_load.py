@@ -36,6 +36,9 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from costs import cpu_seconds, process_tree  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = """<?xml version="1.0" encoding="UTF-8"?>
 <catalog xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="CatalogSchema.xsd">
@@ -64,20 +67,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children that were waited for (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def tree_cpu_seconds(pid: int) -> float:
-    """The server and its live children (worker processes of `--processes`)."""
-    total = cpu_seconds(pid)
-    for child in Path(f"/proc/{pid}/task").glob("*/children"):
-        for c in child.read_text().split():
-            with contextlib.suppress(FileNotFoundError):  # it ended meanwhile
-                total += tree_cpu_seconds(int(c))
+    """The server and its live children (worker processes of `--processes`), each with the children it waited for."""
+    total = 0.0
+    for p in process_tree(pid):
+        with contextlib.suppress(FileNotFoundError):  # it ended meanwhile
+            total += cpu_seconds(p, waited_children=True)
     return total
 
 

@@ -28,17 +28,20 @@ import sqlalchemy as sa
 _STATS = "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables WHERE schemaname = current_schema()"
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, *, waited_children: bool = False) -> float:
+    """User + system CPU of a process (from /proc), with that of its children it waited for when asked."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    last = 15 if waited_children else 13  # utime, stime[, cutime, cstime]
+    return sum(int(x) for x in fields[11:last]) / os.sysconf("SC_CLK_TCK")
 
 
-def _tree(pid: int) -> set[int]:
+def process_tree(pid: int) -> set[int]:
+    """A process and its live descendants."""
     out = {pid}
     for children in Path(f"/proc/{pid}/task").glob("*/children"):
         with contextlib.suppress(FileNotFoundError):  # the thread or the child ended meanwhile
             for c in children.read_text().split():
-                out |= _tree(int(c))
+                out |= process_tree(int(c))
     return out
 
 
@@ -71,7 +74,7 @@ class CostMeter:
         out = {}
         for pid in pids:
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                out[pid] = _cpu_seconds(pid)
+                out[pid] = cpu_seconds(pid)
         return out
 
     def _rows(self) -> dict[str, tuple[int, int, int]]:
@@ -95,7 +98,7 @@ class CostMeter:
         billow: set[int] = set()
         for pid in self.pids:
             with contextlib.suppress(FileNotFoundError):
-                billow |= _tree(pid)
+                billow |= process_tree(pid)
         return _Snapshot(self._cpu(billow), self._cpu(_postgres_pids()) if self.local else {}, self._rows())
 
     def start(self) -> None:
