@@ -29,7 +29,9 @@ def test_killed_after_the_server_took_the_message_and_before_it_was_recorded(
     recreate(url)
     load_world(url, 0, T0)  # the tenant and its catalog
     node = Node(url, "mailcrash", processes=1)
-    node.start(T0, env={"BILLOW_FAILPOINTS": "email.after_data"})
+    # no bus helper processes: the failpoint must kill the server itself (a helper that took the event would
+    # die instead, and its restarted successor with it, while the server lives on)
+    node.start(T0, env={"BILLOW_FAILPOINTS": "email.after_data", "BILLOW_BUS_PROCESSES": "0"})
     try:
         with node.client() as c:
             r = c.post("/1.0/kb/tenants/uploadPluginConfig/killbill-email-notifications",

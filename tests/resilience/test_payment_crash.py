@@ -29,7 +29,9 @@ def test_killed_between_the_gateways_success_and_its_record(localstripe: str) ->
     recreate(url)
     load_world(url, 0, T0)  # the tenant and its catalog
     node = Node(url, "paycrash", processes=1)
-    node.start(T0, env={"BILLOW_FAILPOINTS": "payment.after_gateway_success"})
+    # no bus helper processes: the failpoint must kill the server itself (a helper that took the event would
+    # die instead, and its restarted successor with it, while the server lives on)
+    node.start(T0, env={"BILLOW_FAILPOINTS": "payment.after_gateway_success", "BILLOW_BUS_PROCESSES": "0"})
     try:
         with node.client() as c:
             c.post("/1.0/kb/tenants/uploadPluginConfig/billow-stripe", content=config_text(localstripe),
