@@ -25,7 +25,7 @@ from billow.junction.model import BillingEvent, BillingTransitionType
 def main(n: int) -> None:
     config = GeneratorConfig()
     start = datetime(2024, 1, 1, 8, tzinfo=UTC)
-    accounts = []
+    accounts: list[tuple[AccountBillingInfo, list[BillingEvent], list[Invoice]]] = []
     for i in range(n):
         acct = AccountBillingInfo(f"acct-{i}", "USD", AccountTime("UTC", start), 1)
         event = BillingEvent(subscription_id=f"sub-{i}", bundle_id=f"bundle-{i}", effective_date=start,

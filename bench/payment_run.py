@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from billing_run import CATALOG  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.billing_run import CATALOG  # noqa: E402
 from billow.account.model import AccountData  # noqa: E402
 from billow.app import Billow  # noqa: E402
 from billow.core.clock import TestClock  # noqa: E402

@@ -38,7 +38,7 @@ from billow.core.clock import TestClock  # noqa: E402
 from billow.core.context import CallContext  # noqa: E402
 from billow.entitlement.model import SubscriptionRequest  # noqa: E402
 from billow.invoice.usage_items import rating_settings  # noqa: E402
-from billow.usage.model import SubscriptionUsageRecord, TenantUsageSettings, UnitUsageRecord, UsageRecord  # noqa: E402
+from billow.usage.model import SubscriptionUsageRecord, UnitUsageRecord, UsageRecord  # noqa: E402
 from billow.usage.rater import rate_usage  # noqa: E402
 
 CATALOG = """<?xml version="1.0" encoding="UTF-8"?>
@@ -220,7 +220,7 @@ def main() -> None:
         assert run.usage is not None
         raw = run.usage.raw_usage(uow, {account.record_id: START - timedelta(days=1)})[account.record_id]
         read = time.perf_counter() - t
-        settings = rating_settings(run.config, TenantUsageSettings())
+        settings = rating_settings(run.config)
     t = time.perf_counter()
     result = rate_usage(events, [], raw, target=date(2024, 2, 1), time=state.account.time, currency="USD",
                         settings=settings, now=clock.utcnow())
