@@ -6,6 +6,7 @@ runs on a free loopback port against a fresh database; `kb_compat.js` drives it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -26,16 +27,22 @@ pytestmark = pytest.mark.compat
 
 
 def _node_modules() -> Path:
+    """The npm `killbill` package's folder, installed into the cache on first use."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("the official-client compat suite needs node and npm (apt-get install nodejs npm)")
     modules = CACHE / "node_modules"
-    if not (modules / "killbill" / "package.json").exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        (CACHE / "package.json").write_text('{"name": "billow-compat", "private": true}\n')
-        result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", f"killbill@{CLIENT_VERSION}"],
-                                cwd=CACHE, capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            pytest.fail(f"npm install killbill@{CLIENT_VERSION} failed:\n{result.stderr[-2000:]}")
+    if (modules / "killbill" / "package.json").exists():
+        return modules
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # one install at a time: pytest-xdist's workers may all get here first on a new machine
+    with (CACHE.parent / f".{CLIENT_VERSION}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (modules / "killbill" / "package.json").exists():
+            (CACHE / "package.json").write_text('{"name": "billow-compat", "private": true}\n')
+            result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", f"killbill@{CLIENT_VERSION}"],
+                                    cwd=CACHE, capture_output=True, text=True, timeout=300)
+            if result.returncode != 0:
+                pytest.fail(f"npm install killbill@{CLIENT_VERSION} failed:\n{result.stderr[-2000:]}")
     return modules
 
 
