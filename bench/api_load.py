@@ -177,6 +177,7 @@ def main() -> int:
                                "--database-url", args.url, "--no-access-log", *args.serve_arg], cwd=REPO, env=env,
                               stdout=log_file, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
+    unexpected = 0  # answers 5xx other than 503
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -196,7 +197,7 @@ def main() -> int:
         httpx.post(f"{base}/1.0/kb/catalog/xml", content=CATALOG, auth=("admin", "password"),
                    headers={**auth, "Content-Type": "text/xml"}).raise_for_status()
         closed = [int(c) for c in args.clients.split(",") if c]
-        steps = closed or [float(r) for r in args.rates.split(",")]
+        steps: list[float] = [float(c) for c in closed] or [float(r) for r in args.rates.split(",")]
         print(f"billow serve on PostgreSQL (pid {server.pid}), {'closed' if closed else 'open'} loop, "
               f"{args.duration:.0f} s per {'number of clients' if closed else 'rate'}")
         for rate in steps:
@@ -216,18 +217,25 @@ def main() -> int:
                   f" | {dict(sorted(statuses.items()))}")
             if s:
                 print(f"        subscription latency stdev {statistics.pstdev(s):.1f} ms")
+            # a 503 is a refusal under back-pressure; any other 5xx is a bug, and fails the run (CI's bench step)
+            unexpected += sum(n for key, n in statuses.items()
+                              if key.split()[-1].isdigit() and 500 <= int(key.split()[-1]) != 503)
     finally:
         began = time.monotonic()
         server.send_signal(signal.SIGTERM)
+        stopped = True
         try:
             server.wait(timeout=120)
             print(f"SIGTERM: the server stopped in {time.monotonic() - began:.1f} s")
         except subprocess.TimeoutExpired:
             print("SIGTERM: the server did not stop within 120 s; killed")
             server.kill()
+            stopped = False
         log_file.close()
         print(f"server log: {log_path}")
-    return 0
+    if unexpected:
+        print(f"{unexpected} answers were 5xx other than 503")
+    return 0 if stopped and not unexpected else 1
 
 
 if __name__ == "__main__":

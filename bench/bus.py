@@ -28,6 +28,7 @@ from billow.core.bus.event import BusEvent  # noqa: E402
 from billow.core.bus.outbox import Outbox  # noqa: E402
 from billow.core.context import internal_context  # noqa: E402
 from billow.core.db.engine import Database  # noqa: E402
+from billow.core.db.uow import UnitOfWork  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -48,8 +49,10 @@ def run(url: str, events: int, accounts: int, batch: int, workers: int, latency_
     latencies: list[float] = []
     target = {"throughput": events, "latency": latency_samples}
 
-    def handler(uow: object, ev: BenchEvent) -> None:
+    def handler(uow: UnitOfWork, event: BusEvent) -> None:
         now = time.time_ns()
+        assert isinstance(event, BenchEvent)
+        ev = event
         with lock:
             handled[ev.phase] += 1
             if ev.phase == "latency":
@@ -71,8 +74,7 @@ def run(url: str, events: int, accounts: int, batch: int, workers: int, latency_
                     posted += 1
         t_posted = time.perf_counter() - t0
         if not done.wait(600):
-            print(f"  timed out: {handled['throughput']}/{events} handled")
-            return
+            raise SystemExit(f"  timed out: {handled['throughput']}/{events} handled")
         elapsed = time.perf_counter() - t0
         done.clear()
         for i in range(latency_samples):
