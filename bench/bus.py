@@ -49,10 +49,9 @@ def run(url: str, events: int, accounts: int, batch: int, workers: int, latency_
     latencies: list[float] = []
     target = {"throughput": events, "latency": latency_samples}
 
-    def handler(uow: UnitOfWork, event: BusEvent) -> None:
+    def handler(uow: UnitOfWork, ev: BusEvent) -> None:
         now = time.time_ns()
-        assert isinstance(event, BenchEvent)
-        ev = event
+        assert isinstance(ev, BenchEvent)
         with lock:
             handled[ev.phase] += 1
             if ev.phase == "latency":

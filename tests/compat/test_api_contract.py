@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from billow.app import Billow
 from billow.core.clock import TestClock
 from billow.rest.app import create_app
-from tests.compat.test_official_client import _node_modules
+from tests.compat.test_official_client import load_kbswagger
 
 pytestmark = pytest.mark.compat
 
@@ -50,10 +49,7 @@ def _key(method: str, path: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def kbswagger() -> dict[str, Any]:
-    path = _node_modules() / "killbill" / "codegen" / "kbswagger.yaml"
-    if not path.exists():
-        pytest.fail(f"{path} is missing from the npm killbill package")
-    return yaml.safe_load(path.read_text())  # type: ignore[no-any-return]
+    return load_kbswagger()
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.conftest import SHARED, free_port
 
@@ -44,6 +46,14 @@ def _node_modules() -> Path:
             if result.returncode != 0:
                 pytest.fail(f"npm install killbill@{CLIENT_VERSION} failed:\n{result.stderr[-2000:]}")
     return modules
+
+
+def load_kbswagger() -> dict[str, Any]:
+    """Kill Bill's API contract: `codegen/kbswagger.yaml` of the npm package (Swagger 2.0, 264 operations)."""
+    path = _node_modules() / "killbill" / "codegen" / "kbswagger.yaml"
+    if not path.exists():
+        pytest.fail(f"{path} is missing from the npm killbill package")
+    return dict(yaml.safe_load(path.read_text()))
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from tests.compat.test_official_client import _node_modules
+from tests.compat.test_official_client import load_kbswagger
 from tests.conftest import KB, ServerThread, id_from_location
 from tests.rest.tagged import UNKNOWN, Objs, tagged_objects
 
@@ -27,15 +26,10 @@ PAYMENT_OPERATIONS = {"getInvoicePayments", "getPaymentsForAccount", "getPayment
                       "getPaymentsForInvoice"}
 
 
-def kbswagger() -> dict[str, Any]:
-    path = _node_modules() / "killbill" / "codegen" / "kbswagger.yaml"  # installed on first use, as for compat
-    return dict(yaml.safe_load(path.read_text()))
-
-
 def kb_operations(predicate: Any) -> list[tuple[str, str]]:
     """(path, operationId) of the GETs kbswagger lists that match, outside payments."""
     out = []
-    for path, item in kbswagger()["paths"].items():
+    for path, item in load_kbswagger()["paths"].items():
         op = item.get("get")
         if op is None or path.startswith(PAYMENT_PATHS) or op["operationId"] in PAYMENT_OPERATIONS:
             continue
